@@ -1,0 +1,118 @@
+"""A case: one requirement, one server behaviour, one request, one expected outcome."""
+from __future__ import annotations
+
+import base64
+import enum
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from servers.scenario import Scenario
+
+
+class Level(str, enum.Enum):
+    """RFC 2119 level of the requirement a case checks."""
+    MUST = "MUST"
+    SHOULD = "SHOULD"
+    MAY = "MAY"
+
+
+MUST, SHOULD, MAY = Level.MUST, Level.SHOULD, Level.MAY
+
+
+class CaseDefinitionError(ValueError):
+    """A case in cases/ is malformed; the message says which field to fix."""
+
+
+@dataclass(frozen=True)
+class Req:
+    """One request the client is asked to make."""
+    path: str = "/"
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    http_version: str = "h2"
+
+    def to_json(self, base_url: str) -> dict:
+        return {"method": self.method, "url": base_url + self.path,
+                "headers": [list(h) for h in self.headers],
+                "body_b64": base64.b64encode(self.body).decode() if self.body is not None else None,
+                "http_version": self.http_version}
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the client does in one case (docs/clients.md `run`)."""
+    requests: tuple[Req, ...] = (Req(),)
+    mode: str = "sequential"            # or "parallel"
+    connection: str = "reuse"           # or "fresh"
+    tls_session_cache: str = "separate"  # or "shared"
+    timeout_ms: int = 3000
+
+    def to_json(self, case_id: str, base_url: str, ca_file: str) -> dict:
+        return {"type": "run", "id": case_id, "timeout_ms": self.timeout_ms, "ca_file": ca_file,
+                "mode": self.mode, "connection": self.connection,
+                "tls_session_cache": self.tls_session_cache,
+                "requests": [r.to_json(base_url) for r in self.requests]}
+
+
+def get(path: str = "/", *, timeout_ms: int = 3000, **kw) -> Job:
+    return Job((Req(path, **kw),), timeout_ms=timeout_ms)
+
+
+def gets(n: int, *, mode: str = "sequential", timeout_ms: int = 3000, **kw) -> Job:
+    return Job(tuple(Req(f"/r/{i}") for i in range(1, n + 1)), mode=mode, timeout_ms=timeout_ms, **kw)
+
+
+SLUG = re.compile(r"^(9113|7541|8446|7301|tls|alpn|baseline)/[0-9][0-9.]*/[a-z0-9][a-z0-9-]*$|"
+                  r"^(tls|alpn|baseline)/[a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9-]*$")
+TRANSPORTS = ("tls", "h2c", "reference")
+
+
+@dataclass(frozen=True)
+class Case:
+    """A declarative case. See cases/README.md for how to write one."""
+    id: str                              # stable slug, e.g. 9113/6.5.2/enable-push-1
+    level: Level
+    requirement: str                     # the requirement, in our words, with its section
+    server: str                          # one line: what the server does
+    scenario: Callable[[], Scenario] | None  # a fresh scenario per run; None for "reference"
+    expect: object                       # an Expectation (conformance.verdicts.expect)
+    request: Job = field(default_factory=Job)
+    transport: str = "tls"               # tls (https + ALPN), h2c (prior knowledge), reference
+    needs: frozenset = frozenset({"h2"})  # adapter capabilities required
+    bad: tuple[str, ...] = ("naive",)    # scripted-client behaviours that must FAIL (negative controls)
+    good: tuple[str, ...] = ("good",)    # scripted-client behaviours that must PASS
+    regression: str | None = None        # public bug reference, e.g. "curl#11859"
+    waits: bool = False                  # True when the client's own timeout is the behaviour under test
+
+    @property
+    def rfc(self) -> str:
+        return self.id.split("/", 1)[0]
+
+    @property
+    def section(self) -> str:
+        return self.id.split("/")[1]
+
+    def validate(self, where: str) -> None:
+        def bad(msg: str) -> None:
+            raise CaseDefinitionError(f"{where}: case {self.id!r}: {msg}")
+        if not isinstance(self.id, str) or not SLUG.match(self.id):
+            bad("id must be a slug like '9113/6.5.2/enable-push-1' (rfc/section/lowercase-name)")
+        if not isinstance(self.level, Level):
+            bad("level must be MUST, SHOULD or MAY (from conformance.case)")
+        for name in ("requirement", "server"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                bad(f"'{name}' must be a non-empty sentence")
+        if self.transport != "reference" and not callable(self.scenario):
+            bad("scenario must be a callable that returns a fresh Scenario")
+        if not hasattr(self.expect, "judge"):
+            bad("expect must be an Expectation from conformance.verdicts.expect")
+        if not isinstance(self.request, Job):
+            bad("request must be a Job (use conformance.case.get/gets/Job)")
+        if self.transport not in TRANSPORTS:
+            bad(f"transport must be one of {', '.join(TRANSPORTS)}")
+        if not self.bad:
+            bad("needs at least one misbehaving scripted client in 'bad' (a negative control)")
+        if self.request.timeout_ms > 10000:
+            bad("request timeout_ms must stay at or below 10000")

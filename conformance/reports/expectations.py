@@ -1,0 +1,48 @@
+"""Expectation files: the known verdicts of one client build.
+
+A JSON object mapping case id to verdict label for every case that does not
+PASS; a case missing from the file is expected to PASS.
+"""
+from __future__ import annotations
+
+import json
+
+LABELS = {"PASS", "FAIL", "FAIL-SHOULD", "UNSUPPORTED", "CRASH", "TIMEOUT", "ERROR"}
+
+
+class ExpectationsError(ValueError):
+    pass
+
+
+class Expected(dict):
+    """case id -> label; missing ids default to PASS."""
+
+    def get(self, key, default=None):
+        return super().get(key, "PASS")
+
+
+def load(path: str) -> Expected:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except OSError as exc:
+        raise ExpectationsError(f"cannot read expectations file {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ExpectationsError(f"expectations file {path} is not valid JSON: {exc}") from None
+    known = doc.get("known") if isinstance(doc, dict) else None
+    if not isinstance(known, dict):
+        raise ExpectationsError(f"expectations file {path} must be {{\"known\": {{case-id: verdict}}}}")
+    for cid, label in known.items():
+        if label not in LABELS:
+            raise ExpectationsError(f"{path}: {cid!r} has verdict {label!r}; use one of {sorted(LABELS)}")
+    return Expected(known)
+
+
+def from_results(results: dict[str, dict], client: str, version: str | None) -> dict:
+    return {"client": client, "client_version": version,
+            "known": {k: r["label"] for k, r in sorted(results.items()) if r["label"] != "PASS"}}
+
+
+def diff(expected: Expected, results: dict[str, dict]) -> list[str]:
+    return [f"{cid}: expected {expected.get(cid)}, got {r['label']}"
+            for cid, r in sorted(results.items()) if expected.get(cid) != r["label"]]

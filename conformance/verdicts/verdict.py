@@ -1,0 +1,110 @@
+"""Verdicts: the outcome of one case, and the evidence it was judged on."""
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+
+from conformance.case import Level
+from servers.observations import Observations
+
+
+class Outcome(str, enum.Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    UNSUPPORTED = "UNSUPPORTED"   # the client build lacks a needed capability
+    CRASH = "CRASH"               # the client process died
+    TIMEOUT = "TIMEOUT"           # the client did not answer within the case's bound
+    ERROR = "ERROR"               # a fault of the harness or a broken adapter message
+
+
+@dataclass
+class ClientOutcome:
+    """One transfer as the client reported it (docs/clients.md `result.outcomes[]`)."""
+    ok: bool
+    error: dict | None = None
+    status: int | None = None
+    http_version: str | None = None
+    headers: list = field(default_factory=list)
+    body_len: int = 0
+    body_sha256: str = ""
+    timings: dict = field(default_factory=dict)
+    trace: str = ""
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ClientOutcome":
+        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        return cls(**known)
+
+    @property
+    def error_class(self) -> str | None:
+        return (self.error or {}).get("class")
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"ok: HTTP/{self.http_version} {self.status}, body {self.body_len} bytes"
+        e = self.error or {}
+        return f"failed: {e.get('name')} (class {e.get('class')}): {e.get('message')}"
+
+
+def sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+@dataclass
+class Evidence:
+    """Everything a verdict may look at."""
+    outcomes: list[ClientOutcome]
+    observations: Observations
+
+    @property
+    def outcome(self) -> ClientOutcome:
+        return self.outcomes[0]
+
+
+@dataclass
+class Check:
+    """One judged fact. `level` None means the case's own level."""
+    passed: bool
+    expected: str
+    actual: str
+    level: Level | None = None
+
+
+@dataclass
+class Verdict:
+    outcome: Outcome
+    level: Level | None = None     # strongest level violated, for FAIL
+    reason: str = ""
+    expected: str = ""
+    actual: str = ""
+    info: dict = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """PASS, FAIL (the MUST kind), FAIL-SHOULD, TIMEOUT, ..."""
+        if self.outcome is Outcome.FAIL and self.level is Level.SHOULD:
+            return "FAIL-SHOULD"
+        return self.outcome.value
+
+    def to_json(self) -> dict:
+        return {"verdict": self.outcome.value, "label": self.label,
+                "violated_level": self.level.value if self.level else None,
+                "reason": self.reason, "expected": self.expected, "actual": self.actual,
+                "info": self.info,
+                "checks": [{"passed": c.passed, "expected": c.expected, "actual": c.actual,
+                            "level": c.level.value if c.level else None} for c in self.checks]}
+
+
+def combine(checks: list[Check], case_level: Level, info: dict) -> Verdict:
+    """MUST failures fail; SHOULD failures fail at SHOULD level; MAY checks only inform."""
+    failing = [c for c in checks if not c.passed and (c.level or case_level) is not Level.MAY]
+    expected = "; ".join(c.expected for c in checks)
+    if not failing:
+        return Verdict(Outcome.PASS, None, "all checks held", expected,
+                       "; ".join(c.actual for c in checks), info, checks)
+    worst = Level.MUST if any((c.level or case_level) is Level.MUST for c in failing) else Level.SHOULD
+    first = next(c for c in failing if (c.level or case_level) is worst)
+    return Verdict(Outcome.FAIL, worst, first.actual, first.expected,
+                   "; ".join(c.actual for c in failing), info, checks)

@@ -1,0 +1,254 @@
+"""The one place that touches sockets: an asyncio loop in a thread drives scenarios.
+
+`ServerSet` is session-scoped (one per xdist worker). `ServerSet.host()` opens a
+listener on port 0 for one case and returns a `Hosted` handle. TLS runs through
+`ssl.MemoryBIO`, so the raw ClientHello is visible (ALPN offered, ticket
+offered) before the handshake consumes it.
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+import traceback
+from typing import Callable
+
+from .observations import Connection, Observations
+from .scenario import Conn, Scenario
+from .tls import TlsMaterial, client_hello_complete, parse_client_hello
+
+
+class ServerSet:
+    """An event loop thread plus TLS material, shared by every case of a worker."""
+
+    def __init__(self) -> None:
+        self.tls = TlsMaterial()
+        self._reference = None
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="h2cs-servers", daemon=True)
+        self._thread.start()
+
+    @property
+    def ca_file(self) -> str:
+        return self.tls.ca_file
+
+    def call(self, fn: Callable, *args, timeout: float = 5.0):
+        """Run `fn(*args)` on the loop thread and return its result."""
+        async def run():
+            return fn(*args)
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
+
+    def host(self, scenario: Scenario, *, secure: bool = True, family: int = socket.AF_INET) -> "Hosted":
+        hosted = Hosted(self, scenario, secure, family)
+        self.call(hosted._start)
+        return hosted
+
+    def host_reference(self):
+        """The shared hypercorn reference server, started on first use."""
+        if self._reference is None:
+            from .reference import Reference
+            self._reference = Reference(self)
+        return self._reference.session()
+
+    def close(self) -> None:
+        if self._reference is not None:
+            self._reference.close()
+            self._reference = None
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
+        self.loop.close()
+        self.tls.cleanup()
+
+
+class Hosted:
+    """One case's listener, its connections and what they saw."""
+
+    def __init__(self, servers: ServerSet, scenario: Scenario, secure: bool, family: int):
+        self.servers, self.scenario, self.secure, self.family = servers, scenario, secure, family
+        self.observations = Observations()
+        self._protocols: list[_Protocol] = []
+        self._all_closed = threading.Event()
+        self._all_closed.set()
+        self._server: asyncio.base_events.Server | None = None
+        self.port = 0
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1" if self.family == socket.AF_INET else "[::1]"
+
+    def url(self, path: str = "/") -> str:
+        return f"{'https' if self.secure else 'http'}://{self.host}:{self.port}{path}"
+
+    @property
+    def ca_file(self) -> str:
+        return self.servers.ca_file
+
+    def _start(self) -> None:
+        sock = socket.socket(self.family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1" if self.family == socket.AF_INET else "::1", 0))
+        sock.listen(64)
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        self._sock = sock
+        self._accept_task = self.servers.loop.create_task(self._accept_loop())
+
+    async def _accept_loop(self) -> None:
+        loop = self.servers.loop
+        while True:
+            client, _ = await loop.sock_accept(self._sock)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            proto = _Protocol(self, len(self.observations.connections))
+            self._protocols.append(proto)
+            self._all_closed.clear()
+            await loop.connect_accepted_socket(lambda: proto, client)
+
+    def _closed(self) -> None:
+        if all(p.closed for p in self._protocols):
+            self._all_closed.set()
+
+    def error(self, where: str) -> None:
+        self.observations.server_errors.append(f"{where}: {traceback.format_exc()}")
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Block until every connection the client opened has ended."""
+        self.servers.call(lambda: None)  # let pending accepts run first
+        self.servers.call(lambda: None)
+        return self._all_closed.wait(timeout)
+
+    def close(self) -> Observations:
+        """Stop listening, drop what is left open, and hand over the observations."""
+        def stop():
+            self._accept_task.cancel()
+            self._sock.close()
+            for p in self._protocols:
+                if not p.closed:
+                    self.observations.unclosed += 1
+                    p.transport.abort()
+        self.servers.call(stop)
+        self.servers.call(lambda: None)
+        return self.observations
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, hosted: Hosted, index: int):
+        self.hosted = hosted
+        self.record = Connection(index, hosted.secure)
+        hosted.observations.connections.append(self.record)
+        self.conn = Conn(self.record)
+        self.closed = False
+        self.transport: asyncio.Transport | None = None
+        self._hello = bytearray()
+        self._tls: ssl.SSLObject | None = None
+        self._ready = not hosted.secure
+
+    # -- asyncio callbacks ------------------------------------------------
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        if self._ready:
+            self._call("connection_made")
+
+    def data_received(self, data: bytes) -> None:
+        self.record.bytes_in += len(data)
+        if not self.hosted.secure:
+            self._call("data_received", data)
+            return
+        if self._tls is None:
+            self._hello += data
+            if not client_hello_complete(self._hello):
+                return
+            self._start_tls(bytes(self._hello))
+        else:
+            self._in.write(data)
+        self._pump_tls()
+
+    def eof_received(self):
+        self.record.closed_by = self.record.closed_by or "client"
+        return False
+
+    def connection_lost(self, exc) -> None:
+        if self.record.closed_by is None:
+            self.record.closed_by = "client" if exc is None else f"client ({exc})"
+        self.closed = True
+        if self._ready:
+            self._call("connection_lost")
+        self.hosted._closed()
+
+    # -- TLS through memory BIOs -------------------------------------------
+    def _start_tls(self, hello: bytes) -> None:
+        scenario, tls = self.hosted.scenario, self.hosted.servers.tls
+        self.record.tls = parse_client_hello(hello)
+        ctx = tls.context(scenario.alpn, fresh=scenario.rotate_ticket_keys)
+        self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self._tls = ctx.wrap_bio(self._in, self._out, server_side=True)
+        self._in.write(hello)
+
+    def _pump_tls(self) -> None:
+        try:
+            if not self._ready:
+                try:
+                    self._tls.do_handshake()
+                except ssl.SSLWantReadError:
+                    self._flush_tls()
+                    return
+                self._ready = True
+                facts = self.record.tls
+                facts.alpn_selected = self._tls.selected_alpn_protocol()
+                facts.version = self._tls.version()
+                facts.resumed = self._tls.session_reused
+                self._flush_tls()
+                self._call("connection_made")
+            while True:
+                try:
+                    chunk = self._tls.read(65536)
+                except ssl.SSLWantReadError:
+                    break
+                if not chunk:
+                    break
+                self._call("data_received", chunk)
+        except (ssl.SSLError, OSError) as exc:
+            self.record.closed_by = f"server (TLS: {exc})"
+            self._flush_tls()
+            self.transport.close()
+
+    def _flush_tls(self) -> None:
+        pending = self._out.read()
+        if pending and not self.transport.is_closing():
+            self.transport.write(pending)
+
+    # -- scenario calls ----------------------------------------------------
+    def _call(self, name: str, *args) -> None:
+        if self.closed and name != "connection_lost":
+            return
+        try:
+            getattr(self.hosted.scenario, name)(self.conn, *args)
+        except Exception:
+            self.hosted.error(f"scenario {type(self.hosted.scenario).__name__}.{name} "
+                              f"on connection #{self.record.index}")
+            self.conn.closing = True
+        self._flush()
+
+    def _flush(self) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        out, self.conn.out = bytes(self.conn.out), bytearray()
+        if out:
+            if self._tls is not None:
+                try:
+                    self._tls.write(out)
+                except (ssl.SSLError, OSError):
+                    pass
+                self._flush_tls()
+            else:
+                self.transport.write(out)
+        if self.conn.closing:
+            self.record.closed_by = self.record.closed_by or "server"
+            if self._tls is not None:
+                try:
+                    self._tls.unwrap()
+                except (ssl.SSLError, OSError):
+                    pass
+                self._flush_tls()
+            self.transport.close()
