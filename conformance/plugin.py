@@ -49,7 +49,6 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "waits: cases where a client timeout is the behaviour under test")
     for rfc in ("rfc9113", "rfc7541", "rfc8446", "rfc7301", "tls", "alpn", "baseline"):
         config.addinivalue_line("markers", f"{rfc}: cases from {rfc}")
-    config.addinivalue_line("markers", "sec_*: cases from an RFC section, e.g. sec_6_5_2 (and sec_6_5, sec_6)")
     config._h2cs = Session(config)
 
 
@@ -70,6 +69,8 @@ class CaseModule(pytest.File):
             item = CaseItem.from_parent(self, name=case.id)
             item.case = case
             for marker in _markers(case):
+                if marker.startswith("sec_"):  # section markers are registered as found
+                    self.config.addinivalue_line("markers", f"{marker}: cases of that RFC section")
                 item.add_marker(marker)
             yield item
 

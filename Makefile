@@ -1,0 +1,34 @@
+# h2clientspec: `make conformance` runs the catalog, `make test` runs the self-tests.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CLIENT ?= pycurl-wheel
+REPORTS ?= reports
+JOBS ?= auto
+PYTEST_ARGS ?=
+
+.PHONY: setup conformance test selftest bench soak clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup-system.sh
+	bash scripts/setup-system.sh
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --only-binary pycurl -e '.[dev]'
+	touch $(STAMP)
+
+# The whole catalog against one build; only verdicts that differ from the
+# build's expectation file fail the run.
+conformance: setup
+	$(PY) -m pytest cases -n $(JOBS) --client $(CLIENT) \
+	  --expectations expectations/$(CLIENT).json --reports $(REPORTS) $(PYTEST_ARGS)
+
+selftest: setup
+	$(PY) -m pytest tests -n $(JOBS) $(PYTEST_ARGS)
+
+test: selftest conformance
+
+clean:
+	rm -rf $(VENV) $(REPORTS)
