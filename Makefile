@@ -32,3 +32,10 @@ test: selftest conformance
 
 clean:
 	rm -rf $(VENV) $(REPORTS)
+
+bench: setup
+	$(PY) -m conformance.bench --client $(CLIENT) --out $(REPORTS)/bench.json
+
+SOAK_RUNS ?= 20
+soak: setup
+	$(PY) -m conformance.soak --client $(CLIENT) --runs $(SOAK_RUNS) --out $(REPORTS)/soak.json

@@ -249,6 +249,12 @@ class Scenario:
         if f.increment:
             conn.window_opened(f.stream, f.increment)
 
+    def _on_goaway(self, conn: Conn, f: Frame) -> None:
+        # The client gave up on the connection with an error (§5.4.1): a real
+        # server closes, and clients that wait for the peer's close end promptly.
+        if f.error_code != "NO_ERROR":
+            conn.close()
+
     def _complete(self, conn: Conn, req: Request) -> None:
         if not req.complete:
             req.complete = True
@@ -257,6 +263,7 @@ class Scenario:
     handlers = {
         "SETTINGS": _on_settings, "PING": _on_ping, "HEADERS": _on_headers,
         "CONTINUATION": _on_continuation, "DATA": _on_data, "WINDOW_UPDATE": _on_window_update,
+        "GOAWAY": _on_goaway,
     }
 
 

@@ -1,0 +1,173 @@
+"""RFC 9113 §6.5 SETTINGS: the frame (§6.5), its values (§6.5.2), synchronisation (§6.5.3)."""
+import struct
+
+from conformance.case import MUST, SHOULD, Case, Job, Req, get
+from conformance.verdicts import AnyOf, ConnectionError, Ignored, Report, Succeeds
+from servers import frames as F
+from servers.scenario import Script, frames, reply, seq
+
+SERVER_SETTINGS = {F.MAX_CONCURRENT_STREAMS: 100}
+
+
+def fault_then_reply(*faults):
+    """Normal preface; after the request, the fault frames, then a valid response."""
+    return lambda: Script(respond=seq(frames(*faults), reply()))
+
+
+def preface(values):
+    """The server's preface is a SETTINGS frame with `values` (a dict, or pairs in order)."""
+    return lambda: Script(preface=[F.settings(values)])
+
+
+def ack_with_payload():
+    """The only ACK the client gets for its SETTINGS carries a 6-octet payload."""
+    def on_frame(conn, f):
+        if f.type == "SETTINGS" and not f.has("ACK"):
+            conn.send(F.frame(F.SETTINGS, F.ACK, 0, b"\0\x03\0\0\0\x64"))
+    return Script(ack=False, on_frame=on_frame)
+
+
+def window_last_wins():
+    """Before the first response, one SETTINGS frame lowers INITIAL_WINDOW_SIZE to 0 and then
+    restores it to 65535. The second request uploads a body: only a client that applied the
+    last value may send it; one that kept 0 stalls until its timeout."""
+    repeated = F.settings([(F.INITIAL_WINDOW_SIZE, 0), (F.INITIAL_WINDOW_SIZE, 65535)])
+
+    def respond(conn, req):
+        if not conn.state.get("sent"):
+            conn.state["sent"] = True
+            conn.send(repeated)
+        reply()(conn, req)
+    return Script(respond=respond)
+
+
+UPLOAD = b"u" * 4000
+BOUNDED = ("§6.5.3: the client MAY end the connection with SETTINGS_TIMEOUT when its "
+           "SETTINGS are never acknowledged, or carry on; either way it must not hang")
+
+CASES = [
+    # §6.5: the frame itself
+    Case(
+        id="9113/6.5/settings-ack-with-payload",
+        level=MUST,
+        requirement="§6.5: a SETTINGS frame with the ACK flag and a non-empty payload MUST be "
+                    "treated as a connection error of type FRAME_SIZE_ERROR.",
+        server="Acknowledges the client's SETTINGS with an ACK carrying 6 octets, then answers normally.",
+        scenario=ack_with_payload,
+        expect=ConnectionError("FRAME_SIZE_ERROR"),
+    ),
+    Case(
+        id="9113/6.5/settings-nonzero-stream",
+        level=MUST,
+        requirement="§6.5: a SETTINGS frame on a stream other than 0 MUST be treated as a connection "
+                    "error of type PROTOCOL_ERROR.",
+        server="Sends SETTINGS(MAX_CONCURRENT_STREAMS=100) on stream 1, then a normal response.",
+        scenario=fault_then_reply(F.settings(SERVER_SETTINGS, stream=1)),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/6.5/settings-bad-length",
+        level=MUST,
+        requirement="§6.5: a SETTINGS frame whose length is not a multiple of 6 octets MUST be "
+                    "treated as a connection error of type FRAME_SIZE_ERROR.",
+        server="Sends a 7-octet SETTINGS frame, then a normal response.",
+        scenario=fault_then_reply(F.frame(F.SETTINGS, 0, 0, struct.pack(">HI", F.MAX_CONCURRENT_STREAMS,
+                                                                        100) + b"\0")),
+        expect=ConnectionError("FRAME_SIZE_ERROR"),
+    ),
+    # §6.5.2: values
+    Case(
+        id="9113/6.5.2/enable-push-1",
+        level=MUST,
+        requirement="§6.5.2: only clients may enable push; a client MUST treat SETTINGS_ENABLE_PUSH=1 "
+                    "from a server as a connection error of type PROTOCOL_ERROR.",
+        server="Sends SETTINGS_ENABLE_PUSH=1 in its preface, then answers normally.",
+        scenario=preface({F.ENABLE_PUSH: 1}),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/6.5.2/enable-push-2",
+        level=MUST,
+        requirement="§6.5.2: SETTINGS_ENABLE_PUSH other than 0 or 1 MUST be treated as a connection "
+                    "error of type PROTOCOL_ERROR.",
+        server="Sends SETTINGS_ENABLE_PUSH=2 in its preface, then answers normally.",
+        scenario=preface({F.ENABLE_PUSH: 2}),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/6.5.2/initial-window-too-large",
+        level=MUST,
+        requirement="§6.5.2: SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1 MUST be treated as a "
+                    "connection error of type FLOW_CONTROL_ERROR.",
+        server="Sends SETTINGS_INITIAL_WINDOW_SIZE=2^31 in its preface, then answers normally.",
+        scenario=preface({F.INITIAL_WINDOW_SIZE: 2 ** 31}),
+        expect=ConnectionError("FLOW_CONTROL_ERROR"),
+    ),
+    Case(
+        id="9113/6.5.2/max-frame-size-too-small",
+        level=MUST,
+        requirement="§6.5.2: SETTINGS_MAX_FRAME_SIZE below 16384 MUST be treated as a connection "
+                    "error of type PROTOCOL_ERROR.",
+        server="Sends SETTINGS_MAX_FRAME_SIZE=16383 in its preface, then answers normally.",
+        scenario=preface({F.MAX_FRAME_SIZE: 16383}),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/6.5.2/max-frame-size-too-large",
+        level=MUST,
+        requirement="§6.5.2: SETTINGS_MAX_FRAME_SIZE above 2^24-1 MUST be treated as a connection "
+                    "error of type PROTOCOL_ERROR.",
+        server="Sends SETTINGS_MAX_FRAME_SIZE=2^24 in its preface, then answers normally.",
+        scenario=preface({F.MAX_FRAME_SIZE: 2 ** 24}),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/6.5.2/unknown-setting",
+        level=MUST,
+        requirement="§6.5.2 and §5.5: a setting with an unknown identifier MUST be ignored.",
+        server="Sends settings 0x7f3a=1 and 0xffff=2^32-1 next to MAX_CONCURRENT_STREAMS in its preface.",
+        scenario=preface([(0x7F3A, 1), (F.MAX_CONCURRENT_STREAMS, 100), (0xFFFF, 2 ** 32 - 1)]),
+        expect=Ignored(),
+    ),
+    # §6.5.3: synchronisation
+    Case(
+        id="9113/6.5.3/repeated-setting-last-wins",
+        level=MUST,
+        requirement="§6.5.3: the values of one SETTINGS frame are processed in order, so a setting "
+                    "repeated within one frame takes its last value.",
+        server="Before the first response sends one SETTINGS with INITIAL_WINDOW_SIZE=0 then =65535; "
+               "the second request is a 4000-octet upload.",
+        scenario=window_last_wins,
+        request=Job((Req("/r/1"), Req("/r/2", method="POST", body=UPLOAD)), timeout_ms=1000),
+        expect=Succeeds(),
+        bad=("first-setting-wins",),
+    ),
+    Case(
+        id="9113/6.5.3/settings-never-acked",
+        level=SHOULD,
+        requirement="§6.5.3: a server that never acknowledges the client's SETTINGS must not make "
+                    "the client hang; it may carry on or end the connection with SETTINGS_TIMEOUT.",
+        server="Never sends a SETTINGS ACK; otherwise answers normally (TLS).",
+        scenario=lambda: Script(ack=False),
+        request=get(timeout_ms=1000),
+        expect=AnyOf(Succeeds(), ConnectionError("SETTINGS_TIMEOUT"), why=BOUNDED)
+        & Report("succeeded", lambda ev: ev.outcome.ok),
+        bad=("wait-for-settings-ack",),
+    ),
+    Case(
+        id="9113/6.5.3/settings-never-acked-h2c",
+        level=SHOULD,
+        requirement="§6.5.3: over cleartext with prior knowledge, a server that never acknowledges "
+                    "the client's SETTINGS must not make the client hang; it may carry on or end the "
+                    "connection with SETTINGS_TIMEOUT.",
+        server="h2c prior knowledge: never sends a SETTINGS ACK; otherwise answers normally.",
+        scenario=lambda: Script(ack=False),
+        transport="h2c",
+        needs=frozenset({"h2c"}),
+        request=get(timeout_ms=1000, http_version="h2-prior-knowledge"),
+        expect=AnyOf(Succeeds(), ConnectionError("SETTINGS_TIMEOUT"), why=BOUNDED)
+        & Report("succeeded", lambda ev: ev.outcome.ok),
+        bad=("wait-for-settings-ack",),
+        regression="curl#192",
+    ),
+]

@@ -1,0 +1,238 @@
+"""RFC 9113 §8.1 HTTP message framing, §8.1.1 malformed messages, §8.6 (101)."""
+from conformance.case import MUST, Case, Job, Req, get
+from conformance.verdicts import AnyOf, ConnectionError, Report, StreamError, Succeeds
+from servers import frames as F
+from servers.scenario import BODY, Request, Script, reply, seq
+
+
+# -- responders: each is fn(conn, req) and sends part of a response ------------
+def block(fields, *, end_stream=False):
+    """One field block (HEADERS [+ CONTINUATION]) exactly as given."""
+    return lambda conn, req: conn.send_fields(req.stream, list(fields), end_stream=end_stream)
+
+
+def body(data=BODY, *, end_stream=True):
+    return lambda conn, req: conn.send_body(req.stream, data, end_stream=end_stream)
+
+
+def raw(make):
+    """Raw frame bytes built from the request's stream id."""
+    return lambda conn, req: conn.send(make(req.stream))
+
+
+def head(status=200, length=len(BODY), extra=()):
+    return [(":status", str(status)), ("content-type", "text/plain"),
+            ("content-length", str(length)), *extra]
+
+
+def script(*steps):
+    return lambda: Script(respond=seq(*steps))
+
+
+def outcome_of(ev):
+    o = ev.outcome
+    return f"accepted (status {o.status})" if o.ok else f"rejected ({o.error_class})"
+
+
+MALFORMED = "§8.1.1: a malformed response is a stream error of type PROTOCOL_ERROR"
+POST_BODY = bytes(range(256)) * 1024   # 256 KiB, far beyond the stream window below
+HEAD_FIELDS = [(":status", "200"), ("content-type", "text/plain"), ("content-length", "1234")]
+
+
+class AnswerEarly(Script):
+    """§8.1: answers as soon as the request HEADERS arrive, then RST_STREAM(NO_ERROR).
+
+    Only the connection window is replenished, so the upload can never finish on
+    its own and no frame goes out on the stream after the reset."""
+
+    def _on_data(self, conn, f):
+        if f.length:
+            conn.send(F.window_update(0, f.length))
+
+    handlers = {**Script.handlers, "DATA": _on_data}
+
+    def __init__(self):
+        super().__init__(preface=[F.settings({F.MAX_CONCURRENT_STREAMS: 100,
+                                              F.INITIAL_WINDOW_SIZE: 16384})])
+
+    def frame_received(self, conn, f):
+        if f.type == "HEADERS" and f.stream not in conn.state.setdefault("answered", set()):
+            conn.state["answered"].add(f.stream)
+            reply()(conn, Request(conn, f.stream, f.headers or []))
+            conn.send(F.rst_stream(f.stream, "NO_ERROR"))
+
+
+CASES = [
+    # -- §8.1: interim responses and trailers are part of a valid exchange ------
+    Case(
+        id="9113/8.1/informational-100",
+        level=MUST,
+        requirement="§8.1: a response may start with any number of informational (1xx) field "
+                    "blocks before the final one; a client MUST accept a 100 and use the final response.",
+        server="Sends HEADERS :status 100, then a normal 200 response.",
+        scenario=script(block([(":status", "100")]), reply()),
+        expect=Succeeds(),
+        bad=("final-1xx",),
+    ),
+    Case(
+        id="9113/8.1/informational-103",
+        level=MUST,
+        requirement="§8.1: an informational 103 (Early Hints) block with its own fields before the "
+                    "final response MUST be accepted; the final response is the one delivered.",
+        server="Sends HEADERS :status 103 with a link field, then a normal 200 response.",
+        scenario=script(block([(":status", "103"), ("link", "</app.css>; rel=preload; as=style")]),
+                        reply()),
+        expect=Succeeds(),
+        bad=("final-1xx",),
+    ),
+    Case(
+        id="9113/8.1/trailers",
+        level=MUST,
+        requirement="§8.1: a response may end with a trailer field block carrying END_STREAM; a "
+                    "client MUST accept it.",
+        server="Sends HEADERS, DATA, then a trailer block (x-checksum) with END_STREAM.",
+        scenario=lambda: Script(respond=reply(trailers=[("x-checksum", "abc123")])),
+        expect=Succeeds(),
+        bad=("reject-trailers",),
+    ),
+    Case(
+        id="9113/8.1/trailers-without-body",
+        level=MUST,
+        requirement="§8.1: trailers may follow the response header block directly, with no DATA "
+                    "in between; a client MUST accept an empty body ended by trailers.",
+        server="Sends HEADERS (content-length 0) then a trailer block with END_STREAM, no DATA.",
+        scenario=lambda: Script(respond=reply(body=b"", trailers=[("x-checksum", "abc123")])),
+        expect=Succeeds(body=b""),
+        bad=("reject-trailers",),
+    ),
+    # -- §8.1: field blocks in the wrong place -----------------------------------
+    Case(
+        id="9113/8.1/second-final-headers",
+        level=MUST,
+        requirement="§8.1: a HEADERS frame without END_STREAM after the final response header "
+                    "block is neither trailers nor a response: the response is malformed, "
+                    "a stream error of type PROTOCOL_ERROR.",
+        server="Sends HEADERS 200, a second HEADERS 200 without END_STREAM, then DATA with END_STREAM.",
+        scenario=script(block(head()), block(head()), body()),
+        expect=StreamError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/8.1/trailers-without-end-stream",
+        level=MUST,
+        requirement="§8.1: a trailer block MUST carry END_STREAM; a HEADERS after the body "
+                    "without it makes the response malformed (stream error PROTOCOL_ERROR).",
+        server="Sends HEADERS, DATA, a trailer block without END_STREAM, then an empty DATA with END_STREAM.",
+        scenario=script(block(head()), body(end_stream=False), block([("x-checksum", "abc123")]),
+                        raw(lambda s: F.data(s, b"", end_stream=True))),
+        expect=StreamError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/8.1/informational-end-stream",
+        level=MUST,
+        requirement="§8.1: a HEADERS frame with END_STREAM that carries an informational (1xx) "
+                    "status is malformed: a stream error of type PROTOCOL_ERROR, not a final response.",
+        server="Sends HEADERS :status 100 with END_STREAM and nothing else on the stream.",
+        scenario=script(block([(":status", "100")], end_stream=True)),
+        request=get(timeout_ms=1000),
+        expect=StreamError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/8.1/data-before-headers",
+        level=MUST,
+        requirement="§8.1: a response starts with a HEADERS frame; DATA before it is malformed "
+                    "(stream error PROTOCOL_ERROR, or a connection error of that type).",
+        server="Sends a DATA frame on the request stream before any HEADERS, then a normal response.",
+        scenario=script(raw(lambda s: F.data(s, b"early")), reply()),
+        expect=AnyOf(StreamError("PROTOCOL_ERROR"), ConnectionError("PROTOCOL_ERROR"),
+                     why="§8.1.1 makes it a stream error and §5.4.1 lets a client escalate "
+                         "any stream error to a connection error"),
+    ),
+    Case(
+        id="9113/8.6/status-101",
+        level=MUST,
+        requirement="§8.6: HTTP/2 has no 101 (Switching Protocols); a response carrying it is "
+                    "malformed, a stream error of type PROTOCOL_ERROR.",
+        server="Sends HEADERS :status 101 (no END_STREAM), then a normal 200 response.",
+        scenario=script(block([(":status", "101")]), reply()),
+        expect=StreamError("PROTOCOL_ERROR"),
+    ),
+    # -- §8.1.1: content-length ---------------------------------------------------
+    Case(
+        id="9113/8.1.1/content-length-larger",
+        level=MUST,
+        requirement=MALFORMED + " when content-length is larger than the DATA received before "
+                    "END_STREAM; the short body MUST NOT be delivered as a success.",
+        server="Sends content-length 124 but only a 24-byte body, then END_STREAM.",
+        scenario=script(block(head(length=len(BODY) + 100)), body()),
+        expect=StreamError("PROTOCOL_ERROR"),
+        bad=("naive", "truncated-ok"),
+    ),
+    Case(
+        id="9113/8.1.1/content-length-smaller",
+        level=MUST,
+        requirement=MALFORMED + " when the DATA received exceeds the content-length.",
+        server="Sends content-length 10 but a 24-byte body.",
+        scenario=script(block(head(length=10)), body()),
+        expect=StreamError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/8.1.1/head-content-length",
+        level=MUST,
+        requirement="§8.1.1: a response to HEAD has no content, so a non-zero content-length "
+                    "with no DATA is valid and MUST be accepted.",
+        server="Answers HEAD with :status 200, content-length 1234 and END_STREAM on the HEADERS.",
+        scenario=script(block(HEAD_FIELDS, end_stream=True)),
+        request=Job((Req(method="HEAD"),)),
+        expect=Succeeds(body=b""),
+        bad=("content-length-always",),
+    ),
+    Case(
+        id="9113/8.1.1/304-content-length",
+        level=MUST,
+        requirement="§8.1.1: a 304 has no content, so a content-length (the size of the selected "
+                    "representation) with no DATA is valid and MUST be accepted.",
+        server="Answers a conditional GET with 304, etag and content-length 1234, END_STREAM on the HEADERS.",
+        scenario=script(block([(":status", "304"), ("etag", '"v1"'), ("content-length", "1234")],
+                              end_stream=True)),
+        request=Job((Req(headers=(("if-none-match", '"v1"'),)),)),
+        expect=Succeeds(body=b"", status=304),
+        bad=("content-length-always",),
+    ),
+    Case(
+        id="9113/8.1.1/204-content-length-zero",
+        level=MUST,
+        requirement="§8.1.1: a 204 has no content; with content-length 0 and no DATA it is a "
+                    "valid response and MUST be accepted.",
+        server="Answers with 204 and content-length 0, END_STREAM on the HEADERS.",
+        scenario=script(block([(":status", "204"), ("content-length", "0")], end_stream=True)),
+        expect=Succeeds(body=b"", status=204),
+        bad=("content-length-always",),
+    ),
+    Case(
+        id="9113/8.1.1/204-content-length-nonzero",
+        level=MUST,
+        requirement="§8.1.1 lets a no-content response carry a non-zero content-length, while "
+                    "RFC 9110 §8.6 forbids Content-Length in a 204: a client MUST reach a definite "
+                    "outcome (an empty 204, or a stream error PROTOCOL_ERROR); which one is reported.",
+        server="Answers with 204 and content-length 42, END_STREAM on the HEADERS.",
+        scenario=script(block([(":status", "204"), ("content-length", "42")], end_stream=True)),
+        expect=AnyOf(Succeeds(body=b"", status=204), StreamError("PROTOCOL_ERROR"),
+                     why="§8.1.1 allows the field on a no-content response; RFC 9110 §8.6 "
+                         "forbids the server to send it in a 204")
+        & Report("nonzero_204_content_length", outcome_of),
+        bad=("corrupt-body",),
+    ),
+    # -- §8.1: an early complete response ends the upload ---------------------------
+    Case(
+        id="9113/8.1/rst-no-error-during-upload",
+        level=MUST,
+        requirement="§8.1: a server may send a complete response before the request body is done "
+                    "and then RST_STREAM(NO_ERROR); the client stops uploading and MUST NOT discard "
+                    "the response.",
+        server="With INITIAL_WINDOW_SIZE 16384, answers a 256 KiB POST on its HEADERS, then RST_STREAM(NO_ERROR).",
+        scenario=AnswerEarly,
+        request=Job((Req("/upload", method="POST", body=POST_BODY),)),
+        expect=Succeeds(),
+        bad=("upload-reset-fails",),
+    ),
+]

@@ -1,0 +1,173 @@
+"""RFC 9113 §8.2 HTTP fields: §8.2.1 field validity, §8.2.2 connection-specific fields."""
+from conformance.case import MUST, SHOULD, Case, Job, Req
+from conformance.verdicts import AnyOf, Fails, NotSent, Report, StreamError, Succeeds
+from servers.scenario import BODY, Script, reply
+
+
+def respond(*extra, fields=None, trailers=None):
+    """A normal 200 whose field block carries `extra` (or is exactly `fields`)."""
+    return lambda: Script(respond=reply(headers=list(extra), fields=fields, trailers=trailers))
+
+
+def malformed(cid, requirement, server, scenario, *, level=MUST, regression=None, field=None):
+    """§8.1.1: a malformed response is a stream error of type PROTOCOL_ERROR.
+
+    With `field`, also report whether that field reached the application (a lenient
+    client that drops it is safer than one that passes CR/LF through)."""
+    expect = StreamError("PROTOCOL_ERROR")
+    if field:
+        expect = expect & Report("bad_field_reached_application", lambda ev: _value(ev, field))
+    return Case(id=cid, level=level, requirement=requirement, server=server, scenario=scenario,
+                expect=expect, regression=regression)
+
+
+def _value(ev, name):
+    return next((v for k, v in ev.outcome.headers if k.lower() == name.lower()), None)
+
+
+def whitespace_choice(name):
+    def report(ev):
+        o = ev.outcome
+        if not o.ok:
+            return f"rejected ({o.error_class})"
+        return f"accepted; the application saw {name}={_value(ev, name)!r}"
+    return report
+
+
+# §8.2.2: what the client must never put on the wire, whatever the application asks.
+def request_with(name, value, *, method="GET", body=None):
+    return Job((Req(method=method, body=body, headers=((name, value),)),))
+
+
+def sent_field(name, allowed=lambda v: False):
+    """The client's request HEADERS carry field `name` with a value not `allowed`."""
+    def where(f):
+        return any(k.lower() == name and not allowed(v) for k, v in f.headers or [])
+    return where
+
+
+def never_sends(name, what, allowed=lambda v: False):
+    return AnyOf(
+        Succeeds() & NotSent("HEADERS", what, sent_field(name, allowed)),
+        Fails() & NotSent("HEADERS", "any request (it refused the request locally)"),
+        why="§8.2.2 only forbids putting the field on the wire: dropping it (or refusing "
+            "the request before sending it) both conform")
+
+
+CONNECTION_FIELDS = [
+    ("connection", "keep-alive", "wai#707"),
+    ("keep-alive", "timeout=5", "curl#12172"),
+    ("proxy-connection", "keep-alive", "curl#12172"),
+    ("transfer-encoding", "chunked", "curl#12172"),
+    ("upgrade", "h2c", "curl#12172"),
+]
+
+CASES = [
+    # -- §8.2.1: field names are lowercase ("header rewriting" by a proxy) ----------
+    malformed("9113/8.2.1/uppercase-field-name",
+              "§8.2.1: a field name containing uppercase characters makes the response "
+              "malformed: a stream error of type PROTOCOL_ERROR.",
+              "Sends a normal 200 whose field block has X-Custom: 1.",
+              respond(("X-Custom", "1"))),
+    malformed("9113/8.2.1/uppercase-content-type",
+              "§8.2.1: a well-known field in mixed case (Content-Type) is still an uppercase "
+              "field name: the response is malformed (stream error PROTOCOL_ERROR).",
+              "Sends a 200 with Content-Type (mixed case) instead of content-type.",
+              respond(fields=[(":status", "200"), ("Content-Type", "text/plain"),
+                              ("content-length", str(len(BODY)))])),
+    malformed("9113/8.2.1/uppercase-trailer-name",
+              "§8.2.1: an uppercase field name in trailers makes the response malformed "
+              "(stream error PROTOCOL_ERROR), even after the whole body arrived.",
+              "Sends a normal 200 with body, then trailers X-Checksum: abc.",
+              respond(trailers=[("X-Checksum", "abc")])),
+    # -- §8.2.1: forbidden characters ----------------------------------------------
+    malformed("9113/8.2.1/name-with-space",
+              "§8.2.1: a field name MUST NOT contain octets 0x00-0x20; a response with one "
+              "is malformed (stream error PROTOCOL_ERROR).",
+              "Sends a 200 with a field named 'x custom'.",
+              respond(("x custom", "1")), regression="curl#16290", field="x custom"),
+    malformed("9113/8.2.1/name-with-colon",
+              "§8.2.1: a regular field name MUST NOT contain a colon; a response with one "
+              "is malformed (stream error PROTOCOL_ERROR).",
+              "Sends a 200 with a field named 'x:custom'.",
+              respond(("x:custom", "1")), field="x:custom"),
+    malformed("9113/8.2.1/name-non-ascii",
+              "§8.2.1: a field name MUST NOT contain octets 0x7f-0xff; a response with one "
+              "is malformed (stream error PROTOCOL_ERROR).",
+              "Sends a 200 with a field named 'x-caf\\xc3\\xa9' (UTF-8 octets above 0x7f).",
+              respond(("x-caf\u00e9", "1")), field="x-caf\u00e9"),
+    malformed("9113/8.2.1/name-not-a-token",
+              "§8.2.1: implementations SHOULD validate field names against the HTTP token "
+              "grammar and treat other characters (here '(') as malformed.",
+              "Sends a 200 with a field named 'x(custom)'.",
+              respond(("x(custom)", "1")), level=SHOULD, field="x(custom)"),
+    malformed("9113/8.2.1/value-with-cr",
+              "§8.2.1: a field value MUST NOT contain CR; a response with one is malformed "
+              "(stream error PROTOCOL_ERROR).",
+              "Sends a 200 with x-custom: 'a\\rb'.",
+              respond(("x-custom", "a\rb")), regression="curl#14620", field="x-custom"),
+    malformed("9113/8.2.1/value-with-lf",
+              "§8.2.1: a field value MUST NOT contain LF; a response with one is malformed "
+              "(stream error PROTOCOL_ERROR).",
+              "Sends a 200 with x-custom: 'a\\nset-cookie: injected=1'.",
+              respond(("x-custom", "a\nset-cookie: injected=1")), field="x-custom"),
+    malformed("9113/8.2.1/value-with-nul",
+              "§8.2.1: a field value MUST NOT contain NUL; a response with one is malformed "
+              "(stream error PROTOCOL_ERROR).",
+              "Sends a 200 with x-custom: 'a\\x00b'.",
+              respond(("x-custom", "a\0b")), field="x-custom"),
+    # §8.2.1 forbids it, but clients are deliberately lenient (nghttp2#1786, curl PR 9448).
+    *[Case(
+        id=f"9113/8.2.1/value-{where}-whitespace",
+        level=MUST,
+        requirement=f"§8.2.1 makes a value with {where} whitespace malformed, yet common clients "
+                    "accept it on purpose: the client MUST reach a definite outcome (the exact "
+                    "response, or a stream error PROTOCOL_ERROR); which way it went is reported.",
+        server=f"Sends a 200 with x-custom: {value!r}.",
+        scenario=respond(("x-custom", value)),
+        expect=AnyOf(Succeeds(), StreamError("PROTOCOL_ERROR"),
+                     why="§8.2.1 says malformed; lenient handling is widespread and reported here")
+        & Report("whitespace_value", whitespace_choice("x-custom")),
+        bad=("wrong-code",),
+        regression="nghttp2#1786",
+    ) for where, value in (("leading", " padded"), ("trailing", "padded\t"))],
+    # -- §8.2.2: connection-specific fields in a response --------------------------------
+    *[malformed(f"9113/8.2.2/response-{name}",
+                f"§8.2.2: a response carrying the connection-specific field {name} is "
+                "malformed: a stream error of type PROTOCOL_ERROR, not a success.",
+                f"Sends a normal 200 whose field block has {name}: {value}.",
+                respond((name, value)), regression=ref)
+      for name, value, ref in CONNECTION_FIELDS],
+    # -- §8.2.2: the client's own request -------------------------------------------------
+    *[Case(
+        id=f"9113/8.2.2/request-{name}",
+        level=MUST,
+        requirement=f"§8.2.2: a client MUST NOT send the connection-specific field {name} over "
+                    "HTTP/2, even when the application supplies it.",
+        server="Answers every request with a normal 200.",
+        scenario=Script,
+        request=request_with(name.title(), value, **kw),
+        expect=never_sends(name, f"a {name} field"),
+        bad=("keep-connection-headers",),
+        regression=ref,
+    ) for name, value, ref, kw in (
+        ("connection", "keep-alive", "curl#401", {}),
+        ("keep-alive", "timeout=5", None, {}),
+        ("transfer-encoding", "chunked", None, {"method": "POST", "body": b"chunk me\n"}),
+        ("upgrade", "websocket", None, {}),
+    )],
+    Case(
+        id="9113/8.2.2/request-te-gzip",
+        level=MUST,
+        requirement="§8.2.2: the only TE value a client may send over HTTP/2 is 'trailers'; an "
+                    "application's TE: gzip MUST be dropped or turned into 'trailers'.",
+        server="Answers every request with a normal 200.",
+        scenario=Script,
+        request=request_with("TE", "gzip"),
+        expect=never_sends("te", "a te field other than 'trailers'", lambda v: v == "trailers")
+        & Report("te_sent", lambda ev: [v for f in ev.observations.frames("HEADERS")
+                                        for k, v in f.headers or [] if k.lower() == "te"]),
+        bad=("keep-connection-headers",),
+        regression="curl#9129",
+    ),
+]

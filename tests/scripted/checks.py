@@ -1,0 +1,137 @@
+"""Field and setting rules of RFC 9113, as pure functions the connection applies.
+
+Each `*_problem` function returns None when all is well, else a short text that
+says what is wrong and cites the section.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+# §8.2.2: connection-specific fields never appear in HTTP/2.
+CONNECTION_SPECIFIC = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
+REQUEST_PSEUDO = {b":method", b":scheme", b":authority", b":path", b":protocol"}
+# RFC 9110 §5.1 token characters, lowercase only (§8.2.1 forbids uppercase names).
+_NAME = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9a-z]+$")
+_STATUS = re.compile(rb"^[1-5][0-9][0-9]$")
+_DIGITS = re.compile(rb"^[0-9]+$")
+
+Fields = list[tuple[bytes, bytes]]
+
+
+# -- what we send ------------------------------------------------------------------
+def request_fields(method: str, url: str, headers: list, body: bytes,
+                   strip_connection_headers: bool = True) -> list[tuple[str, str]]:
+    """The field list of a request (§8.3.1): one each of :method :scheme :authority :path."""
+    u = urlsplit(url)
+    authority = u.netloc.rpartition("@")[2]          # §8.3.1: no userinfo in :authority
+    path = (u.path or "/") + (f"?{u.query}" if u.query else "")  # §8.3.1: :path never empty
+    regular = []
+    for name, value in headers:
+        name = name.lower()                           # §8.2.1: names are lowercase on the wire
+        if name == "host":                            # §8.3.1: :authority, not a second Host
+            authority = value
+            continue
+        if strip_connection_headers and (
+                name in CONNECTION_SPECIFIC
+                or (name == "te" and value.strip().lower() != "trailers")):  # §8.2.2
+            continue
+        regular.append((name, value))
+    if body and not any(n == "content-length" for n, _ in regular):
+        regular.append(("content-length", str(len(body))))
+    return [(":method", method), (":scheme", u.scheme), (":authority", authority),
+            (":path", path)] + regular
+
+
+# -- what we receive ---------------------------------------------------------------
+def _field_problem(name: bytes, value: bytes) -> str | None:
+    if not name:
+        return "empty field name (§8.2.1)"
+    if not _NAME.match(name):
+        what = "uppercase" if name.lower() != name else "forbidden characters in"
+        return f"{what} field name {name!r} (§8.2.1)"
+    if any(c in value for c in b"\0\r\n"):
+        return f"NUL, CR or LF in the value of {name!r} (§8.2.1)"
+    if value[:1] in (b" ", b"\t") or value[-1:] in (b" ", b"\t"):
+        return f"leading or trailing whitespace in the value of {name!r} (§8.2.1)"
+    if name.decode() in CONNECTION_SPECIFIC or (name == b"te" and value != b"trailers"):
+        return f"connection-specific field {name!r} (§8.2.2)"
+    return None
+
+
+def response_problem(fields: Fields) -> str | None:
+    """A response (final or 1xx) field section; None if it is well formed (§8.2, §8.3)."""
+    statuses, regular_seen = [], False
+    for name, value in fields:
+        if name.startswith(b":"):
+            if regular_seen:
+                return f"pseudo-header {name!r} after a regular field (§8.3)"
+            if name in REQUEST_PSEUDO:
+                return f"request pseudo-header {name!r} in a response (§8.3)"
+            if name != b":status":
+                return f"unknown pseudo-header {name!r} (§8.3)"
+            statuses.append(value)
+            continue
+        regular_seen = True
+        problem = _field_problem(name, value)
+        if problem:
+            return problem
+    if len(statuses) != 1:
+        return ":status missing (§8.3.2)" if not statuses else ":status duplicated (§8.3)"
+    if not _STATUS.match(statuses[0]):
+        return f":status {statuses[0]!r} is not a three-digit code (§8.3.2)"
+    lengths = {v for n, v in fields if n == b"content-length"}
+    if lengths and (len(lengths) > 1 or not _DIGITS.match(next(iter(lengths)))):
+        return f"invalid content-length {sorted(lengths)} (§8.1.1)"
+    return None
+
+
+def trailers_problem(fields: Fields) -> str | None:
+    """A trailer section (§8.1): no pseudo-headers, valid fields."""
+    for name, value in fields:
+        if name.startswith(b":"):
+            return f"pseudo-header {name!r} in trailers (§8.1)"
+        problem = _field_problem(name, value)
+        if problem:
+            return problem
+    return None
+
+
+def status_of(fields: Fields) -> int | None:
+    for name, value in fields:
+        if name == b":status":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def content_length(fields: Fields) -> int | None:
+    for name, value in fields:
+        if name == b"content-length" and _DIGITS.match(value):
+            return int(value)
+    return None
+
+
+def plain_fields(fields: Fields) -> list[list[str]]:
+    """Regular fields as the application sees them: names lowercased, text."""
+    return [[n.decode("latin-1").lower(), v.decode("latin-1")] for n, v in fields
+            if not n.startswith(b":")]
+
+
+# -- settings (§6.5.2) ---------------------------------------------------------------
+HEADER_TABLE_SIZE, ENABLE_PUSH, MAX_CONCURRENT_STREAMS = 1, 2, 3
+INITIAL_WINDOW_SIZE, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE = 4, 5, 6
+MAX_WINDOW = 2**31 - 1
+
+
+def setting_problem(ident: int, value: int) -> tuple[str, str] | None:
+    """(error code, text) for a setting value a server must not send."""
+    if ident == ENABLE_PUSH and value != 0:
+        return "PROTOCOL_ERROR", f"server sent SETTINGS_ENABLE_PUSH={value} (§6.5.2: only 0 is allowed from a server)"
+    if ident == INITIAL_WINDOW_SIZE and value > MAX_WINDOW:
+        return "FLOW_CONTROL_ERROR", f"SETTINGS_INITIAL_WINDOW_SIZE={value} above 2^31-1 (§6.5.2)"
+    if ident == MAX_FRAME_SIZE and not 16384 <= value <= 2**24 - 1:
+        return "PROTOCOL_ERROR", f"SETTINGS_MAX_FRAME_SIZE={value} outside [2^14, 2^24-1] (§6.5.2)"
+    return None
