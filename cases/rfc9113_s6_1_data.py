@@ -93,7 +93,7 @@ CASES = [
         level=MUST,
         requirement="§6.1: when the Pad Length of a DATA frame is the length of the frame payload or "
                     "more, the client MUST treat it as a connection error of type PROTOCOL_ERROR.",
-        server="Sends response HEADERS, a padded DATA frame of 5 octets whose Pad Length is 5, then the body.",
+        server="Sends response HEADERS, a 5-octet padded DATA frame whose Pad Length is 5, then the body.",
         scenario=body_frames(bad_padding, lambda s: F.data(s, BODY, end_stream=True)),
         expect=ConnectionError("PROTOCOL_ERROR"),
     ),
@@ -108,6 +108,7 @@ CASES = [
                              lambda s: F.data(s, b"", pad=40),
                              lambda s: F.data(s, BODY[10:], pad=255, end_stream=True)),
         expect=Ignored(),
+        bad=("no-padding",),
     ),
     Case(
         id="9113/6.1/data-empty",
@@ -118,6 +119,7 @@ CASES = [
         scenario=body_frames(lambda s: F.data(s), lambda s: F.data(s), lambda s: F.data(s, BODY),
                              lambda s: F.data(s, end_stream=True)),
         expect=Ignored(),
+        bad=("reject-empty-data",),
     ),
     Case(
         id="9113/6.1/data-many-small",
@@ -127,6 +129,7 @@ CASES = [
         server="Sends the body one octet per DATA frame.",
         scenario=body_frames(one_byte_frames),
         expect=Ignored(),
+        bad=("small-frame-limit",),
     ),
     Case(
         id="9113/6.1/parallel-small-frames",

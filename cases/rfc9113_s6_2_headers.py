@@ -37,6 +37,7 @@ CASES = [
         server="Sends the response HEADERS with the PADDED flag and 32 octets of padding, then the body.",
         scenario=response(lambda conn, s: F.headers(s, conn.block(HEAD), pad=32)),
         expect=Ignored(),
+        bad=("no-padding",),
     ),
     Case(
         id="9113/6.2/headers-priority-flag",
@@ -46,6 +47,7 @@ CASES = [
         server="Sends the response HEADERS with the PRIORITY flag set, then the body.",
         scenario=response(lambda conn, s: F.headers(s, conn.block(HEAD), priority=True)),
         expect=Ignored(),
+        bad=("no-priority-flag",),
     ),
     Case(
         id="9113/6.2/headers-padded-priority",
@@ -55,6 +57,7 @@ CASES = [
         server="Sends the response HEADERS with PADDED (8 octets) and PRIORITY, then the body.",
         scenario=response(lambda conn, s: F.headers(s, conn.block(HEAD), pad=8, priority=True)),
         expect=Ignored(),
+        bad=("no-padding", "no-priority-flag"),
     ),
     Case(
         id="9113/6.2/headers-padding-exceeds-payload",
@@ -62,7 +65,7 @@ CASES = [
         requirement="§6.2: when the Pad Length of a HEADERS frame is at least the length of the "
                     "remaining payload, the client MUST treat it as a connection error of type "
                     "PROTOCOL_ERROR.",
-        server="Sends response HEADERS whose 2-octet payload has Pad Length 2, then a valid HEADERS and body.",
+        server="Sends HEADERS whose 2-octet payload has Pad Length 2, then a valid HEADERS and the body.",
         scenario=response(lambda conn, s: F.headers(s, conn.block(HEAD)),
                           before=[lambda s: F.frame(F.HEADERS, F.END_HEADERS | F.PADDED, s,
                                                     b"\x02" + STATUS_200)]),

@@ -45,6 +45,7 @@ CASES = [
         server="Sends a 4-octet PRIORITY frame on the request stream, then a normal response.",
         scenario=fault_then_reply(lambda conn, req: F.frame(F.PRIORITY, 0, req.stream, b"\0\0\0\0")),
         expect=StreamError("FRAME_SIZE_ERROR"),
+        good=("good", "stream-as-connection"),
     ),
     Case(
         id="9113/6.3/priority-mid-response",
@@ -55,6 +56,7 @@ CASES = [
         scenario=mid_response(lambda s: F.priority(s, depends_on=0, weight=200),
                               lambda s: F.priority(s, depends_on=0, weight=1, exclusive=True)),
         expect=Ignored(),
+        bad=("reject-priority",),
     ),
     Case(
         id="9113/6.3/priority-idle-stream",
@@ -65,5 +67,6 @@ CASES = [
         scenario=mid_response(lambda s: F.priority(2, depends_on=0),
                               lambda s: F.priority(s + 2, depends_on=s)),
         expect=Ignored(),
+        bad=("reject-priority",),
     ),
 ]

@@ -128,6 +128,7 @@ CASES = [
         server="Sends settings 0x7f3a=1 and 0xffff=2^32-1 next to MAX_CONCURRENT_STREAMS in its preface.",
         scenario=preface([(0x7F3A, 1), (F.MAX_CONCURRENT_STREAMS, 100), (0xFFFF, 2 ** 32 - 1)]),
         expect=Ignored(),
+        bad=("reject-unknown-setting",),
     ),
     # §6.5.3: synchronisation
     Case(

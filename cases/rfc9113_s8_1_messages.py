@@ -165,7 +165,6 @@ CASES = [
         server="Sends content-length 124 but only a 24-byte body, then END_STREAM.",
         scenario=script(block(head(length=len(BODY) + 100)), body()),
         expect=StreamError("PROTOCOL_ERROR"),
-        bad=("naive", "truncated-ok"),
     ),
     Case(
         id="9113/8.1.1/content-length-smaller",

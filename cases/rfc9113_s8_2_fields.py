@@ -22,7 +22,9 @@ def malformed(cid, requirement, server, scenario, *, level=MUST, regression=None
 
 
 def _value(ev, name):
-    return next((v for k, v in ev.outcome.headers if k.lower() == name.lower()), None)
+    """The value the application saw for `name` (adapters may report raw octets as latin-1)."""
+    names = {name.lower(), name.lower().encode().decode("latin-1")}
+    return next((v for k, v in ev.outcome.headers if k.lower() in names), None)
 
 
 def whitespace_choice(name):
@@ -54,11 +56,13 @@ def never_sends(name, what, allowed=lambda v: False):
             "the request before sending it) both conform")
 
 
+# The regression references come as one group in ../shared/regressions.md (malformed
+# response fields); wai#707 is the Connection: keep-alive report, the others are spread here.
 CONNECTION_FIELDS = [
     ("connection", "keep-alive", "wai#707"),
-    ("keep-alive", "timeout=5", "curl#12172"),
-    ("proxy-connection", "keep-alive", "curl#12172"),
-    ("transfer-encoding", "chunked", "curl#12172"),
+    ("keep-alive", "timeout=5", "curl#16290"),
+    ("proxy-connection", "keep-alive", None),
+    ("transfer-encoding", "chunked", "curl#14620"),
     ("upgrade", "h2c", "curl#12172"),
 ]
 
@@ -85,7 +89,7 @@ CASES = [
               "§8.2.1: a field name MUST NOT contain octets 0x00-0x20; a response with one "
               "is malformed (stream error PROTOCOL_ERROR).",
               "Sends a 200 with a field named 'x custom'.",
-              respond(("x custom", "1")), regression="curl#16290", field="x custom"),
+              respond(("x custom", "1")), field="x custom"),
     malformed("9113/8.2.1/name-with-colon",
               "§8.2.1: a regular field name MUST NOT contain a colon; a response with one "
               "is malformed (stream error PROTOCOL_ERROR).",
@@ -105,7 +109,7 @@ CASES = [
               "§8.2.1: a field value MUST NOT contain CR; a response with one is malformed "
               "(stream error PROTOCOL_ERROR).",
               "Sends a 200 with x-custom: 'a\\rb'.",
-              respond(("x-custom", "a\rb")), regression="curl#14620", field="x-custom"),
+              respond(("x-custom", "a\rb")), field="x-custom"),
     malformed("9113/8.2.1/value-with-lf",
               "§8.2.1: a field value MUST NOT contain LF; a response with one is malformed "
               "(stream error PROTOCOL_ERROR).",

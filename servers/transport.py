@@ -209,7 +209,7 @@ class _Protocol(asyncio.Protocol):
                     break
                 self._call("data_received", chunk)
         except (ssl.SSLError, OSError) as exc:
-            self.record.closed_by = f"server (TLS: {exc})"
+            self.record.closed_by = self.record.closed_by or f"server (TLS: {exc})"
             self._flush_tls()
             self.transport.close()
 

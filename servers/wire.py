@@ -95,7 +95,7 @@ class FrameReader:
     preface_seen: bool = False
     preface_problem: str | None = None
     _buf: bytearray = field(default_factory=bytearray)
-    _decoder: Decoder = field(default_factory=Decoder)
+    _decoder: Decoder = field(default_factory=lambda: Decoder(max_header_list_size=1 << 24))
     _block: bytearray = field(default_factory=bytearray)
     _block_frame: Frame | None = None
 
@@ -149,7 +149,7 @@ class FrameReader:
                           for k, v in self._decoder.decode(block, raw=True)]
         except Exception as exc:  # hpack raises several types; all mean "undecodable"
             fr.problem = f"field block undecodable: {type(exc).__name__}: {exc}"
-            self._decoder = Decoder()
+            self._decoder = Decoder(max_header_list_size=1 << 24)
 
     def _headers(self, fr: Frame, flags: int, payload: bytes) -> None:
         body, fr.problem = _unpad(payload, flags)

@@ -1,0 +1,52 @@
+"""Baseline: ordinary exchanges with a well-behaved server (hypercorn), which every client must pass.
+
+The reference server records no frames, so these cases judge outcomes only.
+"""
+import hashlib
+
+from conformance.case import MUST, Case, Job, Req, get, gets
+from conformance.verdicts import Custom, Succeeds
+from servers.reference import body_of_size
+from servers.scenario import BODY
+
+MEGABYTE = 1_000_000
+UPLOAD = bytes(range(256)) * 400   # 100 KiB: more than one flow-control window of DATA
+SERVER = "The hypercorn reference server (h2 over TLS, default settings)."
+
+
+def over_h2(ev):
+    versions = [o.http_version for o in ev.outcomes]
+    return all(v == "2" for v in versions), f"HTTP versions used: {versions}"
+
+
+def baseline(name, requirement, request, expect, bad, needs=frozenset({"h2"})):
+    """Every transfer also has to have used HTTP/2 (the job asks for h2; ALPN offers both)."""
+    return Case(id=f"baseline/reference/{name}", level=MUST, requirement=requirement,
+                server=SERVER, scenario=None, transport="reference", request=request,
+                expect=expect & Custom("every transfer used HTTP/2", over_h2), bad=bad,
+                needs=needs)
+
+
+CASES = [
+    baseline("get-small",
+             "RFC 9113 §8.1: a GET over h2 to a conforming server succeeds with the exact body.",
+             get(), Succeeds(BODY), ("corrupt-body",)),
+    baseline("get-1mb",
+             "RFC 9113 §6.9: a 1 MB body needs the client to keep granting window with "
+             "WINDOW_UPDATE; the transfer succeeds with the exact bytes.",
+             get(f"/size/{MEGABYTE}"), Succeeds(body_of_size(MEGABYTE)), ("no-window-update",)),
+    baseline("sequential-3",
+             "RFC 9113 §8.1 and §5.1.1: three sequential GETs on one handle (one connection, "
+             "new streams) all succeed with the exact body.",
+             gets(3), Succeeds(BODY), ("corrupt-body",)),
+    baseline("parallel-3",
+             "RFC 9113 §5.1 and §5.2: three concurrent GETs multiplexed on one connection all "
+             "succeed with the exact body.",
+             gets(3, mode="parallel"), Succeeds(BODY), ("corrupt-body",),
+             needs=frozenset({"h2", "parallel"})),
+    baseline("post-echo",
+             "RFC 9113 §8.1: a POST with a 100 KiB body reaches the server intact; the server "
+             "answers the body's SHA-256 in hex.",
+             Job((Req("/echo", method="POST", body=UPLOAD),)),
+             Succeeds(hashlib.sha256(UPLOAD).hexdigest().encode()), ("corrupt-body",)),
+]

@@ -1,0 +1,290 @@
+"""RFC 9113 §3 Starting HTTP/2: ALPN (§3.2), prior knowledge (§3.3), the connection preface (§3.4)."""
+from conformance.case import MUST, Case, Job, Req, get
+from conformance.verdicts import AnyOf, ConnectionError, Custom, Fails, Report, Sent, Succeeds
+from servers import frames as F
+from servers.scenario import BODY, HTTP1_BODY, Script, reply
+
+SETTINGS = F.settings({F.MAX_CONCURRENT_STREAMS: 100})
+H2C = frozenset({"h2c"})
+FALLBACK = frozenset({"h2", "http1.1"})
+HTTP1_ANSWER = (b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: "
+                + str(len(HTTP1_BODY)).encode() + b"\r\n\r\n" + HTTP1_BODY)
+
+
+def response_fields(body: bytes = BODY) -> list[tuple[str, str]]:
+    return [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(len(body)))]
+
+
+# -- scenarios -------------------------------------------------------------------------
+
+def silent() -> Script:
+    """Accepts the connection and never sends a single byte (no SETTINGS, no ACK, no response)."""
+    return Script(preface=[], ack=False, respond=lambda conn, req: None)
+
+
+def headers_before_settings(**kw) -> Script:
+    """No preface; once the request is in: response HEADERS, then SETTINGS + ACK, then the body."""
+    def respond(conn, req):
+        conn.send(F.headers(req.stream, conn.block(response_fields())))
+        conn.send(SETTINGS, F.settings_ack())
+        conn.send_body(req.stream, BODY)
+    return Script(preface=[], ack=False, respond=respond, **kw)
+
+
+def settings_after_request() -> Script:
+    """No preface; the SETTINGS (and the ACK of the client's) go out only once the request is in."""
+    def respond(conn, req):
+        conn.send(SETTINGS, F.settings_ack())
+        reply()(conn, req)
+    return Script(preface=[], ack=False, respond=respond)
+
+
+# -- checks ----------------------------------------------------------------------------
+
+def _client_preface(ev):
+    conns = [c for c in ev.observations.connections if c.received or c.preface_problem]
+    if not conns:
+        return False, "no connection carried HTTP/2 frames"
+    for c in conns:
+        if c.preface_problem:
+            return False, f"connection #{c.index}: {c.preface_problem}"
+        first = c.received[0] if c.received else None
+        if first is None or first.type != "SETTINGS" or first.has("ACK"):
+            return False, (f"connection #{c.index}: first frame after the preface is "
+                           f"{first.describe() if first else 'missing'}")
+    return True, f"{len(conns)} connection(s) began with the 24-octet preface and a SETTINGS frame"
+
+
+CLIENT_PREFACE = Custom("every connection starts with the exact 24-octet preface followed by a "
+                        "SETTINGS frame (§3.4)", _client_preface)
+
+
+def _request_first(ev):
+    """MAY (§3.4): did a request go out before any server frame?"""
+    for c in ev.observations.connections:
+        heads = [f.seq for f in c.received if f.type == "HEADERS"]
+        if heads:
+            return not c.sent or heads[0] < c.sent[0].seq
+    return None
+
+
+REQUEST_BEFORE_SETTINGS = Report("request_before_server_settings", _request_first)
+
+
+def _never_h2_unnegotiated(ev):
+    for c in ev.observations.connections:
+        if c.tls is not None and c.tls.alpn_selected == "h2":
+            continue
+        if c.received:
+            return False, (f"connection #{c.index} (ALPN {c.tls.alpn_selected if c.tls else None!r}) "
+                           f"carried HTTP/2 frames: {c.received[0].describe()}")
+        if any(line.startswith("PRI * HTTP/2.0") for line in c.http1_lines):
+            return False, f"connection #{c.index} (ALPN http/1.1) got the HTTP/2 preface"
+    return True, "no HTTP/2 preface or frame on any connection without ALPN h2"
+
+
+NEVER_H2 = Custom("the client never speaks HTTP/2 on a TLS connection where ALPN did not select "
+                  "h2 (§3.2, §3.3)", _never_h2_unnegotiated)
+
+
+def _over_http1(alpn):
+    def check(ev):
+        o = ev.outcome
+        conns = ev.observations.connections
+        selected = [c.tls.alpn_selected if c.tls else None for c in conns]
+        lines = [line for c in conns for line in c.http1_lines]
+        ok = (o.http_version == "1.1" and all(s == alpn for s in selected)
+              and any(line.endswith(" HTTP/1.1") for line in lines))
+        return ok, (f"client reported HTTP/{o.http_version}; server ALPN selected {selected}; "
+                    f"HTTP/1.1 request lines {lines[:2]}")
+    return Custom(f"the transfer ran over HTTP/1.1 on the connection whose ALPN result was {alpn!r}",
+                  check)
+
+
+def fallback(alpn):
+    return Succeeds(body=HTTP1_BODY) & _over_http1(alpn)
+
+
+def _no_http1_request(ev):
+    lines = [line for c in ev.observations.connections for line in c.http1_lines]
+    return not lines, f"HTTP/1.1 request lines: {lines[:2]}" if lines else "no HTTP/1.1 request"
+
+
+NO_HTTP1 = Custom("no silent switch to HTTP/1.1 against the prior-knowledge option", _no_http1_request)
+FELL_BACK = Report("fell_back_to_http1", lambda ev: ev.outcome.ok and ev.outcome.http_version == "1.1")
+SETTINGS_ACK = Sent("SETTINGS", "an empty SETTINGS ACK", lambda f: f.has("ACK") and f.length == 0)
+H2C_RUN = get(http_version="h2-prior-knowledge", timeout_ms=1000)
+ALPN_WHY = ("§3.2: h2 is used over TLS only when ALPN selects it; the client may then fall back "
+            "to HTTP/1.1 or fail, whichever it was configured for")
+
+CASES = [
+    # §3.4: the client's own preface
+    Case(
+        id="9113/3.4/client-preface",
+        level=MUST,
+        requirement="§3.4: the client's connection preface is the exact 24-octet sequence "
+                    "PRI * HTTP/2.0... followed by a SETTINGS frame as its first frame.",
+        server="A conforming server that records the client's first bytes.",
+        scenario=lambda: Script(),
+        request=get(timeout_ms=1000),
+        expect=Succeeds() & CLIENT_PREFACE,
+        bad=("no-preface",),
+    ),
+    Case(
+        id="9113/3.4/client-acks-server-settings",
+        level=MUST,
+        requirement="§3.4 and §6.5.3: the client acknowledges the SETTINGS frame of the server's "
+                    "preface with an empty SETTINGS ACK.",
+        server="Sends SETTINGS(MAX_CONCURRENT_STREAMS=100, INITIAL_WINDOW_SIZE=65535) as its preface, "
+               "then answers normally.",
+        scenario=lambda: Script(preface=[F.settings({F.MAX_CONCURRENT_STREAMS: 100,
+                                                     F.INITIAL_WINDOW_SIZE: 65535})]),
+        expect=Succeeds() & SETTINGS_ACK,
+        bad=("no-settings-ack",),
+    ),
+    # §3.4: a missing or wrong server preface
+    Case(
+        id="9113/3.4/server-sends-nothing",
+        level=MUST,
+        requirement="§3.4: without a server preface the connection never becomes usable; the client "
+                    "must end the transfer with an error within its own timeout, not hang.",
+        server="Completes the TLS handshake with ALPN h2, then never sends a byte.",
+        scenario=silent,
+        request=get(timeout_ms=1000),
+        expect=Fails("timeout", "http2", allow_timeout=True) & REQUEST_BEFORE_SETTINGS,
+        bad=("ok-on-timeout",),
+        waits=True,
+    ),
+    Case(
+        id="9113/3.4/server-preface-missing",
+        level=MUST,
+        requirement="§3.4: a server whose first frame is not SETTINGS has sent an invalid preface, "
+                    "a connection error of type PROTOCOL_ERROR.",
+        server="Never sends SETTINGS: answers the request with HEADERS and DATA straight away.",
+        scenario=lambda: Script(preface=[], ack=False),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/3.4/server-preface-ping-first",
+        level=MUST,
+        requirement="§3.4: the server's preface MUST be a SETTINGS frame first; a PING first is an "
+                    "invalid preface, a connection error of type PROTOCOL_ERROR.",
+        server="Sends PING, then its SETTINGS, then answers normally.",
+        scenario=lambda: Script(preface=[F.ping(b"preface!"), SETTINGS]),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/3.4/server-preface-headers-first",
+        level=MUST,
+        requirement="§3.4: response HEADERS before the server's SETTINGS is an invalid preface, "
+                    "a connection error of type PROTOCOL_ERROR.",
+        server="Sends nothing until the request, then response HEADERS, SETTINGS + ACK, and the body.",
+        scenario=headers_before_settings,
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/3.4/h2c-headers-before-settings",
+        level=MUST,
+        requirement="§3.4: over cleartext prior knowledge too, HEADERS before the server's SETTINGS "
+                    "is a connection error of type PROTOCOL_ERROR, reported without hanging.",
+        server="h2c: sends nothing until the request, then HEADERS, SETTINGS + ACK, and the body.",
+        scenario=headers_before_settings,
+        transport="h2c",
+        needs=H2C,
+        request=H2C_RUN,
+        expect=ConnectionError("PROTOCOL_ERROR"),
+        regression="curl#192",
+    ),
+    Case(
+        id="9113/3.4/server-settings-after-request",
+        level=MUST,
+        requirement="§3.4: the client MAY send its request before the server's preface arrives; a "
+                    "SETTINGS that arrives only then is still a valid preface, so the transfer "
+                    "completes and the SETTINGS is acknowledged.",
+        server="Sends nothing until the whole request is in, then SETTINGS + ACK and the response.",
+        scenario=settings_after_request,
+        request=get(timeout_ms=1000),
+        expect=Succeeds() & SETTINGS_ACK & REQUEST_BEFORE_SETTINGS,
+        bad=("no-settings-ack",),
+    ),
+    # §3.3: prior knowledge over cleartext
+    Case(
+        id="9113/3.3/h2c-prior-knowledge",
+        level=MUST,
+        requirement="§3.3: with prior knowledge over cleartext TCP the client starts with the "
+                    "connection preface (no HTTP/1.1 Upgrade) and the exchange runs over HTTP/2.",
+        server="h2c: a conforming server.",
+        scenario=lambda: Script(),
+        transport="h2c",
+        needs=H2C,
+        request=H2C_RUN,
+        expect=Succeeds() & CLIENT_PREFACE & Custom(
+            "the client reports HTTP/2", lambda ev: (ev.outcome.http_version == "2",
+                                                     f"HTTP/{ev.outcome.http_version}")),
+        bad=("no-preface",),
+    ),
+    Case(
+        id="9113/3.3/h2c-http1-answer",
+        level=MUST,
+        requirement="§3.3 and §3.4: a prior-knowledge server that answers in HTTP/1.1 sent no valid "
+                    "preface; the client fails clearly (connection error PROTOCOL_ERROR).",
+        server="h2c: answers the client preface with an HTTP/1.1 200 response and keeps the connection open.",
+        scenario=lambda: Script(preface=[HTTP1_ANSWER], ack=False, respond=lambda conn, req: None),
+        transport="h2c",
+        needs=H2C,
+        request=H2C_RUN,
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    # §3.2: ALPN
+    Case(
+        id="9113/3.2/alpn-http1-fallback",
+        level=MUST,
+        requirement="§3.2: a client offering h2 and http/1.1 to a server whose ALPN selects http/1.1 "
+                    "continues over HTTP/1.1 and never sends HTTP/2 on that connection.",
+        server="ALPN offers http/1.1 only; answers HTTP/1.1 requests with 200.",
+        scenario=lambda: Script(alpn=("http/1.1",)),
+        needs=FALLBACK,
+        request=get(http_version="h2-or-http1.1", timeout_ms=1000),
+        expect=fallback("http/1.1") & NEVER_H2,
+        bad=("ignore-alpn",),
+    ),
+    Case(
+        id="9113/3.2/alpn-http1-h2-requested",
+        level=MUST,
+        requirement="§3.2: when HTTP/2 is requested but the server's ALPN selects http/1.1, the "
+                    "client falls back to HTTP/1.1 or fails clearly, and never speaks h2 there.",
+        server="ALPN offers http/1.1 only; answers HTTP/1.1 requests with 200.",
+        scenario=lambda: Script(alpn=("http/1.1",)),
+        needs=FALLBACK,
+        request=get(http_version="h2", timeout_ms=1000),
+        expect=AnyOf(fallback("http/1.1"), Fails("protocol-mismatch"), why=ALPN_WHY)
+        & NEVER_H2 & FELL_BACK,
+        bad=("ignore-alpn",),
+    ),
+    Case(
+        id="9113/3.2/alpn-none",
+        level=MUST,
+        requirement="§3.2 and §3.3: a TLS server that selects no ALPN protocol has not agreed to h2; "
+                    "a client offering h2 and http/1.1 continues over HTTP/1.1.",
+        server="No ALPN at all (ignores the extension); answers HTTP/1.1 requests, and h2 if sniffed.",
+        scenario=lambda: Script(alpn=None),
+        needs=FALLBACK,
+        request=get(http_version="h2-or-http1.1", timeout_ms=1000),
+        expect=fallback(None) & NEVER_H2,
+        bad=("ignore-alpn",),
+    ),
+    Case(
+        id="9113/3.3/prior-knowledge-over-tls-alpn-http1",
+        level=MUST,
+        requirement="§3.3: HTTP/2 over TLS MUST be negotiated with ALPN, even with prior knowledge. "
+                    "A client configured for HTTP/2 only, whose server does not select h2, fails "
+                    "clearly: it neither speaks h2 there nor silently switches to HTTP/1.1.",
+        server="ALPN offers http/1.1 only; answers HTTP/1.1 requests, and h2 if sniffed on a "
+               "connection without ALPN.",
+        scenario=lambda: Script(alpn=("http/1.1",)),
+        request=Job((Req(http_version="h2-prior-knowledge"),), timeout_ms=1000),
+        expect=Fails("protocol-mismatch", "tls") & NEVER_H2 & NO_HTTP1,
+        bad=("ignore-alpn",),
+        regression="curl#7980",
+    ),
+]

@@ -1,0 +1,334 @@
+"""RFC 9113 §5 Streams and multiplexing: states (§5.1), identifiers (§5.1.1), concurrency (§5.1.2),
+flow control (§5.2), error handling (§5.4.2), extending HTTP/2 (§5.5)."""
+from conformance.case import MUST, SHOULD, Case, get, gets
+from conformance.verdicts import (ConnectionError, Custom, Fails, Ignored, Report, Sent,
+                                  Succeeds)
+from conformance.verdicts.verdict import sha256
+from servers import frames as F
+from servers.scenario import BODY, Script, frames, reply, seq
+
+UNKNOWN_TYPE = 0xEE  # no frame type registered with this code
+
+
+def fields(length: int = len(BODY)) -> list[tuple[str, str]]:
+    return [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(length))]
+
+
+def fault_then_reply(*faults):
+    """Normal preface; once the request is in, the fault frames, then a valid response."""
+    return lambda: Script(respond=seq(frames(*faults), reply()))
+
+
+def first_request(responder):
+    """`responder` for /r/1; every other request gets a plain response."""
+    def respond(conn, req):
+        (responder if req.path == "/r/1" else reply())(conn, req)
+    return respond
+
+
+def _transfer_ok(i: int, body: bytes = BODY) -> Custom:
+    def check(ev):
+        o = ev.outcomes[i] if i < len(ev.outcomes) else None
+        if o is None:
+            return False, f"no outcome for transfer {i + 1}"
+        return (o.ok and o.status == 200 and o.body_sha256 == sha256(body),
+                f"transfer {i + 1} {o.summary()}")
+    return Custom(f"transfer {i + 1} succeeds with status 200 and the exact {len(body)}-byte body",
+                  check)
+
+
+def _stream_of(ev, path: str):
+    for c in ev.observations.connections:
+        for f in c.received:
+            if f.type == "HEADERS" and f.headers and (":path", path) in f.headers:
+                return c, f.stream
+    return None, None
+
+
+def stream_closed_signal(path: str = "/r/1") -> Custom:
+    """RST_STREAM(STREAM_CLOSED) on the stream of `path`, or GOAWAY(STREAM_CLOSED) on its connection."""
+    def check(ev):
+        c, stream = _stream_of(ev, path)
+        if c is None:
+            return False, f"no request for {path} arrived"
+        signals = [f for f in c.received if (f.type == "RST_STREAM" and f.stream == stream)
+                   or f.type == "GOAWAY"]
+        right = [f for f in signals if f.error_code == "STREAM_CLOSED"]
+        return bool(right), ("client sent " + (", ".join(f.describe() for f in (right or signals))
+                                               or "neither RST_STREAM nor GOAWAY"))
+    return Custom("RST_STREAM(STREAM_CLOSED) on that stream, or GOAWAY(STREAM_CLOSED)", check)
+
+
+# -- scenarios ---------------------------------------------------------------------------
+
+def data_after_end_stream(conn, req):
+    reply()(conn, req)
+    conn.send(F.data(req.stream, b"late", end_stream=True))
+
+
+def data_after_reset(conn, req):
+    conn.send(F.headers(req.stream, conn.block(fields())))
+    conn.send(F.rst_stream(req.stream, "INTERNAL_ERROR"))
+    conn.send(F.data(req.stream, BODY, end_stream=True))
+
+
+def late_window_update_and_rst(conn, req):
+    reply()(conn, req)
+    conn.send(F.window_update(req.stream, 1024), F.rst_stream(req.stream, "NO_ERROR"))
+
+
+def limit_one() -> Script:
+    """MAX_CONCURRENT_STREAMS=1. Each response waits for one PING round trip, so a stream stays
+    open while the client could open another: a client that knows the limit and opens a second
+    stream anyway has it on the wire before the PING ACK."""
+    def respond(conn, req):
+        token = req.stream.to_bytes(8, "big")
+        conn.state.setdefault("held", {})[token] = req
+        conn.send(F.ping(token))
+
+    def on_frame(conn, f):
+        if f.type == "PING" and f.has("ACK"):
+            req = conn.state.get("held", {}).pop(f.ping, None)
+            if req is not None:
+                reply()(conn, req)
+    return Script(preface=[F.settings({F.MAX_CONCURRENT_STREAMS: 1})], respond=respond,
+                  on_frame=on_frame)
+
+
+def unknown_frames(conn, req):
+    """§5.5: unknown frames on stream 0 and on the request stream, around the response HEADERS."""
+    conn.send(F.frame(UNKNOWN_TYPE, 0, 0, b"extension on stream 0"))
+    conn.send(F.headers(req.stream, conn.block(fields())))
+    conn.send(F.frame(UNKNOWN_TYPE, 0xFF, req.stream, b"extension on the stream"))
+    conn.send(F.data(req.stream, BODY, end_stream=True))
+
+
+def unknown_inside_block(conn, req):
+    block = conn.block(fields())
+    conn.send(F.headers(req.stream, block[:2], end_headers=False))
+    conn.send(F.frame(UNKNOWN_TYPE, 0, req.stream, b"inside"))
+    conn.send(F.continuation(req.stream, block[2:]))
+    conn.send(F.data(req.stream, BODY, end_stream=True))
+
+
+# -- checks ------------------------------------------------------------------------------
+
+def _odd_increasing(ev):
+    for c in ev.observations.connections:
+        ids = [f.stream for f in c.received if f.type == "HEADERS"]
+        if any(i % 2 == 0 for i in ids) or any(b <= a for a, b in zip(ids, ids[1:])):
+            return False, f"connection #{c.index}: HEADERS on streams {ids}"
+    return True, "streams " + "; ".join(
+        str([f.stream for f in c.received if f.type == "HEADERS"]) for c in ev.observations.connections)
+
+
+def _shared(ev):
+    counts = [len(c.streams_opened()) for c in ev.observations.connections]
+    return max(counts, default=0) == 3, f"requests per connection: {counts}"
+
+
+def _concurrency(ev) -> tuple[int, int, list[int]]:
+    """(most streams open when the client opened another one after ACKing the server's SETTINGS,
+    streams opened before that ACK, streams per connection). A stream is open from the client's
+    HEADERS until the server's END_STREAM or an RST_STREAM from either side."""
+    worst, early, per_conn = 0, 0, []
+    for c in ev.observations.connections:
+        events = sorted([(f.seq, True, f) for f in c.received] + [(f.seq, False, f) for f in c.sent],
+                        key=lambda t: t[0])
+        acked, seen, open_ = False, set(), set()
+        for _, from_client, f in events:
+            ends = f.type == "RST_STREAM" or (not from_client and f.type in ("HEADERS", "DATA")
+                                              and f.has("END_STREAM"))
+            if ends:
+                open_.discard(f.stream)
+            elif from_client and f.type == "SETTINGS" and f.has("ACK"):
+                acked = True
+            elif from_client and f.type == "HEADERS" and f.stream not in seen:
+                seen.add(f.stream)
+                if acked:
+                    worst = max(worst, len(open_) + 1)
+                else:
+                    early += 1
+                open_.add(f.stream)
+        per_conn.append(len(seen))
+    return worst, early, per_conn
+
+
+def _one_at_a_time(ev):
+    worst, early, per_conn = _concurrency(ev)
+    return worst <= 1, (f"at most {worst} stream(s) open at once after the SETTINGS ACK; "
+                        f"{early} opened before it; streams per connection {per_conn}")
+
+
+def _no_rst_after_rst(ev):
+    for c in ev.observations.connections:
+        resets = {f.stream: f.seq for f in c.sent if f.type == "RST_STREAM"}
+        answers = [f for f in c.received if f.type == "RST_STREAM" and f.stream in resets
+                   and f.seq > resets[f.stream]]
+        if answers:
+            return False, f"client answered with {answers[0].describe()}"
+    return True, "no RST_STREAM on the reset stream"
+
+
+def _settings_acks(n: int) -> Custom:
+    def check(ev):
+        acks = [f for f in ev.observations.frames("SETTINGS") if f.has("ACK")]
+        return len(acks) >= n, f"client sent {len(acks)} SETTINGS ACK(s)"
+    return Custom(f"the client acknowledges both SETTINGS frames ({n} ACKs)", check)
+
+
+LARGE = bytes(i % 241 for i in range(200000))
+TRANSFER_1 = Report("transfer_1_ok", lambda ev: ev.outcomes[0].ok)
+TWO = gets(2, timeout_ms=1000)
+
+CASES = [
+    # §5.1: stream states
+    Case(
+        id="9113/5.1/data-on-idle-stream",
+        level=MUST,
+        requirement="§5.1: a DATA frame on an idle stream (an odd stream the client never opened) "
+                    "MUST be treated as a connection error of type PROTOCOL_ERROR.",
+        server="Sends DATA on stream request+2 (never opened), then a normal response.",
+        scenario=fault_then_reply(lambda conn, req: F.data(req.stream + 2, b"idle")),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/5.1.1/headers-on-unpromised-even-stream",
+        level=MUST,
+        requirement="§5.1 and §5.1.1: a server opens streams only by PUSH_PROMISE; HEADERS on an even "
+                    "stream it never promised is on an idle stream, a connection error of type "
+                    "PROTOCOL_ERROR.",
+        server="Sends a complete response HEADERS on stream request+1 (even, never promised), then "
+               "a normal response.",
+        scenario=fault_then_reply(lambda conn, req: F.headers(req.stream + 1, conn.block(
+            [(":status", "200"), ("content-length", "0")]), end_stream=True)),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/5.1/data-after-end-stream",
+        level=MUST,
+        requirement="§5.1 and §6.1: DATA on a stream the server already ended with END_STREAM MUST "
+                    "get a stream error of type STREAM_CLOSED (a connection error is allowed).",
+        server="Answers /r/1 completely, then sends a DATA frame with END_STREAM on it; /r/2 is "
+               "answered normally.",
+        scenario=lambda: Script(respond=first_request(data_after_end_stream)),
+        request=TWO,
+        expect=stream_closed_signal() & _transfer_ok(1) & TRANSFER_1,
+    ),
+    Case(
+        id="9113/5.1/frames-after-server-reset",
+        level=MUST,
+        requirement="§5.1 and §6.1: after the server reset a stream, DATA on it MUST get a stream "
+                    "error of type STREAM_CLOSED (a connection error is allowed).",
+        server="For /r/1 sends HEADERS, RST_STREAM(INTERNAL_ERROR), then DATA with END_STREAM on "
+               "the same stream; /r/2 is answered normally.",
+        scenario=lambda: Script(respond=first_request(data_after_reset)),
+        request=TWO,
+        expect=Fails("stream", "http2") & stream_closed_signal() & _transfer_ok(1),
+    ),
+    Case(
+        id="9113/5.1/late-window-update-and-rst",
+        level=MUST,
+        requirement="§5.1: WINDOW_UPDATE or RST_STREAM arriving on a stream just after it closed "
+                    "MUST be tolerated: no error, and the connection stays usable.",
+        server="Answers each request completely, then sends WINDOW_UPDATE(1024) and "
+               "RST_STREAM(NO_ERROR) on its stream.",
+        scenario=lambda: Script(respond=late_window_update_and_rst),
+        request=TWO,
+        expect=Ignored() & Report("connections", lambda ev: len(ev.observations.connections)),
+        bad=("reject-closed-stream-frames",),
+    ),
+    # §5.1.1: stream identifiers
+    Case(
+        id="9113/5.1.1/stream-ids-odd-increasing",
+        level=MUST,
+        requirement="§5.1.1: the client opens streams with odd identifiers, each greater than all "
+                    "it used before on the connection.",
+        server="Answers three sequential requests normally.",
+        scenario=lambda: Script(),
+        request=gets(3, timeout_ms=1000),
+        expect=Succeeds() & Custom("odd stream ids, strictly increasing on each connection",
+                                   _odd_increasing)
+        & Custom("the three requests share one connection, so their ids can be compared "
+                 "(§9.1 SHOULD)", _shared, level=SHOULD),
+        bad=("reuse-stream-id",),
+    ),
+    # §5.1.2: concurrency
+    Case(
+        id="9113/5.1.2/max-concurrent-streams-1",
+        level=MUST,
+        requirement="§5.1.2: once it has the server's SETTINGS_MAX_CONCURRENT_STREAMS=1 (it may open "
+                    "streams before the SETTINGS arrives), the client never has two streams open "
+                    "on that connection; extra transfers wait or use another connection, and all "
+                    "succeed.",
+        server="Sets MAX_CONCURRENT_STREAMS=1 in its preface; answers each request after one "
+               "PING round trip.",
+        scenario=limit_one,
+        needs=frozenset({"h2", "parallel"}),
+        request=gets(3, mode="parallel", timeout_ms=1000),
+        expect=Succeeds() & Custom("at most one open stream per connection once the limit is "
+                                   "acknowledged", _one_at_a_time)
+        & Report("concurrency", lambda ev: dict(zip(("most_open", "before_ack", "streams_per_conn"),
+                                                   _concurrency(ev)))),
+        bad=("ignore-max-concurrent",),
+        regression="curl#6826",
+    ),
+    # §5.2 / §6.9: flow control
+    Case(
+        id="9113/5.2/body-beyond-initial-window",
+        level=MUST,
+        requirement="§5.2 and §6.9: a 200000-octet body exceeds the 65535-octet initial connection "
+                    "window, so the client MUST grant credit with WINDOW_UPDATE for it to complete.",
+        server="Sends a 200000-octet body, never exceeding the client's windows.",
+        scenario=lambda: Script(respond=reply(body=LARGE)),
+        request=get(timeout_ms=1000),
+        expect=Succeeds(body=LARGE) & Sent("WINDOW_UPDATE", "a connection-level WINDOW_UPDATE",
+                                           lambda f: f.stream == 0 and bool(f.increment)),
+        bad=("no-window-update",),
+    ),
+    # §5.4.2: stream errors
+    Case(
+        id="9113/5.4.2/rst-not-answered",
+        level=MUST,
+        requirement="§5.4.2: the client MUST NOT answer an RST_STREAM with an RST_STREAM; the "
+                    "reset transfer fails.",
+        server="Sends response HEADERS, then RST_STREAM(CANCEL) on the stream.",
+        scenario=lambda: Script(respond=frames(
+            lambda conn, req: F.headers(req.stream, conn.block(fields())),
+            lambda conn, req: F.rst_stream(req.stream, "CANCEL"))),
+        expect=Fails("stream", "http2") & Custom("no RST_STREAM sent back on the reset stream",
+                                                 _no_rst_after_rst),
+        bad=("rst-answer-rst",),
+    ),
+    # §5.5: extensions
+    Case(
+        id="9113/5.5/unknown-frame-ignored",
+        level=MUST,
+        requirement="§5.5: frames of an unknown type outside a field block MUST be ignored.",
+        server="Sends frames of unknown type 0xee on stream 0 and on the request stream (all flags "
+               "set) around the response HEADERS.",
+        scenario=lambda: Script(respond=unknown_frames),
+        expect=Ignored(),
+        bad=("reject-unknown-frame",),
+    ),
+    Case(
+        id="9113/5.5/unknown-setting-mid-connection",
+        level=MUST,
+        requirement="§5.5 and §6.5.3: a SETTINGS frame holding only unknown settings is ignored "
+                    "apart from being acknowledged.",
+        server="After the request, sends SETTINGS with identifiers 0x5a5a=1 and 0xf00d=2^32-1, "
+               "then a normal response.",
+        scenario=fault_then_reply(F.settings([(0x5A5A, 1), (0xF00D, 2 ** 32 - 1)])),
+        expect=Ignored() & _settings_acks(2),
+        bad=("reject-unknown-setting", "no-settings-ack"),
+    ),
+    Case(
+        id="9113/5.5/unknown-frame-inside-field-block",
+        level=MUST,
+        requirement="§5.5 and §4.3: an unknown frame in the middle of a field block MUST be treated "
+                    "as a connection error of type PROTOCOL_ERROR.",
+        server="Sends HEADERS without END_HEADERS, an unknown 0xee frame, the CONTINUATION, then the body.",
+        scenario=lambda: Script(respond=unknown_inside_block),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+]

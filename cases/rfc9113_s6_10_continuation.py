@@ -1,0 +1,109 @@
+"""RFC 9113 §6.10 CONTINUATION (with §4.3 field-block rules)."""
+import hashlib
+
+from conformance.case import MUST, Case
+from conformance.verdicts import ConnectionError, Ignored
+from servers import frames as F
+from servers.scenario import BODY, Script
+
+HEAD = [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(len(BODY)))]
+FRAGMENTS = 20
+# 56 KB of field values (hex, which Huffman only shrinks to ~40 KB), under the common 64 KiB
+# header-list limits: the block needs HEADERS plus CONTINUATION frames of 16384 octets.
+BIG = [(f"x-big-{i}", "".join(hashlib.sha256(f"{i}:{j}".encode()).hexdigest() for j in range(63))[:4000])
+       for i in range(14)]
+
+
+def response(header_frames):
+    """`header_frames(conn, stream)` carries the response's field block, then BODY follows."""
+    def respond(conn, req):
+        conn.send(header_frames(conn, req.stream))
+        conn.send_body(req.stream, BODY)
+    return lambda: Script(respond=respond)
+
+
+def split(fragments):
+    """The ~40 KB block as HEADERS + CONTINUATION frames: `fragments` equal pieces, or pieces of
+    the default maximum frame size (§4.2) when None."""
+    def make(conn, stream):
+        block = conn.block(HEAD + BIG)
+        parts = F.split_block(block, -(-len(block) // fragments) if fragments else F.DEFAULT_MAX_FRAME)
+        return F.headers(stream, parts[0], end_headers=False) + b"".join(
+            F.continuation(stream, p, end_headers=i == len(parts) - 1) for i, p in enumerate(parts) if i)
+    return make
+
+
+def after_end_headers(conn, stream):
+    """A complete HEADERS, then an empty CONTINUATION on the same stream (no block is open)."""
+    return F.headers(stream, conn.block(HEAD)) + F.continuation(stream, b"")
+
+
+def interleaved(conn, stream):
+    """HEADERS with the whole block but no END_HEADERS, an empty CONTINUATION on another (idle)
+    stream, then the empty CONTINUATION with END_HEADERS on the right stream."""
+    return (F.headers(stream, conn.block(HEAD), end_headers=False)
+            + F.continuation(stream + 2, b"", end_headers=False) + F.continuation(stream, b""))
+
+
+def stream_0_then_headers(conn, stream):
+    """An empty CONTINUATION on stream 0, then the response HEADERS."""
+    return F.continuation(0, b"") + F.headers(stream, conn.block(HEAD))
+
+
+CASES = [
+    Case(
+        id="9113/6.10/continuation-many",
+        level=MUST,
+        requirement="§6.10 and §4.3: a field block may be split over a HEADERS frame and any number "
+                    "of CONTINUATION frames; the client reassembles and decodes it. (The block is "
+                    "the one of continuation-full-frames, so only the frame count differs; at ~2 KB "
+                    "the fragments are neither tiny nor a flood in the sense of §10.5.)",
+        server=f"Sends the ~40 KB response field block in {FRAGMENTS} fragments of ~2 KB (HEADERS + "
+               f"{FRAGMENTS - 1} CONTINUATION), then the body.",
+        scenario=response(split(FRAGMENTS)),
+        bad=("continuation-limit",),
+        expect=Ignored(),
+    ),
+    Case(
+        id="9113/6.10/continuation-full-frames",
+        level=MUST,
+        requirement="§6.10 and §4.3: a large field block arrives as HEADERS plus CONTINUATION frames "
+                    "of the maximum frame size; the client reassembles and decodes it.",
+        server="Sends a ~40 KB response field block (14 fields of 4000 hex octets) as HEADERS and 2 "
+               "CONTINUATION frames of up to 16384 octets, then the body.",
+        scenario=response(split(None)),
+        bad=("no-continuation",),
+        expect=Ignored(),
+    ),
+    Case(
+        id="9113/6.10/continuation-stream-0",
+        level=MUST,
+        requirement="§6.10: a CONTINUATION frame on stream 0 MUST be treated as a connection error "
+                    "of type PROTOCOL_ERROR.",
+        server="Sends an empty CONTINUATION (END_HEADERS) on stream 0, then a normal response.",
+        scenario=response(stream_0_then_headers),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/6.10/continuation-after-end-headers",
+        level=MUST,
+        requirement="§6.10: a CONTINUATION frame not preceded by a HEADERS, PUSH_PROMISE or "
+                    "CONTINUATION frame without END_HEADERS MUST be treated as a connection error "
+                    "of type PROTOCOL_ERROR.",
+        server="Sends complete response HEADERS (END_HEADERS), an empty CONTINUATION on the same "
+               "stream, then the body.",
+        scenario=response(after_end_headers),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/6.10/continuation-other-stream",
+        level=MUST,
+        requirement="§6.10 and §4.3: a field block's CONTINUATION frames must be on the same stream; "
+                    "a CONTINUATION on another stream inside an open block MUST be treated as a "
+                    "connection error of type PROTOCOL_ERROR.",
+        server="Sends HEADERS without END_HEADERS on the request stream, an empty CONTINUATION on "
+               "stream request+2, the closing CONTINUATION on the request stream, then the body.",
+        scenario=response(interleaved),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+]

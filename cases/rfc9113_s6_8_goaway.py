@@ -1,0 +1,326 @@
+"""RFC 9113 §6.8 GOAWAY (with §8.7 on retrying unprocessed requests).
+
+One scenario instance serves every connection of a case, so retries are
+scripted with `per_connection(first, later)`.
+"""
+import hashlib
+
+from conformance.case import MUST, Case, Job, Req, get, gets
+from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Fails, Ignored,
+                                  Report, Retried, Succeeds)
+from servers import frames as F
+from servers.scenario import BODY, HTTP1_BODY, Script, close, frames, per_connection, reply, seq
+
+HEAD = [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(len(BODY)))]
+MAX_STREAM = 2 ** 31 - 1
+# How a transfer fails when the server refused it: an HTTP/2-level error or a dead connection,
+# never "partial", a parse error or a timeout.
+REFUSED = ("stream", "http2", "recv", "send")
+# A bound on connections per transfer when every connection refuses: the first one plus 5
+# retries. A client that loops exceeds it well within its 1 s timeout.
+PER_TRANSFER = 6
+PARALLEL = frozenset({"h2", "parallel"})
+
+
+# -- helpers ----------------------------------------------------------------------------
+def goaway(last, code="NO_ERROR", debug=b""):
+    """A responder step: GOAWAY; `last` is an int or "stream" (the request's own stream)."""
+    return lambda conn, req: F.goaway(req.stream if last == "stream" else last, code, debug)
+
+
+def body_for(path: str, size: int = 2000) -> bytes:
+    """A body unique to its path, so each transfer's body shows where it came from."""
+    return b"".join(hashlib.sha256(f"{path}:{i}".encode()).digest() for i in range(size // 32 + 1))[:size]
+
+
+def by_path(conn, req):
+    reply(body=body_for(req.path))(conn, req)
+
+
+def hold(n, then):
+    """Collect requests on a connection until `n` have arrived, then call `then(conn, reqs)`."""
+    def respond(conn, req):
+        held = conn.state.setdefault("held", [])
+        held.append(req)
+        if len(held) == n:
+            then(conn, sorted(held, key=lambda r: r.stream))
+    return respond
+
+
+def mid_response(*steps):
+    """HEADERS and half the body, the `steps` (bytes or fns of (conn, req)), then the rest."""
+    def respond(conn, req):
+        half = len(BODY) // 2
+        conn.send_fields(req.stream, HEAD)
+        conn.send(F.data(req.stream, BODY[:half]))
+        frames(*steps)(conn, req)
+        conn.send(F.data(req.stream, BODY[half:], end_stream=True))
+    return respond
+
+
+def _no_new_stream(ev):
+    """§6.8: once a connection got GOAWAY, the client opens no new stream on it."""
+    found = []
+    for c in ev.observations.connections:
+        g = next((f for f in c.sent if f.type == "GOAWAY"), None)
+        if g is None:
+            continue
+        before = {f.stream for f in c.received if f.type == "HEADERS" and f.seq < g.seq}
+        late = [f.stream for f in c.received if f.type == "HEADERS" and f.seq > g.seq
+                and f.stream not in before]
+        if late:
+            found.append(f"connection #{c.index}: new stream {late[0]} after the server's GOAWAY")
+    return not found, "; ".join(found) or "no new stream after GOAWAY"
+
+
+NO_NEW_STREAM = Custom("no new stream on a connection after its GOAWAY (§6.8)", _no_new_stream)
+
+
+def _processed_not_retried(ev):
+    """Requests on streams <= last-stream-id of connection 0 complete there: none is sent again."""
+    c0 = ev.observations.connections[0] if ev.observations.connections else None
+    g = next((f for f in c0.sent if f.type == "GOAWAY"), None) if c0 else None
+    if g is None:
+        return False, "the server's GOAWAY was never sent (scenario did not run as intended)"
+    processed = {dict(f.headers or []).get(":path") for f in c0.received
+                 if f.type == "HEADERS" and f.stream <= g.last_stream}
+    again = [dict(f.headers or []).get(":path") for c in ev.observations.connections[1:]
+             for f in c.received if f.type == "HEADERS"]
+    dup = sorted(p for p in again if p in processed)
+    return not dup, (f"requests {dup} were processed on connection #0 yet sent again" if dup else
+                     f"processed {sorted(p for p in processed if p)} on connection #0; "
+                     f"retried {sorted(p for p in again if p)}")
+
+
+PROCESSED_COMPLETE = Custom("requests at or below last-stream-id complete on the first connection "
+                            "and are not sent again (§6.8)", _processed_not_retried)
+
+
+def _h2_connections(ev):
+    return sum(1 for c in ev.observations.connections if c.tls and c.tls.alpn_selected == "h2")
+
+
+# -- scenarios --------------------------------------------------------------------------
+def refuse_then_answer():
+    """Connection 0: GOAWAY(NO_ERROR, last=0) on the request and nothing more (no FIN);
+    later connections answer normally."""
+    return Script(respond=per_connection(frames(goaway(0)), reply()))
+
+
+def graceful_after_response():
+    """Connection 0: each response is followed by GOAWAY(NO_ERROR, last=that stream); the
+    connection stays open. Later connections answer normally."""
+    return Script(respond=per_connection(seq(reply(), frames(goaway("stream"))), reply()))
+
+
+def two_step():
+    """Connection 0: mid-body GOAWAY(2^31-1), PING, GOAWAY(last=stream), then the rest of the body."""
+    return Script(respond=per_connection(
+        mid_response(goaway(MAX_STREAM), F.ping(b"drain..."), goaway("stream")), reply()))
+
+
+def refuse_every_connection(code, wait_for=1):
+    """Every connection: GOAWAY(code, last=0) and close. Connection 0 first waits until
+    `wait_for` requests are open on it."""
+    def refuse(conn, reqs):
+        conn.send(F.goaway(0, code))
+        conn.close()
+    return Script(respond=per_connection(hold(wait_for, refuse), hold(1, refuse)))
+
+
+def goaway_below_inflight(n, close_after):
+    """Connection 0 holds `n` requests, sends GOAWAY(NO_ERROR, last=the highest stream of the
+    lower half), answers the streams at or below it, and closes if `close_after`. Later
+    connections answer normally. Bodies are unique per path."""
+    def act(conn, reqs):
+        last = reqs[max(0, n // 2 - 1)].stream
+        conn.send(F.goaway(last))
+        for r in reqs:
+            if r.stream <= last:
+                by_path(conn, r)
+        if close_after:
+            conn.close()
+    return Script(respond=per_connection(hold(n, act), by_path))
+
+
+def max_requests(n):
+    """Connection 0 answers `n` requests; with the n-th response it sends GOAWAY(NO_ERROR,
+    last=that stream) and closes. Later connections answer normally."""
+    def respond(conn, req):
+        count = conn.state["count"] = conn.state.get("count", 0) + 1
+        reply()(conn, req)
+        if conn.index == 0 and count == n:
+            conn.send(F.goaway(req.stream))
+            conn.close()
+    return Script(respond=respond)
+
+
+CASES = [
+    Case(
+        id="9113/6.8/goaway-last-stream-0",
+        level=MUST,
+        requirement="§6.8 and §8.7: GOAWAY with last-stream-id 0 tells the client its request was not "
+                    "processed; the client MAY retry it on a new connection (a bounded number of "
+                    "times) or fail it, but must not keep waiting for a response, and opens no new "
+                    "stream on that connection.",
+        server="Connection 0 answers the request with GOAWAY(NO_ERROR, last=0) and keeps the "
+               "connection open; later connections answer normally.",
+        scenario=refuse_then_answer,
+        request=get(timeout_ms=1000),
+        expect=AnyOf(Succeeds(), Fails(*REFUSED),
+                     why="§8.7: an unprocessed request may be retried on a new connection or failed")
+        & Retried(max_retries=2) & NO_NEW_STREAM,
+        bad=("ignore-goaway",),
+    ),
+    Case(
+        id="9113/6.8/goaway-graceful-new-connection",
+        level=MUST,
+        requirement="§6.8: after GOAWAY the client MUST NOT open new streams on that connection; a "
+                    "later request to the same origin goes on a new connection.",
+        server="Connection 0 follows the first response with GOAWAY(NO_ERROR, last=1) and stays "
+               "open; the second sequential request must arrive on a new connection.",
+        scenario=graceful_after_response,
+        request=gets(2),
+        expect=Succeeds() & Connections(2, why="request 2 needs a new connection") & NO_NEW_STREAM,
+        bad=("ignore-goaway",),
+    ),
+    Case(
+        id="9113/6.8/goaway-nonzero-stream",
+        level=MUST,
+        requirement="§6.8: a GOAWAY frame on a stream other than 0 MUST be treated as a connection "
+                    "error of type PROTOCOL_ERROR.",
+        server="Sends GOAWAY(NO_ERROR, last=2^31-1) on stream 1, then a normal response.",
+        scenario=lambda: Script(respond=seq(frames(F.goaway(MAX_STREAM, stream=1)), reply())),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/6.8/goaway-two-step",
+        level=MUST,
+        requirement="§6.8: a graceful shutdown may send GOAWAY with last-stream-id 2^31-1 and then "
+                    "GOAWAY with the real last stream; a stream at or below it completes normally, "
+                    "and the next request goes on a new connection.",
+        server="Mid-body on connection 0: GOAWAY(2^31-1), PING, GOAWAY(last=1), then the rest of the "
+               "body; a second sequential request is answered on a new connection.",
+        scenario=two_step,
+        request=gets(2),
+        expect=Ignored() & Connections(2, why="request 2 needs a new connection") & NO_NEW_STREAM,
+        bad=("goaway-fails-inflight", "ignore-goaway"),
+    ),
+    Case(
+        id="9113/6.8/goaway-debug-data",
+        level=MUST,
+        requirement="§6.8: GOAWAY may carry opaque debug data of any length and content; it does not "
+                    "change the meaning of the frame, so the in-flight stream at or below "
+                    "last-stream-id completes.",
+        server="Mid-body sends GOAWAY(NO_ERROR, last=1) with 40 octets of debug data (with NUL and "
+               "0xff bytes), then the rest of the body.",
+        scenario=lambda: Script(respond=mid_response(
+            goaway("stream", debug=b"draining for maintenance\x00\xff\xfe; bye!  "))),
+        expect=Ignored() & NO_NEW_STREAM,
+        bad=("goaway-fails-inflight",),
+    ),
+    Case(
+        id="9113/6.8/goaway-enhance-your-calm",
+        level=MUST,
+        requirement="§6.8 and §8.7: when every connection answers with GOAWAY(ENHANCE_YOUR_CALM, "
+                    "last=0), retries MUST be bounded and the transfer ends in an error.",
+        server="Every connection answers the request with GOAWAY(ENHANCE_YOUR_CALM, last=0) and closes.",
+        scenario=lambda: refuse_every_connection("ENHANCE_YOUR_CALM"),
+        request=get(timeout_ms=1000),
+        expect=Fails(*REFUSED) & Connections(max=PER_TRANSFER, why="retries are bounded"),
+        bad=("retry-forever",),
+    ),
+    Case(
+        id="9113/6.8/goaway-enhance-your-calm-parallel",
+        level=MUST,
+        requirement="§6.8 and §8.7: with two streams open, GOAWAY(ENHANCE_YOUR_CALM, last=0) on every "
+                    "connection ends both transfers in an error after a bounded number of retries.",
+        server="Connection 0 waits for both parallel requests, then every connection answers with "
+               "GOAWAY(ENHANCE_YOUR_CALM, last=0) and closes.",
+        scenario=lambda: refuse_every_connection("ENHANCE_YOUR_CALM", wait_for=2),
+        request=gets(2, mode="parallel", timeout_ms=1000),
+        needs=PARALLEL,
+        expect=Fails(*REFUSED, index=0) & Fails(*REFUSED, index=1)
+        & Connections(max=2 * PER_TRANSFER, why="retries are bounded"),
+        bad=("retry-forever",),
+        regression="curl#5119",
+    ),
+    Case(
+        id="9113/6.8/goaway-http-1-1-required",
+        level=MUST,
+        requirement="§7 HTTP_1_1_REQUIRED: the client may retry the request over HTTP/1.1 or fail it; "
+                    "either way its retries are bounded and it never loops over HTTP/2.",
+        server="Every h2 connection answers with GOAWAY(HTTP_1_1_REQUIRED, last=0) and closes; "
+               "HTTP/1.1 connections are answered normally.",
+        scenario=lambda: refuse_every_connection("HTTP_1_1_REQUIRED"),
+        request=Job((Req(http_version="h2-or-http1.1"),), timeout_ms=1000),
+        needs=frozenset({"h2", "http1.1"}),
+        expect=AnyOf(Succeeds(body=HTTP1_BODY), Fails(*REFUSED),
+                     why="§7: HTTP_1_1_REQUIRED invites a retry over HTTP/1.1, which a client may "
+                         "make or not")
+        & Connections(max=PER_TRANSFER, why="retries are bounded")
+        & Report("retried_over_http1", lambda ev: any(c.http1_lines for c in ev.observations.connections))
+        & Report("h2_connections", _h2_connections),
+        bad=("h2-retry-forever",),
+        regression="curl#22923",
+    ),
+    Case(
+        id="9113/6.8/goaway-inflight-retry",
+        level=MUST,
+        requirement="§6.8 and §8.7: after GOAWAY(NO_ERROR) with a last-stream-id below some in-flight "
+                    "streams, those at or below it complete on that connection and those above it, "
+                    "being unprocessed, are retried on a new connection: every transfer succeeds.",
+        server="Connection 0 holds 4 parallel requests, sends GOAWAY(NO_ERROR, last=3), answers "
+               "streams 1 and 3, and stays open; later connections answer normally.",
+        scenario=lambda: goaway_below_inflight(4, close_after=False),
+        request=gets(4, mode="parallel"),
+        needs=PARALLEL,
+        expect=Succeeds(bodies=[body_for(f"/r/{i}") for i in range(1, 5)])
+        & Connections(min=2, max=3, why="the 2 unprocessed requests go on new connections")
+        & PROCESSED_COMPLETE & NO_NEW_STREAM,
+        bad=("no-retry",),
+        regression="curl#11859",
+    ),
+    Case(
+        id="9113/6.8/goaway-max-requests",
+        level=MUST,
+        requirement="§6.8 and §9.1.1: a server that stops after N requests sends GOAWAY and closes; "
+                    "the client's next request goes on a new connection and succeeds.",
+        server="Connection 0 sends GOAWAY(NO_ERROR, last=3) with its 2nd response and closes; "
+               "a 3rd sequential request must use a new connection.",
+        scenario=lambda: max_requests(2),
+        request=gets(3),
+        expect=Succeeds() & Connections(2, why="request 3 needs a new connection") & NO_NEW_STREAM,
+        bad=("ignore-goaway",),
+        regression="curl#2416, curl#5611",
+    ),
+    Case(
+        id="9113/6.8/goaway-after-204",
+        level=MUST,
+        requirement="§6.8 and §8.1: a complete 204 response followed at once by GOAWAY and the "
+                    "connection's close is delivered to the application as a success.",
+        server="Sends a 204 (HEADERS with END_STREAM), GOAWAY(NO_ERROR, last=1) and closes, in one write.",
+        scenario=lambda: Script(respond=seq(reply(fields=[(":status", "204")], body=b""),
+                                            frames(goaway("stream")), close())),
+        expect=Ignored(body=b"", status=204),
+        bad=("close-fails-complete",),
+        regression="curl#4267",
+    ),
+    Case(
+        id="9113/6.8/goaway-max-age",
+        level=MUST,
+        requirement="§6.8 and §8.7: at its maximum connection age the server sends GOAWAY(NO_ERROR), "
+                    "finishes the processed stream and closes; that response is delivered, and the "
+                    "unprocessed request is retried on a new connection and succeeds.",
+        server="Connection 0 holds 2 parallel requests, sends GOAWAY(NO_ERROR, last=1), answers "
+               "stream 1 and closes (FIN); later connections answer normally.",
+        scenario=lambda: goaway_below_inflight(2, close_after=True),
+        request=gets(2, mode="parallel"),
+        needs=PARALLEL,
+        expect=Succeeds(bodies=[body_for(f"/r/{i}") for i in range(1, 3)])
+        & Connections(2, why="the unprocessed request needs a new connection")
+        & PROCESSED_COMPLETE & NO_NEW_STREAM,
+        bad=("no-retry",),
+        regression="curl#5389",
+    ),
+]

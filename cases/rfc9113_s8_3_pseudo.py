@@ -1,0 +1,164 @@
+"""RFC 9113 §8.3 pseudo-header fields: in responses (§8.3.2) and in the client's requests (§8.3.1)."""
+import re
+
+from conformance.case import MUST, Case, Job, Req
+from conformance.verdicts import Custom, Report, StreamError, Succeeds
+from servers.scenario import BODY, Script, reply
+
+CT, CL = ("content-type", "text/plain"), ("content-length", str(len(BODY)))
+PATH = "/a/b?c=d&e"
+
+
+def respond(*fields, trailers=None):
+    """A 200 body after a field block sent exactly as given."""
+    return lambda: Script(respond=reply(fields=list(fields), trailers=trailers))
+
+
+def malformed(name, requirement, server, scenario, section="8.3"):
+    return Case(id=f"9113/{section}/{name}", level=MUST, requirement=requirement, server=server,
+                scenario=scenario, expect=StreamError("PROTOCOL_ERROR"))
+
+
+# -- §8.3.1: the client's own request, decoded from its HEADERS -----------------------
+def _request_fields(ev):
+    heads = ev.observations.frames("HEADERS")
+    return heads[0].headers if heads and heads[0].headers is not None else None
+
+
+def _pseudo_problems(ev):
+    fields = _request_fields(ev)
+    if fields is None:
+        return False, "no decodable request HEADERS reached the server"
+    names = [k for k, _ in fields]
+    problems = [f"{n} appears {names.count(n)} times" for n in (":method", ":scheme", ":path")
+                if names.count(n) != 1]
+    values = dict(fields)
+    if names.count(":path") == 1 and values[":path"] != PATH:
+        problems.append(f":path is {values[':path']!r}, not {PATH!r}")
+    if values.get(":method") != "GET" or values.get(":scheme") != "https":
+        problems.append(f":method/:scheme are {values.get(':method')!r}/{values.get(':scheme')!r}")
+    unknown = [n for n in names if n.startswith(":") and n not in
+               (":method", ":scheme", ":path", ":authority")]
+    first_regular = next((i for i, n in enumerate(names) if not n.startswith(":")), len(names))
+    late = [n for n in names[first_regular:] if n.startswith(":")]
+    problems += [f"unknown pseudo-header {n}" for n in unknown]
+    problems += [f"{n} after a regular field" for n in late]
+    return not problems, "; ".join(problems) or "pseudo-headers: " + ", ".join(
+        f"{k}={v}" for k, v in fields if k.startswith(":"))
+
+
+def _authority(pattern):
+    """Exactly one :authority matching `pattern`, and no host field that differs from it."""
+    def check(ev):
+        fields = _request_fields(ev)
+        if fields is None:
+            return False, "no decodable request HEADERS reached the server"
+        auth = [v for k, v in fields if k == ":authority"]
+        hosts = [v for k, v in fields if k.lower() == "host"]
+        if len(auth) != 1 or not re.fullmatch(pattern, auth[0]):
+            return False, f":authority values {auth}"
+        if any(h != auth[0] for h in hosts):
+            return False, f"host field {hosts} differs from :authority {auth[0]!r}"
+        return True, f":authority={auth[0]}" + (f", host={hosts}" if hosts else ", no host field")
+    return check
+
+
+# The mock server listens on 127.0.0.1 and a random port; the observations do not record
+# the port, so the check accepts any port number but requires host and port to be present.
+ORIGIN = r"127\.0\.0\.1:[0-9]+"
+
+
+def _host_sent(ev):
+    return [v for k, v in _request_fields(ev) or [] if k.lower() == "host"]
+
+
+CASES = [
+    # -- §8.3.2 and §8.1.1: malformed responses -------------------------------------
+    malformed("status-missing",
+              "§8.3.2: a response MUST carry :status; a field block without it is malformed "
+              "(stream error PROTOCOL_ERROR).",
+              "Sends a response field block with content-type and content-length but no :status, then the body.",
+              respond(CT, CL), "8.3.2"),
+    malformed("status-duplicated",
+              "§8.3: each pseudo-header appears at most once; a response with two :status fields "
+              "is malformed (stream error PROTOCOL_ERROR), even when both say 200.",
+              "Sends :status 200 twice in one field block, then the body.",
+              respond((":status", "200"), (":status", "200"), CT, CL)),
+    malformed("status-not-three-digits",
+              "§8.3.2 (RFC 9110 §15): :status is a three-digit code; '2000' makes the response "
+              "malformed (stream error PROTOCOL_ERROR).",
+              "Sends :status 2000, then the body.",
+              respond((":status", "2000"), CT, CL), "8.3.2"),
+    malformed("status-not-numeric",
+              "§8.3.2: :status is a three-digit code; '2OO' (letters O) makes the response "
+              "malformed (stream error PROTOCOL_ERROR).",
+              "Sends :status 2OO, then the body.",
+              respond((":status", "2OO"), CT, CL), "8.3.2"),
+    malformed("request-pseudo-method",
+              "§8.3: request pseudo-headers MUST NOT appear in a response; :method in one makes "
+              "it malformed (stream error PROTOCOL_ERROR).",
+              "Sends :status 200 and :method GET in the response field block, then the body.",
+              respond((":status", "200"), (":method", "GET"), CT, CL)),
+    malformed("request-pseudo-path",
+              "§8.3: request pseudo-headers MUST NOT appear in a response; :path in one makes "
+              "it malformed (stream error PROTOCOL_ERROR).",
+              "Sends :status 200 and :path / in the response field block, then the body.",
+              respond((":status", "200"), (":path", "/"), CT, CL)),
+    malformed("unknown-pseudo",
+              "§8.3: endpoints MUST NOT generate pseudo-headers other than those defined; a "
+              "response with :foo is malformed (stream error PROTOCOL_ERROR).",
+              "Sends :status 200 and :foo bar in the response field block, then the body.",
+              respond((":status", "200"), (":foo", "bar"), CT, CL)),
+    malformed("pseudo-after-regular",
+              "§8.3: all pseudo-headers MUST come before regular fields; a response with "
+              ":status after content-type is malformed (stream error PROTOCOL_ERROR).",
+              "Sends content-type first and :status 200 after it, then the body.",
+              respond(CT, (":status", "200"), CL)),
+    malformed("pseudo-in-trailers",
+              "§8.3: pseudo-headers MUST NOT appear in trailers; a trailer block with :status "
+              "makes the response malformed (stream error PROTOCOL_ERROR).",
+              "Sends a complete 200 with body, then trailers carrying :status 200 and x-checksum.",
+              respond((":status", "200"), CT, CL, trailers=[(":status", "200"), ("x-checksum", "1")])),
+    # -- §8.3.1: what the client sends ------------------------------------------------
+    Case(
+        id="9113/8.3.1/request-pseudo-headers",
+        level=MUST,
+        requirement="§8.3.1: a request carries exactly one :method, :scheme and :path (non-empty, "
+                    "here the path and query as given), no other pseudo-header, and every "
+                    "pseudo-header before the regular fields.",
+        server="Answers every request with a normal 200 and records the decoded request fields.",
+        scenario=Script,
+        request=Job((Req(PATH),)),
+        expect=Succeeds() & Custom("exactly one :method GET, :scheme https and :path "
+                                   f"{PATH!r}, all before regular fields", _pseudo_problems),
+        bad=("duplicate-path",),
+    ),
+    Case(
+        id="9113/8.3.1/request-authority",
+        level=MUST,
+        requirement="§8.3.1: a client generating requests directly MUST convey the target's "
+                    "authority in :authority, and MUST NOT send a Host field that differs from it "
+                    "(whether it sends an equal Host is reported).",
+        server="Answers every request with a normal 200 and records the decoded request fields.",
+        scenario=Script,
+        expect=Succeeds() & Custom("exactly one :authority 127.0.0.1:<port>; any host field "
+                                   "equal to it", _authority(ORIGIN))
+        & Report("host_field_sent", _host_sent),
+        bad=("host-not-authority",),
+    ),
+    Case(
+        id="9113/8.3.1/request-app-host-header",
+        level=MUST,
+        requirement="§8.3.1: when the application supplies its own Host header, the request still "
+                    "carries exactly one :authority and no Host field that differs from it.",
+        server="Answers every request with a normal 200 and records the decoded request fields.",
+        scenario=Script,
+        request=Job((Req(headers=(("Host", "example.test"),)),)),
+        expect=Succeeds() & Custom("exactly one :authority (example.test or 127.0.0.1:<port>), "
+                                   "and no host field that differs from it",
+                                   _authority(f"example\\.test|{ORIGIN}"))
+        & Report("authority_sent", lambda ev: dict(_request_fields(ev) or []).get(":authority"))
+        & Report("host_field_sent", _host_sent),
+        bad=("host-not-authority",),
+    ),
+]

@@ -1,0 +1,309 @@
+"""The scripted client's API: Behaviour knobs, named profiles, hello() and run_job().
+
+run_job() takes a docs/clients.md `run` message and returns its `result`. The
+job loop assigns transfers to connections (reusing, queueing, retrying), waits
+on the sockets and enforces each transfer's timeout.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
+
+from .connection import TRACE_CAP, H2Connection
+from .transport import TLS, TransferError, close_socket, connect, http1_exchange, wait_readable
+
+
+@dataclass(frozen=True)
+class Behaviour:  # all defaults = conforming
+    validate: bool = True            # False = naive: accept anything that completes
+    ack_settings: bool = True
+    ack_ping: bool = True
+    send_goaway_on_error: bool = True  # on a connection error send GOAWAY(code) before closing
+    error_code: str | None = None    # if set, this code name replaces the right one in every error GOAWAY/RST_STREAM
+    stream_errors_as_connection_errors: bool = False  # conforming alternative (§5.4.2)
+    retry_limit: int = 1             # automatic retries of refused requests; 0 = never
+    honour_goaway: bool = True       # False: keeps opening streams after GOAWAY
+    reuse_connection: bool = True    # sequential requests reuse the live connection when allowed
+    respect_max_concurrent: bool = True
+    respect_flow_control: bool = True
+    send_window_update: bool = True
+    respect_max_frame_size: bool = True
+    respect_header_table_size: bool = True
+    rst_answer_rst: bool = False     # misbehaviour: answer RST_STREAM with RST_STREAM
+    strip_connection_headers: bool = True
+    send_preface: bool = True        # False: no magic and no SETTINGS at the start
+    report_truncated_as_ok: bool = False
+    wait_server_settings: bool = False
+
+
+_GOOD = Behaviour()
+BEHAVIOURS: dict[str, Behaviour] = {
+    "good": _GOOD,
+    "naive": replace(_GOOD, validate=False),
+    "no-settings-ack": replace(_GOOD, ack_settings=False),
+    "no-ping-ack": replace(_GOOD, ack_ping=False),
+    "wrong-code": replace(_GOOD, error_code="INTERNAL_ERROR"),
+    "no-goaway": replace(_GOOD, send_goaway_on_error=False),
+    "no-retry": replace(_GOOD, retry_limit=0),
+    "retry-forever": replace(_GOOD, retry_limit=1000),
+    "ignore-goaway": replace(_GOOD, honour_goaway=False),
+    "no-reuse": replace(_GOOD, reuse_connection=False),
+    "ignore-max-concurrent": replace(_GOOD, respect_max_concurrent=False),
+    "ignore-flow-control": replace(_GOOD, respect_flow_control=False),
+    "no-window-update": replace(_GOOD, send_window_update=False),
+    "ignore-max-frame-size": replace(_GOOD, respect_max_frame_size=False),
+    "ignore-header-table-size": replace(_GOOD, respect_header_table_size=False),
+    "rst-answer-rst": replace(_GOOD, rst_answer_rst=True),
+    "keep-connection-headers": replace(_GOOD, strip_connection_headers=False),
+    "truncated-ok": replace(_GOOD, report_truncated_as_ok=True),
+    "stream-as-connection": replace(_GOOD, stream_errors_as_connection_errors=True),
+    "no-preface": replace(_GOOD, send_preface=False),
+}
+
+VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def hello() -> dict:
+    return {"type": "hello", "protocol": 1,
+            "client": {"name": "scripted", "version": "scripted/1"},
+            "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace"]}
+
+
+class Transfer:
+    """One request of the job and what became of it."""
+
+    def __init__(self, index: int, req: dict, b: Behaviour):
+        self.index, self.b = index, b
+        self.method, self.url = req["method"], req["url"]
+        self.headers = [tuple(h) for h in req.get("headers") or []]
+        self.body = base64.b64decode(req["body_b64"]) if req.get("body_b64") else b""
+        self.version = req.get("http_version", "h2")
+        if self.version not in VERSIONS:
+            raise ValueError(f"unknown http_version {self.version!r}")
+        u = urlsplit(self.url)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ValueError(f"unsupported URL {self.url!r}")
+        self.scheme, self.host = u.scheme, u.hostname
+        self.port = u.port or (443 if u.scheme == "https" else 80)
+        self.target = (u.path or "/") + (f"?{u.query}" if u.query else "")
+        self.authority = u.netloc.rpartition("@")[2]
+        self.retries, self.moves, self.h1, self.force_new = 0, 0, False, False
+        self.conn, self.stream = None, None
+        self.done = self.ok = False
+        self.error: dict | None = None
+        self.used: list = []                 # connections, for the trace
+        self.notes: list[str] = []
+        self.t0 = self.deadline = 0.0
+        self.timings = {"total_ms": 0.0, "connect_ms": 0.0, "tls_ms": 0.0}
+        self._reset()
+
+    def _reset(self) -> None:
+        self.status, self.resp_headers, self.http_version = None, [], None
+        self.hash, self.body_len = hashlib.sha256(), 0
+
+    def note(self, line: str) -> None:
+        self.notes.append(f"{time.monotonic() % 1000:8.3f} t{self.index + 1} {line}")
+
+    def start(self, timeout_s: float) -> None:
+        self.t0 = time.monotonic()
+        self.deadline = self.t0 + timeout_s
+
+    # -- called by connections ------------------------------------------------------
+    def attach(self, conn, stream: int | None) -> None:
+        self.conn, self.stream = conn, stream
+        if stream is not None:
+            self.http_version = "2"
+        if conn not in self.used:
+            self.used.append(conn)
+
+    def detach(self) -> None:
+        self.conn, self.stream = None, None
+
+    def set_response(self, status: int | None, headers: list, version: str = "2") -> None:
+        self.status, self.resp_headers, self.http_version = status, headers, version
+
+    def add_body(self, data: bytes) -> None:
+        self.hash.update(data)
+        self.body_len += len(data)
+
+    def succeed(self) -> None:
+        if not self.done:
+            self._finish(True)
+
+    def fail(self, cls: str, name: str, message: str) -> None:
+        if self.done:
+            return
+        self.error = {"code": 0, "name": name, "message": message, "class": cls}
+        self.note(f"failed: {cls} {name}: {message}")
+        self._finish(False)
+
+    def truncated(self, cls: str, name: str, message: str, allowed: bool) -> None:
+        """The response ended early; the truncated-ok knob reports that as success."""
+        if allowed and self.b.report_truncated_as_ok:
+            self.note(f"misbehaviour: reporting ok despite: {message}")
+            return self.succeed()
+        self.fail(cls, name, message)
+
+    def retry(self, why: str) -> bool:
+        """§8.7: a request the server never processed may go again, on a new connection."""
+        if self.retries >= self.b.retry_limit:
+            self.note(f"no retry left ({self.retries}/{self.b.retry_limit}): {why}")
+            return False
+        self.retries += 1
+        self.note(f"retry {self.retries}/{self.b.retry_limit}: {why}")
+        self.detach()
+        self.force_new = True
+        self._reset()
+        return True
+
+    def downgrade(self, why: str) -> bool:
+        """HTTP_1_1_REQUIRED (§7): once over HTTP/1.1, if the request allows it."""
+        if self.version != "h2-or-http1.1" or self.h1:
+            return False
+        self.note(f"retrying over HTTP/1.1: {why}")
+        self.h1 = True
+        self.detach()
+        self._reset()
+        return True
+
+    def _finish(self, ok: bool) -> None:
+        self.done, self.ok = True, ok
+        if ok:
+            self.error = None
+        self.timings["total_ms"] = round((time.monotonic() - self.t0) * 1000, 3)
+
+    def outcome(self) -> dict:
+        trace = "\n".join(self.notes + [line for c in self.used for line in c.trace])
+        return {"ok": self.ok, "error": self.error, "status": self.status,
+                "http_version": self.http_version, "headers": self.resp_headers,
+                "body_len": self.body_len, "body_sha256": self.hash.hexdigest(),
+                "timings": self.timings, "trace": trace[:TRACE_CAP]}
+
+
+class _H1Trace:
+    """Stands in for a connection in Transfer.used, for HTTP/1.1 exchanges."""
+
+    def __init__(self, label: str):
+        self.trace = [f"{label} HTTP/1.1"]
+
+
+class Job:
+    def __init__(self, job: dict, b: Behaviour):
+        self.b, self.id = b, job["id"]
+        self.timeout = int(job["timeout_ms"]) / 1000
+        self.mode, self.connection = job.get("mode", "sequential"), job.get("connection", "reuse")
+        if self.mode not in ("sequential", "parallel") or self.connection not in ("reuse", "fresh"):
+            raise ValueError(f"unknown mode/connection {self.mode!r}/{self.connection!r}")
+        cache = job.get("tls_session_cache", "separate")
+        if cache not in ("shared", "separate"):
+            raise ValueError(f"unknown tls_session_cache {cache!r}")
+        self.tls = TLS(job.get("ca_file") or "", shared=cache == "shared")
+        self.transfers = [Transfer(i, r, b) for i, r in enumerate(job["requests"])]
+        self.conns: list = []
+
+    def run(self) -> dict:
+        try:
+            if self.mode == "parallel":
+                self.drive(self.transfers)
+            else:
+                for t in self.transfers:
+                    self.drive([t])
+                    if not self._may_reuse():
+                        self._close_all()
+        finally:
+            self._close_all()
+        trace = "\n".join(line for c in self.conns for line in c.trace)
+        return {"type": "result", "id": self.id, "outcomes": [t.outcome() for t in self.transfers],
+                "trace": trace[:TRACE_CAP]}
+
+    def _may_reuse(self) -> bool:
+        return self.connection == "reuse" and (self.mode == "parallel" or self.b.reuse_connection)
+
+    def _close_all(self) -> None:
+        for c in self.conns:
+            c.close()
+
+    def drive(self, transfers: list[Transfer]) -> None:
+        for t in transfers:
+            t.start(self.timeout)
+        while True:
+            now = time.monotonic()
+            for t in transfers:
+                if not t.done and now >= t.deadline:
+                    if t.conn is not None:
+                        t.conn.cancel(t)
+                    t.fail("timeout", "TIMEOUT", f"no complete response within {self.timeout * 1000:.0f} ms")
+                elif not t.done and (t.conn is None or t.conn.dead):
+                    self._assign(t)
+            for c in self.conns:
+                c.pump()
+            live = [t for t in transfers if not t.done]
+            if not live:
+                return
+            conns = list({id(t.conn): t.conn for t in live if t.conn is not None and not t.conn.dead}.values())
+            wait = min(t.deadline for t in live) - time.monotonic()
+            ready = wait_readable([c.sock for c in conns], wait)
+            for c in conns:
+                if c.sock in ready:
+                    c.receive()
+
+    def _assign(self, t: Transfer) -> None:
+        h1 = t.h1 or t.version == "http1.1" or (t.scheme == "http" and t.version != "h2-prior-knowledge")
+        if not h1 and not t.force_new and self._may_reuse():
+            for c in self.conns:
+                if c.origin == (t.scheme, t.host, t.port) and c.accepting():
+                    if self.b.honour_goaway:      # a GOAWAY or EOF waiting to be read? (ignore-goaway
+                        c.poll()                  # does not look, like curl#2416)
+                    if c.accepting():
+                        t.note(f"reusing connection {c.label}")
+                        return c.enqueue(t)
+        t.force_new = False
+        alpn = ("http/1.1",) if h1 else ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",)
+        try:
+            sock, key, timings = connect(t.host, t.port, self.tls if t.scheme == "https" else None, alpn, t.deadline)
+        except TransferError as exc:
+            return t.fail(exc.cls, exc.name, exc.message)
+        t.timings.update(timings)
+        label = f"c{len(self.conns) + 1}"
+        selected = sock.selected_alpn_protocol() if t.scheme == "https" else None
+        t.note(f"connected {label} to {t.host}:{t.port} alpn={selected}")
+        remember = (lambda s, key=key: self.tls.remember(s, key)) if key else None
+        if not h1 and (t.scheme == "http" or selected == "h2"):
+            c = H2Connection(sock, self.b, (t.scheme, t.host, t.port), label, remember)
+            self.conns.append(c)
+            return c.enqueue(t)
+        if not h1 and t.version != "h2-or-http1.1":
+            # §3.2: no HTTP/2 on a connection where ALPN did not select h2
+            close_socket(sock)
+            return t.fail("protocol-mismatch", "ALPN_MISMATCH", f"ALPN selected {selected!r}, not h2")
+        self._http1(t, sock, remember, label)
+
+    def _http1(self, t: Transfer, sock, remember, label: str) -> None:
+        t.used.append(_H1Trace(label))
+        t.set_response(None, [], "1.1")
+        try:
+            status, headers = http1_exchange(sock, t.method, t.target, t.authority, t.headers, t.body,
+                                             t.deadline, t.add_body)
+            t.set_response(status, headers, "1.1")
+            t.succeed()
+        except TransferError as exc:
+            t.truncated(exc.cls, exc.name, exc.message, allowed=exc.cls == "partial")
+        except ValueError as exc:
+            t.fail("weird-reply", "WEIRD_REPLY", f"unparseable HTTP/1.1 response: {exc}")
+        finally:
+            if remember:
+                remember(sock)
+            close_socket(sock)
+
+
+def run_job(job: dict, behaviour: Behaviour = Behaviour()) -> dict:
+    """Take a docs/clients.md `run` message, return the `result` message."""
+    try:
+        j = Job(job, behaviour)
+    except (KeyError, ValueError, TypeError) as exc:
+        return {"type": "error", "id": job.get("id", ""), "message": f"scripted client cannot run this job: {exc}"}
+    return j.run()

@@ -1,0 +1,640 @@
+"""One HTTP/2 connection of the scripted client: frame parsing, stream states,
+flow control and a dispatch table from frame type to handler.
+
+Errors travel as `Violation`: without `stream` it is a connection error (§5.4.1),
+with it a stream error (§5.4.2). `_check` raises one when the client validates,
+and just reports the problem (False) when it is naive.
+"""
+from __future__ import annotations
+
+import socket
+import ssl
+import struct
+import time
+
+from h2.errors import ErrorCodes
+from hpack import Decoder, Encoder
+from hpack.exceptions import HPACKError, OversizedHeaderListError
+from hyperframe.frame import (ContinuationFrame, DataFrame, GoAwayFrame, HeadersFrame, PingFrame,
+                              RstStreamFrame, SettingsFrame, WindowUpdateFrame)
+
+from . import checks
+from .transport import close_socket, wait_readable
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
+TYPE_NAMES = ["DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE", "PING", "GOAWAY",
+              "WINDOW_UPDATE", "CONTINUATION"]
+END_STREAM = ACK = 0x1
+END_HEADERS, PADDED, PRIORITY_FLAG = 0x4, 0x8, 0x20
+OUR_MAX_FRAME = 16384                  # we never raise SETTINGS_MAX_FRAME_SIZE (§4.2)
+OUR_TABLE_SIZE = 4096                  # nor SETTINGS_HEADER_TABLE_SIZE
+MAX_WINDOW = checks.MAX_WINDOW
+MAX_STREAM_ID = 2**31 - 1
+MAX_FIELD_BLOCK = 256 * 1024           # §10.5.1: a field block beyond this is ENHANCE_YOUR_CALM
+TRACE_CAP = 64 * 1024
+NOT_ERRORS = {"NO_ERROR", "CANCEL"}
+
+
+def code_name(code: int) -> str:
+    try:
+        return ErrorCodes(code).name
+    except ValueError:
+        return f"0x{code:x}"           # §7: unknown codes get no special treatment
+
+
+def describe(raw: bytes) -> str:
+    """One trace line for a serialized frame."""
+    length, ftype, flags, sid = struct.unpack("!L", b"\0" + raw[:3])[0], raw[3], raw[4], \
+        struct.unpack("!L", raw[5:9])[0] & 0x7fffffff
+    p = raw[9:9 + length]
+    name = TYPE_NAMES[ftype] if ftype < len(TYPE_NAMES) else f"UNKNOWN(0x{ftype:x})"
+    extra = ""
+    if ftype in (RST_STREAM, GOAWAY) and len(p) >= 4:
+        extra = " " + code_name(struct.unpack_from("!L", p, 4 if ftype == GOAWAY and len(p) >= 8 else 0)[0])
+        if ftype == GOAWAY and len(p) >= 8:
+            extra = f" last={struct.unpack_from('!L', p)[0] & 0x7fffffff}{extra}"
+    elif ftype == SETTINGS and not flags & ACK and len(p) % 6 == 0:
+        extra = " " + ",".join(f"{i}={v}" for i, v in (struct.unpack_from("!HL", p, o) for o in range(0, len(p), 6)))
+    elif ftype == WINDOW_UPDATE and len(p) == 4:
+        extra = f" +{struct.unpack('!L', p)[0] & 0x7fffffff}"
+    elif ftype == PING:
+        extra = f" {p.hex()}"
+    return f"{name} s={sid} f=0x{flags:x} len={length}{extra}"
+
+
+class Violation(Exception):
+    def __init__(self, code: str, message: str, stream: int | None = None):
+        super().__init__(message)
+        self.code, self.message, self.stream = code, message, stream
+
+
+class Stream:
+    def __init__(self, sid: int, transfer, window: int):
+        self.id, self.transfer = sid, transfer
+        self.to_send = memoryview(transfer.body)   # request body not yet sent
+        self.local_ended = False         # we sent END_STREAM
+        self.window = window             # peer's stream window for our DATA (§6.9)
+        self.unacked = 0                 # DATA octets to give back with WINDOW_UPDATE
+        self.got_final = False
+        self.response_done = False       # server END_STREAM seen; settled after the read batch
+        self.content_length: int | None = None
+        self.no_body = transfer.method == "HEAD"
+        self.received = 0
+
+
+class H2Connection:
+    """States per stream id: open, closed (server END_STREAM), reset-remote, reset-local.
+    A stream id we never opened is idle (§5.1)."""
+
+    def __init__(self, sock, behaviour, origin, label: str, remember=None):
+        self.sock, self.b, self.v = sock, behaviour, behaviour.validate
+        self.origin, self.label, self.remember = origin, label, remember
+        self.trace: list[str] = []
+        self._trace_len = 0
+        self.encoder = Encoder()
+        self.decoder = Decoder(max_header_list_size=1 << 20)
+        self.decoder.max_allowed_table_size = OUR_TABLE_SIZE
+        self.inbuf, self.out = bytearray(), bytearray()
+        self.streams: dict[int, Stream] = {}
+        self.state: dict[int, str] = {}
+        self.queue: list = []                    # transfers waiting for a stream
+        self.next_id = 1
+        self.max_concurrent: int | None = None
+        self.initial_window = 65535
+        self.max_frame = 16384
+        self.conn_window = 65535
+        self.unacked = 0
+        self.block: list | None = None           # [stream, fragments, end_stream, kind] inside a field block
+        self.seen_first = self.got_settings = False
+        self.goaway: int | None = None
+        self.dead = self.send_failed = False
+        if behaviour.send_preface:               # §3.4: the magic, then SETTINGS
+            self.out += PREFACE
+            self.note("> PREFACE")
+            self._send(SettingsFrame(0, settings={checks.ENABLE_PUSH: 0}))
+        self.flush()
+
+    # -- bookkeeping -----------------------------------------------------------------
+    def note(self, line: str) -> None:
+        if self._trace_len < TRACE_CAP:
+            line = f"{time.monotonic() % 1000:8.3f} {self.label} {line}"
+            self.trace.append(line)
+            self._trace_len += len(line) + 1
+            if self._trace_len >= TRACE_CAP:
+                self.trace.append(f"{self.label} ... trace capped")
+
+    def _check(self, ok: bool, code: str, message: str, stream: int | None = None) -> bool:
+        if ok:
+            return True
+        if self.v:
+            raise Violation(code, message, stream)
+        self.note(f"naive: ignoring {message}")
+        return False
+
+    def _state(self, sid: int) -> str:
+        return self.state.get(sid, "idle")
+
+    def _mine(self, t) -> bool:
+        return t.conn is self and not t.done
+
+    def accepting(self) -> bool:
+        """May a new stream go on this connection? (§6.8, §9.1.1, §5.1.1)"""
+        return not (self.dead or self.send_failed or self.next_id > MAX_STREAM_ID
+                    or (self.goaway is not None and self.b.honour_goaway))
+
+    def busy(self) -> bool:
+        return any(self._mine(t) for t in self.queue) or \
+            any(self._mine(s.transfer) for s in self.streams.values())
+
+    def _active(self) -> int:
+        """Streams that count against SETTINGS_MAX_CONCURRENT_STREAMS (§5.1.2)."""
+        return sum(1 for sid, s in self.streams.items()
+                   if self.state[sid] == "open" or (self.state[sid] == "closed" and not s.local_ended))
+
+    def _io_timeout(self) -> float:
+        deadlines = [t.deadline for t in self.queue + [s.transfer for s in self.streams.values()]
+                     if self._mine(t)]
+        return max(0.001, min(deadlines) - time.monotonic()) if deadlines else 1.0
+
+    # -- output ------------------------------------------------------------------------
+    def _send(self, frame) -> None:
+        raw = frame.serialize()
+        self.note("> " + describe(raw))
+        self.out += raw
+
+    def _err(self, code: str) -> int:
+        """The code we put in GOAWAY/RST_STREAM; the error_code knob replaces error codes."""
+        if self.b.error_code and code not in NOT_ERRORS:
+            code = self.b.error_code
+        return ErrorCodes[code]
+
+    def flush(self) -> None:
+        if not self.out or self.dead or self.send_failed:
+            self.out.clear()
+            return
+        try:
+            self.sock.settimeout(self._io_timeout())
+            self.sock.sendall(self.out)
+        except OSError as exc:                    # read what is left; EOF or the deadline ends it
+            self.note(f"send failed: {exc}")
+            self.send_failed = True
+        self.out.clear()
+
+    def enqueue(self, t) -> None:
+        t.attach(self, None)
+        self.queue.append(t)
+
+    def cancel(self, t) -> None:
+        """The transfer gave up (timeout): RST_STREAM(CANCEL) if its stream is open."""
+        if t in self.queue:
+            self.queue.remove(t)
+        if t.stream is not None and self._state(t.stream) in ("open", "closed") and not self.dead:
+            self._send(RstStreamFrame(t.stream, error_code=ErrorCodes.CANCEL))
+            self.state[t.stream] = "reset-local"
+            self.flush()
+
+    def pump(self) -> None:
+        """Open queued streams as limits allow and send request bodies within the windows."""
+        if self.dead:
+            return
+        if not self.accepting():
+            self._release_queue()
+        limit = self.max_concurrent if self.b.respect_max_concurrent and self.max_concurrent is not None else 1 << 31
+        while self.queue and (self.got_settings or not self.b.wait_server_settings) and self._active() < limit:
+            self._open(self.queue.pop(0))
+        for s in self.streams.values():
+            if s.to_send and not s.local_ended and self.state[s.id] in ("open", "closed"):
+                self._send_body(s)
+        self.flush()
+
+    def _release_queue(self) -> None:
+        """Queued transfers were never sent: they move to another connection, a bounded number of times."""
+        for t in self.queue:
+            if self._mine(t):
+                t.moves += 1
+                if t.moves > 5:
+                    t.fail("http2", "NO_USABLE_CONNECTION", "every connection went away before the request was sent")
+                t.detach()
+        self.queue.clear()
+
+    def _open(self, t) -> None:
+        sid, self.next_id = self.next_id, self.next_id + 2      # §5.1.1: odd, increasing
+        fields = checks.request_fields(t.method, t.url, t.headers, t.body, self.b.strip_connection_headers)
+        block = self.encoder.encode(fields)
+        s = self.streams[sid] = Stream(sid, t, self.initial_window)
+        self.state[sid] = "open"
+        t.attach(self, sid)
+        limit = self.max_frame if self.b.respect_max_frame_size else max(len(block), 1)
+        parts = [block[i:i + limit] for i in range(0, len(block), limit)] or [b""]
+        flags = [] if t.body else ["END_STREAM"]
+        self._send(HeadersFrame(sid, data=parts[0], flags=flags + (["END_HEADERS"] if len(parts) == 1 else [])))
+        for i, part in enumerate(parts[1:], 2):
+            self._send(ContinuationFrame(sid, data=part, flags=["END_HEADERS"] if i == len(parts) else []))
+        s.local_ended = not t.body
+
+    def _send_body(self, s: Stream) -> None:
+        while s.to_send:
+            n = len(s.to_send)
+            if self.b.respect_flow_control:      # §6.9: never beyond either window
+                n = min(n, self.conn_window, s.window)
+            n = min(n, self.max_frame if self.b.respect_max_frame_size else 2**24 - 1)   # §4.2
+            if n <= 0:
+                return                            # wait for WINDOW_UPDATE
+            chunk, s.to_send = s.to_send[:n], s.to_send[n:]
+            self.conn_window -= n
+            s.window -= n
+            s.local_ended = not s.to_send
+            self._send(DataFrame(s.id, data=bytes(chunk), flags=["END_STREAM"] if s.local_ended else []))
+
+    # -- input -------------------------------------------------------------------------
+    def poll(self) -> None:
+        """Read whatever already arrived (GOAWAY, EOF) before reusing an idle connection."""
+        if not self.dead and wait_readable([self.sock], 0):
+            self.receive()
+
+    def receive(self) -> None:
+        if self.dead:
+            return
+        eof = None
+        try:
+            self.sock.settimeout(self._io_timeout())
+            data = self.sock.recv(65536)
+            while data and isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+                data += self.sock.recv(self.sock.pending())
+            if not data:
+                eof = "the server closed the connection"
+        except (socket.timeout, ssl.SSLWantReadError, BlockingIOError):
+            data = b""
+        except ssl.SSLError as exc:
+            return self._shutdown("tls", "TLS_ERROR", f"TLS error while reading: {exc}")
+        except OSError as exc:
+            data, eof = b"", f"receive failed: {exc}"
+        if data:
+            self.inbuf += data
+            self._process()
+        if not self.dead:
+            self._settle()
+            if eof:
+                return self._on_eof(eof)
+            self._give_back()
+            self.flush()
+
+    def _process(self) -> None:
+        while not self.dead:
+            if not self.seen_first and self.v and self.inbuf[:5] == b"HTTP/":
+                return self._connection_error("PROTOCOL_ERROR", "server answered in HTTP/1.x instead of "
+                                              "the HTTP/2 connection preface (§3.3, §3.4)")
+            if len(self.inbuf) < 9:
+                return
+            length = int.from_bytes(self.inbuf[:3], "big")
+            ftype, flags = self.inbuf[3], self.inbuf[4]
+            sid = int.from_bytes(self.inbuf[5:9], "big") & 0x7fffffff   # §4.1: reserved bit ignored
+            if self.v and length > OUR_MAX_FRAME and (ftype in (HEADERS, SETTINGS, PUSH_PROMISE, CONTINUATION)
+                                                      or sid == 0):
+                return self._connection_error("FRAME_SIZE_ERROR", f"{length}-octet frame of type {ftype} "
+                                              f"above our SETTINGS_MAX_FRAME_SIZE {OUR_MAX_FRAME} (§4.2)")
+            if len(self.inbuf) < 9 + length:
+                return
+            raw = bytes(self.inbuf[:9 + length])
+            del self.inbuf[:9 + length]
+            self.note("< " + describe(raw))
+            try:
+                self._frame(ftype, flags, sid, raw[9:])
+            except Violation as v:
+                if v.stream is None:
+                    return self._connection_error(v.code, v.message)
+                self._stream_error(v.stream, v.code, v.message)
+            except (struct.error, IndexError, ValueError) as exc:    # naive: skip what cannot be parsed
+                if self.v:
+                    return self._connection_error("PROTOCOL_ERROR", f"unparseable frame: {exc}")
+                self.note(f"naive: skipped unparseable frame ({exc})")
+
+    def _frame(self, ftype: int, flags: int, sid: int, payload: bytes) -> None:
+        if not self.seen_first:
+            self.seen_first = True
+            name = TYPE_NAMES[ftype] if ftype < len(TYPE_NAMES) else f"type 0x{ftype:x}"
+            self._check(ftype == SETTINGS and not flags & ACK, "PROTOCOL_ERROR",
+                        f"first server frame is {name}{' ACK' if flags & ACK else ''}, not SETTINGS (§3.4)")
+        if self.block is not None and ftype != CONTINUATION:
+            self._check(False, "PROTOCOL_ERROR", f"frame type {ftype} inside the field block of stream "
+                        f"{self.block[0]} (§4.3, §6.10)")
+        if self.v and len(payload) > OUR_MAX_FRAME:   # DATA/PRIORITY/... on a stream: §4.2 allows a stream error
+            st = self._state(sid)
+            self._check(st != "idle", "PROTOCOL_ERROR", f"frame on idle stream {sid} (§5.1)")
+            if ftype == DATA:
+                self.unacked += len(payload)
+            if st in ("open", "closed"):
+                self._check(False, "FRAME_SIZE_ERROR", f"{len(payload)}-octet frame above our "
+                            f"SETTINGS_MAX_FRAME_SIZE (§4.2)", sid)
+        handler = self.HANDLERS.get(ftype)
+        if handler is not None:                   # §5.5: unknown frame types are ignored
+            handler(self, flags, sid, payload)
+
+    def _unpad(self, flags: int, payload: bytes, skip: int = 0) -> bytes | None:
+        """Payload without padding (§6.1, §6.2) and `skip` octets after the pad length."""
+        pad = payload[0] if flags & PADDED and payload else 0
+        start = (1 if flags & PADDED else 0) + skip
+        if not self._check(start + pad <= len(payload), "PROTOCOL_ERROR",
+                           f"padding of {pad} octets does not fit a {len(payload)}-octet payload (§6.1, §6.2)"):
+            return None
+        return payload[start:len(payload) - pad]
+
+    def _on_data(self, flags, sid, payload):
+        if not self._check(sid != 0, "PROTOCOL_ERROR", "DATA on stream 0 (§6.1)"):
+            return
+        data = self._unpad(flags, payload)
+        self.unacked += len(payload)              # §6.9.1: padding counts toward flow control
+        st = self._state(sid)
+        if not self._check(st != "idle", "PROTOCOL_ERROR", f"DATA on idle stream {sid} (§5.1)") \
+                or st == "reset-local":           # §5.1: frames on streams we reset are ignored
+            return
+        if not self._check(st == "open", "STREAM_CLOSED", f"DATA on closed stream {sid} (§5.1)", sid) \
+                or data is None:
+            return
+        s = self.streams[sid]
+        s.unacked += len(payload)
+        self._check(s.got_final, "PROTOCOL_ERROR", "DATA before the response HEADERS (§8.1)", sid)
+        s.received += len(data)
+        s.transfer.add_body(data)
+        if s.content_length is not None and not s.no_body:
+            self._check(s.received <= s.content_length, "PROTOCOL_ERROR",
+                        f"more DATA than content-length {s.content_length} (§8.1.1)", sid)
+        if flags & END_STREAM:
+            self._end_remote(s)
+
+    def _on_headers(self, flags, sid, payload):
+        if not self._check(sid != 0, "PROTOCOL_ERROR", "HEADERS on stream 0 (§6.2)"):
+            return
+        # §5.3.2: the priority block of the PRIORITY flag is skipped and ignored
+        fragment = self._unpad(flags, payload, 5 if flags & PRIORITY_FLAG else 0)
+        if fragment is None:
+            return
+        self._check(sid in self.state, "PROTOCOL_ERROR", f"HEADERS on idle stream {sid}"
+                    + (" (even id, never promised: §5.1.1, §8.4)" if sid % 2 == 0 else " (§5.1)"))
+        self._start_block(sid, fragment, flags, "headers")
+
+    def _on_priority(self, flags, sid, payload):
+        if self._check(sid != 0, "PROTOCOL_ERROR", "PRIORITY on stream 0 (§6.3)"):
+            self._check(len(payload) == 5, "FRAME_SIZE_ERROR", f"PRIORITY of length {len(payload)} (§6.3)", sid)
+        # §5.3.2: otherwise ignored, in any stream state
+
+    def _on_rst_stream(self, flags, sid, payload):
+        if not (self._check(sid != 0, "PROTOCOL_ERROR", "RST_STREAM on stream 0 (§6.4)")
+                and self._check(len(payload) == 4, "FRAME_SIZE_ERROR", f"RST_STREAM of length {len(payload)} (§6.4)")
+                and self._check(sid in self.state, "PROTOCOL_ERROR", f"RST_STREAM on idle stream {sid} (§6.4)")):
+            return
+        name = code_name(struct.unpack("!L", payload)[0])
+        if self.state[sid] not in ("open", "closed"):
+            return                                # §5.1: late RST_STREAM on a closed stream is ignored
+        self.state[sid] = "reset-remote"
+        s = self.streams[sid]
+        if self.b.rst_answer_rst:                 # misbehaviour: §5.4.2 forbids answering RST with RST
+            self._send(RstStreamFrame(sid, error_code=self._err("STREAM_CLOSED")))
+        t = s.transfer
+        if s.response_done or not self._mine(t):  # §8.1: after a complete response, keep the response
+            return
+        why = f"server reset stream {sid} with {name}"
+        if name == "REFUSED_STREAM" and t.retry(why + " (§8.7: safe to retry)"):
+            return
+        if name == "HTTP_1_1_REQUIRED" and t.downgrade(why):
+            return
+        t.truncated("stream", "STREAM_RESET", why + (" mid-response" if s.got_final else ""),
+                    allowed=s.got_final)
+
+    def _on_settings(self, flags, sid, payload):
+        if not self._check(sid == 0, "PROTOCOL_ERROR", f"SETTINGS on stream {sid} (§6.5)"):
+            return
+        if flags & ACK:
+            self._check(not payload, "FRAME_SIZE_ERROR", "SETTINGS ACK with a payload (§6.5)")
+            return
+        if not self._check(len(payload) % 6 == 0, "FRAME_SIZE_ERROR",
+                           f"SETTINGS length {len(payload)} not a multiple of 6 (§6.5)"):
+            return
+        pairs = [struct.unpack_from("!HL", payload, i) for i in range(0, len(payload), 6)]
+        good = []
+        for ident, value in pairs:
+            problem = checks.setting_problem(ident, value)
+            if problem is None or self._check(False, *problem):
+                good.append((ident, value))       # naive: a bad value is dropped
+        for ident, value in good:                 # §6.5.3: in order, so the last value wins
+            self._apply_setting(ident, value)
+        self.got_settings = True
+        if self.b.ack_settings:
+            self._send(SettingsFrame(0, flags=["ACK"]))
+
+    def _apply_setting(self, ident: int, value: int) -> None:
+        if ident == checks.HEADER_TABLE_SIZE and self.b.respect_header_table_size:
+            self.encoder.header_table_size = value   # RFC 7541 §4.2: size update in our next block
+        elif ident == checks.MAX_CONCURRENT_STREAMS:
+            self.max_concurrent = value
+        elif ident == checks.MAX_FRAME_SIZE:
+            self.max_frame = value
+        elif ident == checks.INITIAL_WINDOW_SIZE:     # §6.9.2: apply the delta; may go negative
+            delta, self.initial_window = value - self.initial_window, value
+            for s in self.streams.values():
+                if self.state[s.id] in ("open", "closed"):
+                    s.window += delta
+                    self._check(s.window <= MAX_WINDOW, "FLOW_CONTROL_ERROR",
+                                f"SETTINGS_INITIAL_WINDOW_SIZE pushes stream {s.id} window above 2^31-1 (§6.9.2)")
+        # §6.5.2: unknown settings, ENABLE_PUSH=0 and MAX_HEADER_LIST_SIZE need nothing
+
+    def _on_push_promise(self, flags, sid, payload):
+        self._check(False, "PROTOCOL_ERROR", "PUSH_PROMISE although we sent SETTINGS_ENABLE_PUSH=0 (§6.6, §8.4)")
+        fragment = self._unpad(flags, payload, 4)     # naive: decode it to keep HPACK in sync, then drop
+        if fragment is not None:
+            self._start_block(sid, fragment, flags, "push")
+
+    def _on_ping(self, flags, sid, payload):
+        if not (self._check(sid == 0, "PROTOCOL_ERROR", f"PING on stream {sid} (§6.7)")
+                and self._check(len(payload) == 8, "FRAME_SIZE_ERROR", f"PING of length {len(payload)} (§6.7)")):
+            return
+        if not flags & ACK and self.b.ack_ping:   # §6.7: never answer a PING ACK
+            self._send(PingFrame(0, opaque_data=payload, flags=["ACK"]))
+
+    def _on_goaway(self, flags, sid, payload):
+        if not (self._check(sid == 0, "PROTOCOL_ERROR", f"GOAWAY on stream {sid} (§6.8)")
+                and self._check(len(payload) >= 8, "FRAME_SIZE_ERROR", f"GOAWAY of length {len(payload)} (§6.8)")):
+            return
+        last, code = struct.unpack_from("!LL", payload)
+        last, name = last & 0x7fffffff, code_name(code)
+        self.goaway = last if self.goaway is None else min(self.goaway, last)
+        for s in self.streams.values():
+            t = s.transfer
+            if s.response_done or not self._mine(t) or not (s.id > last or name == "HTTP_1_1_REQUIRED"):
+                continue                          # §6.8: streams up to last-stream-id carry on
+            self.state[s.id] = "reset-local"      # never processed by the server: forget it
+            why = f"server sent GOAWAY({name}, last-stream-id {last}) above stream {s.id}"
+            if not (t.downgrade(why) if name == "HTTP_1_1_REQUIRED" else t.retry(why + " (§8.7: safe to retry)")):
+                t.fail("http2", "GOAWAY", why)
+            elif not self.b.honour_goaway:        # misbehaviour: the retry may land on this connection
+                t.force_new = False
+        if self.b.honour_goaway:
+            self._release_queue()
+
+    def _on_window_update(self, flags, sid, payload):
+        if not self._check(len(payload) == 4, "FRAME_SIZE_ERROR", f"WINDOW_UPDATE of length {len(payload)} (§6.9)"):
+            return
+        inc = struct.unpack("!L", payload)[0] & 0x7fffffff
+        if sid == 0:
+            if self._check(inc != 0, "PROTOCOL_ERROR", "WINDOW_UPDATE increment 0 on the connection (§6.9)"):
+                self.conn_window += inc
+                self._check(self.conn_window <= MAX_WINDOW, "FLOW_CONTROL_ERROR",
+                            "connection window above 2^31-1 (§6.9.1)")
+            return
+        st = self._state(sid)
+        if not self._check(st != "idle", "PROTOCOL_ERROR", f"WINDOW_UPDATE on idle stream {sid} (§5.1)"):
+            return
+        if st not in ("open", "closed") or (st == "closed" and self.streams[sid].local_ended):
+            return                                # §5.1: late WINDOW_UPDATE on a closed stream is ignored
+        if self._check(inc != 0, "PROTOCOL_ERROR", f"WINDOW_UPDATE increment 0 on stream {sid} (§6.9)", sid):
+            s = self.streams[sid]
+            s.window += inc
+            self._check(s.window <= MAX_WINDOW, "FLOW_CONTROL_ERROR", f"stream {sid} window above 2^31-1 (§6.9.1)", sid)
+
+    def _on_continuation(self, flags, sid, payload):
+        blk = self.block
+        if not self._check(blk is not None and blk[0] == sid, "PROTOCOL_ERROR",
+                           "CONTINUATION on stream 0 (§6.10)" if sid == 0 else
+                           f"CONTINUATION on stream {sid} without an open field block (§6.10)" if blk is None else
+                           f"CONTINUATION on stream {sid} inside the field block of stream {blk[0]} (§6.10)"):
+            return
+        blk[1] += payload
+        if len(blk[1]) > MAX_FIELD_BLOCK and not self._check(False, "ENHANCE_YOUR_CALM",
+                                                             f"field block above {MAX_FIELD_BLOCK} octets (§10.5.1)"):
+            blk[1], blk[3] = bytearray(), "dropped"   # naive: keeps reading, memory stays bounded
+        if flags & END_HEADERS:
+            self._end_block()
+
+    HANDLERS = {DATA: _on_data, HEADERS: _on_headers, PRIORITY: _on_priority, RST_STREAM: _on_rst_stream,
+                SETTINGS: _on_settings, PUSH_PROMISE: _on_push_promise, PING: _on_ping, GOAWAY: _on_goaway,
+                WINDOW_UPDATE: _on_window_update, CONTINUATION: _on_continuation}
+
+    # -- field blocks and responses ------------------------------------------------------
+    def _start_block(self, sid, fragment, flags, kind):
+        self.block = [sid, bytearray(fragment), bool(flags & END_STREAM), kind]
+        if flags & END_HEADERS:
+            self._end_block()
+
+    def _end_block(self):
+        sid, block, end_stream, kind = self.block
+        self.block = None
+        if kind == "dropped":
+            return
+        try:                                      # always decode, also on reset streams (§4.3)
+            fields = self.decoder.decode(bytes(block), raw=True)
+        except OversizedHeaderListError as exc:
+            self._check(False, "ENHANCE_YOUR_CALM", f"decoded field list too large: {exc} (§10.5.1)")
+            return
+        except (HPACKError, ValueError, IndexError) as exc:
+            self._check(False, "COMPRESSION_ERROR", f"undecodable field block: {exc} (§4.3)")
+            return
+        st = self._state(sid)
+        if kind == "push" or st in ("idle", "reset-local"):
+            return
+        if not self._check(st == "open", "STREAM_CLOSED", f"HEADERS on closed stream {sid} (§5.1)", sid):
+            return
+        self._on_fields(self.streams[sid], fields, end_stream)
+
+    def _on_fields(self, s: Stream, fields, end_stream: bool) -> None:
+        t = s.transfer
+        if not s.got_final:
+            problem = checks.response_problem(fields)
+            status = checks.status_of(fields)
+            informational = status is not None and 100 <= status < 200
+            if problem is None and informational:
+                problem = ("101 Switching Protocols over HTTP/2 (§8.6)" if status == 101 else
+                           f"informational {status} with END_STREAM (§8.1)" if end_stream else None)
+            self._check(problem is None, "PROTOCOL_ERROR", f"malformed response: {problem}", s.id)
+            if informational and not end_stream:
+                return                            # §8.1: 1xx before the final response are skipped
+            s.got_final = True
+            s.content_length = checks.content_length(fields)
+            s.no_body = s.no_body or status in (204, 304)
+            t.set_response(status, checks.plain_fields(fields))
+        else:
+            if not self._check(end_stream, "PROTOCOL_ERROR", "HEADERS after the final response without "
+                               "END_STREAM: neither a response nor trailers (§8.1)", s.id):
+                return
+            problem = checks.trailers_problem(fields)
+            self._check(problem is None, "PROTOCOL_ERROR", f"malformed trailers: {problem}", s.id)
+        if end_stream:
+            self._end_remote(s)
+
+    def _end_remote(self, s: Stream) -> None:
+        if s.content_length is not None and not s.no_body:
+            self._check(s.received == s.content_length, "PROTOCOL_ERROR",
+                        f"content-length {s.content_length} but {s.received} octets of DATA (§8.1.1)", s.id)
+        self.state[s.id] = "closed"
+        s.response_done = True
+
+    def _settle(self) -> None:
+        """Complete transfers whose response ended in the batch just processed."""
+        for s in self.streams.values():
+            if s.response_done and self._mine(s.transfer) and s.transfer.stream == s.id:
+                s.transfer.succeed()
+                if self.remember:
+                    self.remember(self.sock)
+
+    def _give_back(self) -> None:
+        """WINDOW_UPDATE for the DATA consumed (§6.9), connection and open streams."""
+        if self.b.send_window_update and self.unacked:
+            self._send(WindowUpdateFrame(0, window_increment=self.unacked))
+        self.unacked = 0
+        for s in self.streams.values():
+            if s.unacked and self.b.send_window_update and self.state[s.id] == "open":
+                self._send(WindowUpdateFrame(s.id, window_increment=s.unacked))
+            s.unacked = 0
+
+    # -- errors and the end -----------------------------------------------------------------
+    def _stream_error(self, sid: int, code: str, message: str) -> None:
+        """§5.4.2: RST_STREAM(code); the transfer fails, other streams carry on."""
+        if self.b.stream_errors_as_connection_errors or sid not in self.state:
+            return self._connection_error(code, message)   # §5.4.2 allows it; never RST an idle stream
+        self.note(f"stream error {code} on stream {sid}: {message}")
+        if self.state[sid] != "reset-local":
+            self._send(RstStreamFrame(sid, error_code=self._err(code)))
+            self.state[sid] = "reset-local"
+        t = self.streams[sid].transfer
+        if self._mine(t) and t.stream == sid:
+            t.fail("stream", code, f"stream error {code} on stream {sid}: {message}")
+
+    def _connection_error(self, code: str, message: str) -> None:
+        """§5.4.1: GOAWAY(last stream id we processed from the server: always 0), then close."""
+        self.note(f"connection error {code}: {message}")
+        if self.b.send_goaway_on_error:
+            self._send(GoAwayFrame(0, last_stream_id=0, error_code=self._err(code),
+                                   additional_data=message[:120].encode()))
+        self.flush()
+        self._shutdown("http2", code, f"connection error {code}: {message}")
+
+    def _on_eof(self, why: str) -> None:
+        if self.goaway is not None:
+            why += f" after GOAWAY(last-stream-id {self.goaway})"
+        for s in self.streams.values():
+            t = s.transfer
+            if self._mine(t) and t.stream == s.id:
+                t.truncated("recv", "CONNECTION_CLOSED", f"{why} before stream {s.id} completed",
+                            allowed=s.got_final)
+        self._shutdown("recv", "CONNECTION_CLOSED", why)
+
+    def _shutdown(self, cls: str, name: str, message: str) -> None:
+        """The connection is gone: every transfer on it fails, queued ones too."""
+        for t in self.queue + [s.transfer for s in self.streams.values()]:
+            if self._mine(t):
+                t.fail(cls, name, message)
+        self.queue.clear()
+        self.close(polite=False)
+
+    def close(self, polite: bool = True) -> None:
+        """Close the socket; a healthy connection says GOAWAY(NO_ERROR) first (§6.8)."""
+        if self.dead:
+            return
+        if polite and not self.send_failed:
+            self._send(GoAwayFrame(0, last_stream_id=0, error_code=ErrorCodes.NO_ERROR))
+            self.flush()
+        if self.remember:
+            self.remember(self.sock)
+        self.dead = True
+        self.note("closed")
+        close_socket(self.sock)

@@ -1,0 +1,254 @@
+"""Smoke tests of the scripted client against a tiny h2 server defined here."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import socket
+import ssl
+import threading
+
+import pytest
+import trustme
+from h2.config import H2Configuration
+from h2.connection import H2Connection
+from h2.events import DataReceived, RequestReceived, StreamEnded
+
+from tests.scripted.client import BEHAVIOURS, Behaviour, hello, run_job
+
+BODY = b"scripted client smoke test\n" * 10
+BIG = bytes(range(256)) * 800          # 204800 octets: needs WINDOW_UPDATE
+
+
+class TinyServer:
+    """h2 over TLS (ALPN h2) or cleartext on 127.0.0.1. Paths:
+    /ok BODY; /big BIG; /upper a response with an uppercase field name;
+    /echo the sha256 of the request body."""
+
+    def __init__(self, ca: trustme.CA, tls: bool = True):
+        self.ctx = None
+        if tls:
+            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ca.issue_cert("127.0.0.1").configure_cert(self.ctx)
+            self.ctx.set_alpn_protocols(["h2"])
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self.requests: list[list] = []
+        self.frames: list[tuple[int, int, bytes]] = []   # (type, stream, payload) the client sent
+        self.lock = threading.Lock()
+        self.open = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"{'https' if self.ctx else 'http'}://127.0.0.1:{self.port}{path}"
+
+    def _accept(self):
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+                self.open += 1
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock):
+        try:
+            if self.ctx:
+                sock = self.ctx.wrap_socket(sock, server_side=True)
+            conn = H2Connection(H2Configuration(client_side=False, validate_outbound_headers=False,
+                                                normalize_outbound_headers=False))
+            conn.initiate_connection()
+            sock.sendall(conn.data_to_send())
+            raw = bytearray()
+            bodies: dict[int, bytearray] = {}
+            paths: dict[int, str] = {}
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                raw += data
+                self._record(raw)
+                for ev in conn.receive_data(data):
+                    if isinstance(ev, RequestReceived):
+                        headers = [(bytes(n).decode(), bytes(v).decode()) for n, v in ev.headers]
+                        with self.lock:
+                            self.requests.append(headers)
+                        paths[ev.stream_id] = dict(headers)[":path"]
+                        bodies[ev.stream_id] = bytearray()
+                    elif isinstance(ev, DataReceived):
+                        bodies[ev.stream_id] += ev.data
+                        conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, StreamEnded):
+                        self._respond(conn, ev.stream_id, paths[ev.stream_id], bytes(bodies[ev.stream_id]))
+                    sock.sendall(conn.data_to_send())
+                self._flush_pending(conn)
+                sock.sendall(conn.data_to_send())
+        except (OSError, ssl.SSLError):
+            pass
+        except Exception:  # an h2 protocol error on the server side ends the connection
+            pass
+        finally:
+            sock.close()
+            with self.lock:
+                self.open -= 1
+
+    def _record(self, raw: bytearray):
+        if raw.startswith(b"PRI * HTTP/2.0"):
+            del raw[:24]
+        while len(raw) >= 9 and len(raw) >= 9 + int.from_bytes(raw[:3], "big"):
+            n = int.from_bytes(raw[:3], "big")
+            self.frames.append((raw[3], int.from_bytes(raw[5:9], "big"), bytes(raw[9:9 + n])))
+            del raw[:9 + n]
+
+    def sent(self, ftype: int) -> list[tuple[int, bytes]]:
+        """Frames of one type the client sent, once every connection has ended."""
+        for _ in range(200):
+            if not self.open:
+                break
+            threading.Event().wait(0.01)
+        return [(sid, p) for t, sid, p in self.frames if t == ftype]
+
+    pending: dict = {}
+
+    def _respond(self, conn, sid, path, body):
+        if path == "/upper":
+            conn.send_headers(sid, [(":status", "200"), ("X-Upper", "1")])
+            conn.send_data(sid, BODY, end_stream=True)
+            return
+        payload = BIG if path == "/big" else hashlib.sha256(body).hexdigest().encode() if path == "/echo" else BODY
+        conn.send_headers(sid, [(":status", "200"), ("content-length", str(len(payload)))])
+        self.pending[(id(conn), sid)] = (conn, payload)
+        self._flush_pending(conn)
+
+    def _flush_pending(self, conn):
+        for key, (c, payload) in list(self.pending.items()):
+            if c is not conn:
+                continue
+            sid = key[1]
+            n = min(len(payload), conn.local_flow_control_window(sid), conn.max_outbound_frame_size)
+            while n > 0:
+                conn.send_data(sid, payload[:n], end_stream=n == len(payload))
+                payload = payload[n:]
+                n = min(len(payload), conn.local_flow_control_window(sid), conn.max_outbound_frame_size) \
+                    if payload else 0
+            if payload:
+                self.pending[key] = (c, payload)
+            else:
+                del self.pending[key]
+
+    def close(self):
+        self.listener.close()
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def ca_file(ca, tmp_path_factory):
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture
+def server(ca):
+    s = TinyServer(ca)
+    yield s
+    s.close()
+
+
+def job(ca_file, *urls, mode="sequential", version="h2", body=None, method="GET", headers=()):
+    return {"type": "run", "id": "smoke", "timeout_ms": 3000, "ca_file": ca_file, "mode": mode,
+            "connection": "reuse", "tls_session_cache": "shared",
+            "requests": [{"method": method, "url": u, "headers": [list(h) for h in headers],
+                          "body_b64": base64.b64encode(body).decode() if body else None,
+                          "http_version": version} for u in urls]}
+
+
+def test_hello_and_profiles():
+    assert hello()["client"] == {"name": "scripted", "version": "scripted/1"}
+    assert BEHAVIOURS["good"] == Behaviour()
+    assert not BEHAVIOURS["naive"].validate
+
+
+def test_get_succeeds_with_the_right_body(server, ca_file):
+    res = run_job(job(ca_file, server.url("/ok")))
+    assert res["type"] == "result" and res["id"] == "smoke"
+    (o,) = res["outcomes"]
+    assert o["ok"], o["error"]
+    assert o["status"] == 200 and o["http_version"] == "2"
+    assert o["body_len"] == len(BODY) and o["body_sha256"] == hashlib.sha256(BODY).hexdigest()
+    assert ["content-length", str(len(BODY))] in o["headers"]
+    assert "SETTINGS" in o["trace"]
+
+
+def test_request_fields(server, ca_file):
+    run_job(job(ca_file, server.url("/ok"), headers=[("Connection", "close"), ("TE", "gzip"),
+                                                      ("X-Case", "1"), ("Host", "example.test")]))
+    fields = server.requests[0]
+    names = [n for n, _ in fields]
+    assert names[:4] == [":method", ":scheme", ":authority", ":path"]
+    assert dict(fields)[":authority"] == "example.test"
+    assert "connection" not in names and "te" not in names and "host" not in names
+    assert ("x-case", "1") in fields
+
+
+def test_uppercase_field_name_is_a_stream_error(server, ca_file):
+    (o,) = run_job(job(ca_file, server.url("/upper")))["outcomes"]
+    assert not o["ok"] and o["error"]["class"] == "stream"
+    assert "uppercase" in o["error"]["message"]
+    assert server.sent(3) == [(1, (1).to_bytes(4, "big"))]   # RST_STREAM(PROTOCOL_ERROR) on stream 1
+
+
+def test_naive_client_accepts_uppercase(server, ca_file):
+    (o,) = run_job(job(ca_file, server.url("/upper")), BEHAVIOURS["naive"])["outcomes"]
+    assert o["ok"] and o["status"] == 200 and o["body_len"] == len(BODY)
+    assert server.sent(3) == []
+
+
+def test_parallel_requests_share_one_connection(server, ca_file):
+    res = run_job(job(ca_file, *[server.url("/ok")] * 3, mode="parallel"))
+    assert all(o["ok"] for o in res["outcomes"]), [o["error"] for o in res["outcomes"]]
+    assert server.connections == 1
+
+
+def test_sequential_reuse_and_no_reuse(server, ca_file):
+    assert all(o["ok"] for o in run_job(job(ca_file, *[server.url("/ok")] * 2))["outcomes"])
+    assert server.connections == 1
+    goaways = server.sent(7)
+    assert [p[4:8] for _, p in goaways] == [bytes(4)]     # a polite GOAWAY(NO_ERROR) at the end
+    assert all(o["ok"] for o in run_job(job(ca_file, *[server.url("/ok")] * 2), BEHAVIOURS["no-reuse"])["outcomes"])
+    assert server.connections == 3
+
+
+def test_large_body_and_upload(server, ca_file):
+    up = b"u" * 200_000
+    res = run_job(job(ca_file, server.url("/big"), server.url("/echo"), body=None))
+    assert res["outcomes"][0]["ok"] and res["outcomes"][0]["body_sha256"] == hashlib.sha256(BIG).hexdigest()
+    (o,) = run_job(job(ca_file, server.url("/echo"), body=up, method="POST"))["outcomes"]
+    assert o["ok"], o["error"]
+    assert o["body_sha256"] == hashlib.sha256(hashlib.sha256(up).hexdigest().encode()).hexdigest()
+
+
+def test_h2c_prior_knowledge(ca):
+    s = TinyServer(ca, tls=False)
+    try:
+        (o,) = run_job(job("", s.url("/ok"), version="h2-prior-knowledge"))["outcomes"]
+        assert o["ok"] and o["body_len"] == len(BODY)
+    finally:
+        s.close()
+
+
+def test_connection_refused_and_unknown_field():
+    free = socket.create_server(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    (o,) = run_job(job("", f"http://127.0.0.1:{port}/", version="h2-prior-knowledge"))["outcomes"]
+    assert o["error"]["class"] == "connect"
+    bad = job("", "http://127.0.0.1:1/")
+    bad["mode"] = "sideways"
+    assert run_job(bad)["type"] == "error"

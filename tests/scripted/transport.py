@@ -1,0 +1,205 @@
+"""Sockets for the scripted client: TCP/TLS connect, a shared TLS session cache,
+readiness waits, polite closing, and a minimal HTTP/1.1 exchange."""
+from __future__ import annotations
+
+import re
+import select
+import socket
+import ssl
+import time
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+class TransferError(Exception):
+    """A transfer failed: `cls` is the docs/clients.md error class."""
+
+    def __init__(self, cls: str, name: str, message: str):
+        super().__init__(message)
+        self.cls, self.name, self.message = cls, name, message
+
+
+def remaining(deadline: float) -> float:
+    return deadline - time.monotonic()
+
+
+class TLS:
+    """SSL contexts and, when `shared`, one session cache for the whole job."""
+
+    def __init__(self, ca_file: str, shared: bool):
+        self.ca_file, self.shared = ca_file, shared
+        self.contexts: dict[tuple, ssl.SSLContext] = {}
+        self.sessions: dict[tuple, ssl.SSLSession] = {}
+
+    def context(self, alpn: tuple[str, ...]) -> ssl.SSLContext:
+        if self.shared and alpn in self.contexts:   # a session only resumes with its own context
+            return self.contexts[alpn]
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies peer and host name
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # RFC 9113 §9.2
+        ctx.load_verify_locations(self.ca_file)
+        ctx.set_alpn_protocols(list(alpn))
+        if self.shared:
+            self.contexts[alpn] = ctx
+        return ctx
+
+    def wrap(self, raw: socket.socket, host: str, port: int, alpn: tuple[str, ...]):
+        key = (host, port, alpn)
+        session = self.sessions.get(key) if self.shared else None
+        # A rejected session falls back to a full handshake inside OpenSSL.
+        return self.context(alpn).wrap_socket(raw, server_hostname=host, session=session), key
+
+    def remember(self, sock, key) -> None:
+        """Keep the session (with its TLS 1.3 ticket, once data was read) for the next connection."""
+        if self.shared and key is not None:
+            try:
+                if sock.session is not None:
+                    self.sessions[key] = sock.session
+            except (OSError, ValueError, AttributeError):
+                pass
+
+
+def connect(host: str, port: int, tls: TLS | None, alpn: tuple[str, ...], deadline: float):
+    """Open TCP (and TLS); return (socket, session key, timings)."""
+    if host not in LOOPBACK:
+        raise TransferError("connect", "NOT_LOOPBACK", f"the scripted client only connects to loopback, not {host}")
+    t0 = time.monotonic()
+    if remaining(deadline) <= 0:
+        raise TransferError("timeout", "TIMEOUT", "timed out before connecting")
+    try:
+        raw = socket.create_connection((host, port), timeout=remaining(deadline))
+    except socket.timeout:
+        raise TransferError("timeout", "TIMEOUT", f"connect to {host}:{port} timed out") from None
+    except OSError as exc:
+        raise TransferError("connect", "CONNECT_FAILED", f"connect to {host}:{port} failed: {exc}") from None
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    t1 = time.monotonic()
+    timings = {"connect_ms": round((t1 - t0) * 1000, 3), "tls_ms": 0.0}
+    if tls is None:
+        return raw, None, timings
+    try:
+        raw.settimeout(max(remaining(deadline), 0.001))
+        sock, key = tls.wrap(raw, host, port, alpn)
+    except socket.timeout:
+        raw.close()
+        raise TransferError("timeout", "TIMEOUT", "TLS handshake timed out") from None
+    except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
+        raw.close()
+        raise TransferError("tls", "TLS_HANDSHAKE", f"TLS handshake failed: {exc}") from None
+    timings["tls_ms"] = round((time.monotonic() - t1) * 1000, 3)
+    return sock, key, timings
+
+
+def wait_readable(socks: list, timeout: float) -> list:
+    """Sockets with data to read; TLS records already decrypted count too."""
+    ready = [s for s in socks if isinstance(s, ssl.SSLSocket) and s.pending()]
+    if ready:
+        return ready
+    if not socks:
+        time.sleep(max(0.0, min(timeout, 0.05)))
+        return []
+    return select.select(socks, [], [], max(0.0, timeout))[0]
+
+
+def close_socket(sock) -> None:
+    """Send FIN after what we wrote, drain what the server already sent, then close,
+    so a pending GOAWAY is not lost to a TCP RST."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.setblocking(False)
+        for _ in range(16):
+            if not sock.recv(65536):
+                break
+    except (OSError, ValueError):
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+# -- HTTP/1.1 (fallback only) ---------------------------------------------------------
+class _Reader:
+    def __init__(self, sock, deadline: float):
+        self.sock, self.deadline, self.buf, self.eof = sock, deadline, bytearray(), False
+
+    def fill(self) -> bool:
+        left = remaining(self.deadline)
+        if left <= 0:
+            raise TransferError("timeout", "TIMEOUT", "HTTP/1.1 response timed out")
+        self.sock.settimeout(left)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            raise TransferError("timeout", "TIMEOUT", "HTTP/1.1 response timed out") from None
+        except OSError as exc:
+            raise TransferError("recv", "RECV_ERROR", f"HTTP/1.1 receive failed: {exc}") from None
+        self.buf += data
+        self.eof = not data
+        return bool(data)
+
+    def until(self, sep: bytes, cap: int = 65536) -> bytes:
+        while sep not in self.buf:
+            if len(self.buf) > cap:
+                raise TransferError("weird-reply", "WEIRD_REPLY", "HTTP/1.1 response head too large")
+            if not self.fill():
+                raise TransferError("recv" if not self.buf else "weird-reply", "CONNECTION_CLOSED",
+                                    "server closed the connection before a complete HTTP/1.1 response head")
+        head, _, rest = bytes(self.buf).partition(sep)
+        self.buf = bytearray(rest)
+        return head
+
+    def take(self, n: int | None):
+        """Up to n octets (None: until EOF); yields chunks; raises on early EOF for n."""
+        while n is None or n > 0:
+            if not self.buf and not self.fill():
+                if n is None:
+                    return
+                raise TransferError("partial", "PARTIAL_FILE", f"connection closed with {n} body octets missing")
+            chunk = bytes(self.buf[:n] if n is not None else self.buf)
+            del self.buf[:len(chunk)]
+            n = None if n is None else n - len(chunk)
+            yield chunk
+
+
+def http1_exchange(sock, method: str, target: str, authority: str, headers: list, body: bytes,
+                   deadline: float, on_body) -> tuple[int, list[list[str]]]:
+    """Send one request, read one response; body chunks go to on_body. Returns (status, headers)."""
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {authority}"]
+    lines += [f"{n}: {v}" for n, v in headers if n.lower() != "host"]
+    if body and not any(n.lower() == "content-length" for n, _ in headers):
+        lines.append(f"Content-Length: {len(body)}")
+    try:
+        sock.settimeout(max(remaining(deadline), 0.001))
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+    except socket.timeout:
+        raise TransferError("timeout", "TIMEOUT", "HTTP/1.1 request send timed out") from None
+    except OSError as exc:
+        raise TransferError("send", "SEND_ERROR", f"HTTP/1.1 send failed: {exc}") from None
+    r = _Reader(sock, deadline)
+    while True:
+        head = r.until(b"\r\n\r\n").decode("latin-1").split("\r\n")
+        m = re.match(r"HTTP/1\.[01] (\d{3})", head[0])
+        if not m:
+            raise TransferError("weird-reply", "WEIRD_REPLY", f"not an HTTP/1.1 status line: {head[0][:80]!r}")
+        status = int(m.group(1))
+        fields = [[n.strip().lower(), v.strip()] for n, _, v in (h.partition(":") for h in head[1:])]
+        if not 100 <= status < 200 or status == 101:
+            break
+    get = lambda name: next((v for n, v in fields if n == name), None)  # noqa: E731
+    if method == "HEAD" or status in (204, 304) or status < 200:
+        return status, fields
+    if "chunked" in (get("transfer-encoding") or "").lower():
+        while True:
+            size = int(r.until(b"\r\n").split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while r.until(b"\r\n"):   # trailer section, up to the empty line
+                    pass
+                break
+            for chunk in r.take(size):
+                on_body(chunk)
+            r.until(b"\r\n")
+    else:
+        length = get("content-length")
+        for chunk in r.take(int(length) if length and length.isdigit() else None):
+            on_body(chunk)
+    return status, fields
