@@ -154,6 +154,7 @@ CASES = [
         scenario=lambda: Script(respond=data_too_large),
         expect=AnyOf(StreamError("FRAME_SIZE_ERROR"), ConnectionError("FRAME_SIZE_ERROR"),
                      why=FRAME_SIZE_WHY),
+        good=("good", "stream-as-connection"),
     ),
     Case(
         id="9113/4.2/headers-over-max-frame-size",
@@ -184,9 +185,9 @@ CASES = [
         requirement="§4.3: a field block that cannot be decompressed MUST be treated as a connection "
                     "error of type COMPRESSION_ERROR.",
         server="Sends response HEADERS whose field block ends inside a literal, then the body.",
-        scenario=lambda: Script(respond=frames(lambda conn, req: F.headers(req.stream, UNDECODABLE),
-                                               lambda conn, req: F.data(req.stream, BODY,
-                                                                        end_stream=True))),
+        scenario=lambda: Script(respond=frames(
+            lambda conn, req: F.headers(req.stream, UNDECODABLE),
+            lambda conn, req: F.data(req.stream, BODY, end_stream=True))),
         expect=ConnectionError("COMPRESSION_ERROR"),
     ),
     Case(
@@ -194,7 +195,8 @@ CASES = [
         level=MUST,
         requirement="§4.3: a field block is a contiguous sequence of frames; any other frame "
                     "interleaved before END_HEADERS is a connection error of type PROTOCOL_ERROR.",
-        server="Sends HEADERS without END_HEADERS, a PING, then the CONTINUATION ending the block and the body.",
+        server="Sends HEADERS without END_HEADERS, a PING, then the CONTINUATION ending the block, "
+               "and the body.",
         scenario=lambda: Script(respond=ping_inside_block),
         expect=ConnectionError("PROTOCOL_ERROR"),
     ),

@@ -214,6 +214,7 @@ CASES = [
         scenario=lambda: Script(respond=first_request(data_after_end_stream)),
         request=TWO,
         expect=stream_closed_signal() & _transfer_ok(1) & TRANSFER_1,
+        good=("good", "stream-as-connection"),
     ),
     Case(
         id="9113/5.1/frames-after-server-reset",
@@ -225,6 +226,7 @@ CASES = [
         scenario=lambda: Script(respond=first_request(data_after_reset)),
         request=TWO,
         expect=Fails("stream", "http2") & stream_closed_signal() & _transfer_ok(1),
+        good=("good", "stream-as-connection"),
     ),
     Case(
         id="9113/5.1/late-window-update-and-rst",

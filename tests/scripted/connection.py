@@ -201,10 +201,14 @@ class H2Connection:
         if not self.accepting():
             self._release_queue()
         limit = self.max_concurrent if self.b.respect_max_concurrent and self.max_concurrent is not None else 1 << 31
-        while self.queue and (self.got_settings or not self.b.wait_server_settings) and self._active() < limit:
+        if not self.got_settings:
+            # §3.4 lets the first request go before the server's SETTINGS; until they arrive the
+            # server's limits are unknown, so one stream and no DATA (§6.5.2, §6.9.2).
+            limit = 0 if self.b.wait_server_settings else 1
+        while self.queue and self._active() < limit:
             self._open(self.queue.pop(0))
         for s in self.streams.values():
-            if s.to_send and not s.local_ended and self.state[s.id] in ("open", "closed"):
+            if s.to_send and not s.local_ended and self.got_settings and self.state[s.id] in ("open", "closed"):
                 self._send_body(s)
         self.flush()
 
