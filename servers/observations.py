@@ -13,6 +13,8 @@ class TlsFacts:
     alpn_selected: str | None = None
     version: str | None = None
     ticket_offered: bool = False     # a non-empty session_ticket or a pre_shared_key extension
+    session_id_offered: bool = False  # a non-empty legacy_session_id (TLS 1.2 resumption by id;
+    #                                   TLS 1.3 clients send a random one for compatibility)
     resumed: bool = False
     early_data_offered: bool = False
 

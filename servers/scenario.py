@@ -145,9 +145,11 @@ class Scenario:
     Class attributes configure the transport:
     - `alpn`: ALPN protocols the server accepts, in preference order; None = no ALPN.
     - `rotate_ticket_keys`: a fresh TLS context (so fresh ticket keys) per connection.
+    - `tls_max_version`: cap the TLS version, e.g. "TLSv1_2".
     """
     alpn: tuple[str, ...] | None = ("h2", "http/1.1")
     rotate_ticket_keys: bool = False
+    tls_max_version: str | None = None   # e.g. "TLSv1_2"
 
     # -- transport callbacks ----------------------------------------------
     def connection_made(self, conn: Conn) -> None:
@@ -330,11 +332,13 @@ class Script(Scenario):
 
     def __init__(self, *, preface: list[Step] | None = None, respond: Responder | None = None,
                  on_frame: Callable[[Conn, Frame], None] | None = None, ack: bool = True,
-                 alpn: tuple[str, ...] | None | str = "default", rotate_ticket_keys: bool = False):
+                 alpn: tuple[str, ...] | None | str = "default", rotate_ticket_keys: bool = False,
+                 tls_max_version: str | None = None):
         self.preface, self.respond, self.on_frame, self.ack = preface, respond, on_frame, ack
         if alpn != "default":
             self.alpn = alpn
         self.rotate_ticket_keys = rotate_ticket_keys
+        self.tls_max_version = tls_max_version
 
     def server_preface(self, conn: Conn) -> None:
         if self.preface is None:

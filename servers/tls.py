@@ -31,14 +31,18 @@ class TlsMaterial:
                 fh.write(blob.bytes())
         self._contexts: dict = {}
 
-    def context(self, alpn: tuple[str, ...] | None, fresh: bool = False) -> ssl.SSLContext:
-        """A server context; `fresh` gives new session-ticket keys (a key rotation)."""
-        key = alpn
+    def context(self, alpn: tuple[str, ...] | None, fresh: bool = False,
+                max_version: str | None = None) -> ssl.SSLContext:
+        """A server context; `fresh` gives new session-ticket keys (a key rotation);
+        `max_version` ("TLSv1_2") caps the protocol version."""
+        key = (alpn, max_version)
         if not fresh and key in self._contexts:
             return self._contexts[key]
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(self.cert_file, self.key_file)
+        if max_version:
+            ctx.maximum_version = getattr(ssl.TLSVersion, max_version)
         if alpn:
             ctx.set_alpn_protocols(list(alpn))
         if not fresh:
@@ -70,6 +74,7 @@ def parse_client_hello(buf: bytes) -> TlsFacts:
         if buf[0] != 22 or body[0] != 1:  # handshake record, ClientHello
             return facts
         p = 4 + 2 + 32                    # handshake header, legacy_version, random
+        facts.session_id_offered = body[p] > 0  # TLS 1.2 resumption by id (or 1.3 compat)
         p += 1 + body[p]                  # legacy_session_id
         p += 2 + struct.unpack(">H", body[p:p + 2])[0]  # cipher suites
         p += 1 + body[p]                  # compression methods

@@ -180,7 +180,8 @@ class _Protocol(asyncio.Protocol):
     def _start_tls(self, hello: bytes) -> None:
         scenario, tls = self.hosted.scenario, self.hosted.servers.tls
         self.record.tls = parse_client_hello(hello)
-        ctx = tls.context(scenario.alpn, fresh=scenario.rotate_ticket_keys)
+        ctx = tls.context(scenario.alpn, fresh=scenario.rotate_ticket_keys,
+                          max_version=scenario.tls_max_version)
         self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()
         self._tls = ctx.wrap_bio(self._in, self._out, server_side=True)
         self._in.write(hello)

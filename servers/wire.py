@@ -39,6 +39,7 @@ class Frame:
     headers: list[tuple[str, str]] | None = None  # decoded once END_HEADERS arrives
     data_len: int | None = None         # DATA payload minus padding
     problem: str | None = None
+    reserved: bool = False              # the R bit of the stream identifier (§4.1)
     seq: int = 0                        # order across both directions of a connection
 
     def has(self, flag: str) -> bool:
@@ -60,12 +61,16 @@ class Frame:
             bits.append(f"debug={self.debug[:40]!r}")
         if self.headers is not None:
             bits.append("headers=" + ", ".join(f"{k}: {v}" for k, v in self.headers)[:300])
+        if self.reserved:
+            bits.append("reserved-bit")
         if self.problem:
             bits.append(f"problem={self.problem}")
         return " ".join(bits)
 
     def to_json(self) -> dict:
-        out = {k: v for k, v in self.__dict__.items() if v is not None}
+        out = {k: v for k, v in self.__dict__.items() if v is not None and k != "reserved"}
+        if self.reserved:
+            out["reserved"] = True
         out["flags"] = list(self.flags)
         if self.debug is not None:
             out["debug"] = self.debug.decode("latin-1")
@@ -116,10 +121,12 @@ class FrameReader:
             if len(self._buf) < 9 + length:
                 break
             ftype, flags = self._buf[3], self._buf[4]
-            stream = struct.unpack(">I", self._buf[5:9])[0] & 0x7FFFFFFF
+            word = struct.unpack(">I", self._buf[5:9])[0]
             payload = bytes(self._buf[9:9 + length])
             del self._buf[:9 + length]
-            out.append(self._parse(ftype, flags, stream, payload))
+            fr = self._parse(ftype, flags, word & 0x7FFFFFFF, payload)
+            fr.reserved = bool(word & 0x80000000)
+            out.append(fr)
         return out
 
     def _parse(self, ftype: int, flags: int, stream: int, payload: bytes) -> Frame:

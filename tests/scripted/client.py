@@ -286,9 +286,8 @@ class Job:
         t.used.append(_H1Trace(label))
         t.set_response(None, [], "1.1")
         try:
-            status, headers = http1_exchange(sock, t.method, t.target, t.authority, t.headers, t.body,
-                                             t.deadline, t.add_body)
-            t.set_response(status, headers, "1.1")
+            http1_exchange(sock, t.method, t.target, t.authority, t.headers, t.body, t.deadline,
+                           lambda status, fields: t.set_response(status, fields, "1.1"), t.add_body)
             t.succeed()
         except TransferError as exc:
             t.truncated(exc.cls, exc.name, exc.message, allowed=exc.cls == "partial")

@@ -143,10 +143,6 @@ class H2Connection:
         return not (self.dead or self.send_failed or self.next_id > MAX_STREAM_ID
                     or (self.goaway is not None and self.b.honour_goaway))
 
-    def busy(self) -> bool:
-        return any(self._mine(t) for t in self.queue) or \
-            any(self._mine(s.transfer) for s in self.streams.values())
-
     def _active(self) -> int:
         """Streams that count against SETTINGS_MAX_CONCURRENT_STREAMS (§5.1.2)."""
         return sum(1 for sid, s in self.streams.items()
@@ -323,14 +319,11 @@ class H2Connection:
         if self.block is not None and ftype != CONTINUATION:
             self._check(False, "PROTOCOL_ERROR", f"frame type {ftype} inside the field block of stream "
                         f"{self.block[0]} (§4.3, §6.10)")
-        if self.v and len(payload) > OUR_MAX_FRAME:   # DATA/PRIORITY/... on a stream: §4.2 allows a stream error
-            st = self._state(sid)
-            self._check(st != "idle", "PROTOCOL_ERROR", f"frame on idle stream {sid} (§5.1)")
+        if self.v and len(payload) > OUR_MAX_FRAME:   # §4.2: on a stream of ours a stream error will do
             if ftype == DATA:
-                self.unacked += len(payload)
-            if st in ("open", "closed"):
-                self._check(False, "FRAME_SIZE_ERROR", f"{len(payload)}-octet frame above our "
-                            f"SETTINGS_MAX_FRAME_SIZE (§4.2)", sid)
+                self.unacked += len(payload)              # the octets still count for flow control
+            raise Violation("FRAME_SIZE_ERROR", f"{len(payload)}-octet frame above our SETTINGS_MAX_FRAME_SIZE "
+                            f"{OUR_MAX_FRAME} (§4.2)", sid if sid in self.state else None)
         handler = self.HANDLERS.get(ftype)
         if handler is not None:                   # §5.5: unknown frame types are ignored
             handler(self, flags, sid, payload)

@@ -100,14 +100,15 @@ def wait_readable(socks: list, timeout: float) -> list:
     return select.select(socks, [], [], max(0.0, timeout))[0]
 
 
-def close_socket(sock) -> None:
-    """Send FIN after what we wrote, drain what the server already sent, then close,
-    so a pending GOAWAY is not lost to a TCP RST."""
+def close_socket(sock, linger: float = 0.1) -> None:
+    """Send FIN after what we wrote, then read until the server closes too (at most
+    `linger` seconds), so our last frames (GOAWAY) are not lost to a TCP RST."""
+    end = time.monotonic() + linger
     try:
         sock.shutdown(socket.SHUT_WR)
         sock.setblocking(False)
-        for _ in range(16):
-            if not sock.recv(65536):
+        while time.monotonic() < end:
+            if select.select([sock], [], [], max(0.0, end - time.monotonic()))[0] and not sock.recv(65536):
                 break
     except (OSError, ValueError):
         pass
@@ -162,8 +163,8 @@ class _Reader:
 
 
 def http1_exchange(sock, method: str, target: str, authority: str, headers: list, body: bytes,
-                   deadline: float, on_body) -> tuple[int, list[list[str]]]:
-    """Send one request, read one response; body chunks go to on_body. Returns (status, headers)."""
+                   deadline: float, on_head, on_body) -> None:
+    """Send one request and read one response: on_head(status, fields), then on_body(chunk)s."""
     lines = [f"{method} {target} HTTP/1.1", f"Host: {authority}"]
     lines += [f"{n}: {v}" for n, v in headers if n.lower() != "host"]
     if body and not any(n.lower() == "content-length" for n, _ in headers):
@@ -185,9 +186,10 @@ def http1_exchange(sock, method: str, target: str, authority: str, headers: list
         fields = [[n.strip().lower(), v.strip()] for n, _, v in (h.partition(":") for h in head[1:])]
         if not 100 <= status < 200 or status == 101:
             break
+    on_head(status, fields)
     get = lambda name: next((v for n, v in fields if n == name), None)  # noqa: E731
     if method == "HEAD" or status in (204, 304) or status < 200:
-        return status, fields
+        return
     if "chunked" in (get("transfer-encoding") or "").lower():
         while True:
             size = int(r.until(b"\r\n").split(b";")[0].strip() or b"0", 16)
@@ -202,4 +204,3 @@ def http1_exchange(sock, method: str, target: str, authority: str, headers: list
         length = get("content-length")
         for chunk in r.take(int(length) if length and length.isdigit() else None):
             on_body(chunk)
-    return status, fields
