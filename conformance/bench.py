@@ -20,6 +20,7 @@ from .clients import registry
 from .clients.process import ClientProcess
 from .procfs import listening_ports
 
+CASE_FLAGS = ["--assert=plain", "-p", "no:hypothesispytest", "-p", "no:cacheprovider"]
 TARGETS = {"median_over_floor": 3.0, "catalog_n2_s": 10.0, "speedup": 1.7, "max_wait_s": 1.0}
 
 
@@ -78,7 +79,7 @@ def _wait_port(pid: int, bound_s: float = 10.0) -> int:
 
 
 def run_catalog(client: str, jobs: str, reports: str, extra: list[str]) -> tuple[float, dict]:
-    cmd = [sys.executable, "-m", "pytest", "cases", "-q", "-p", "no:cacheprovider", "--client", client,
+    cmd = [sys.executable, "-m", "pytest", "cases", "-q", *CASE_FLAGS, "--client", client,
            "--reports", reports, "-n", jobs, *extra]
     t0 = time.monotonic()
     proc = subprocess.run(cmd, cwd=registry.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -88,6 +89,14 @@ def run_catalog(client: str, jobs: str, reports: str, extra: list[str]) -> tuple
         raise RuntimeError(f"catalog run wrote no results (exit {proc.returncode}):\n{proc.stdout[-2000:]}")
     with open(path, encoding="utf-8") as fh:
         return wall, json.load(fh)
+
+
+def measure_startup() -> float:
+    """Wall time of interpreter start, pytest start-up and collection, with no case run."""
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-m", "pytest", "cases", "-q", "--collect-only", *CASE_FLAGS],
+                   cwd=registry.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.monotonic() - t0
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -100,8 +109,9 @@ def _dist(values: list[float]) -> dict:
             "p90_ms": round(_pct(values, 90) * 1000, 2), "max_ms": round(max(values, default=0) * 1000, 2)}
 
 
-def analyse(floor: dict, wall0: float, doc0: dict, wall2: float, doc2: dict) -> dict:
+def analyse(floor: dict, wall0: float, doc0: dict, wall2: float, doc2: dict, startup: float) -> dict:
     cases = doc0["cases"]
+    case_work = sum(c["seconds"] for c in cases)
     event = [c["seconds"] for c in cases if not c["waits"]]
     waits = [c["seconds"] for c in cases if c["waits"]]
     median_ms = statistics.median(event) * 1000 if event else 0
@@ -125,6 +135,9 @@ def analyse(floor: dict, wall0: float, doc0: dict, wall2: float, doc2: dict) -> 
         "per_case_event": _dist(event), "per_case_waits": _dist(waits),
         "phases_total_s": {k: round(v, 3) for k, v in sorted(phases.items())},
         "slow_cases": slow,
+        "fixed_costs": {"startup_and_collection_s": round(startup, 3), "case_work_n0_s": round(case_work, 3),
+                        "best_possible_speedup": round(wall0 / (startup + case_work / 2), 2) if case_work else None,
+                        "note": "-n 2 pays start-up and collection in every worker; only case work divides"},
         "matrix": {"builds": [doc2["run"]["client"]], "wall_s": round(wall2, 2),
                    "note": "one build is installed by default; the matrix is that build"},
         "ratios": {"median_event_case_over_floor": round(ratio, 2) if ratio else None,
@@ -175,6 +188,10 @@ def table(r: dict) -> str:
     out = [f"{a:<{width}}  {b}" for a, b in rows]
     out.append("")
     out += [f"target {k}: {v}" for k, v in r["targets"].items()]
+    fc = r["fixed_costs"]
+    out.append(f"fixed cost per pytest process (start-up + collection): {fc['startup_and_collection_s']} s; "
+               f"case work at -n 0: {fc['case_work_n0_s']} s; best possible -n 2 speed-up with that "
+               f"fixed cost: {fc['best_possible_speedup']}x")
     out.append("phases summed over the catalog at -n 0: " +
                ", ".join(f"{k} {v:.2f}s" for k, v in r["phases_total_s"].items()))
     if r["slow_cases"]:
@@ -192,10 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     build = registry.find(args.client)
     floor = measure_floor(build, args.requests)
+    startup = measure_startup()
     with tempfile.TemporaryDirectory(prefix="h2cs-bench-") as tmp:
         wall0, doc0 = run_catalog(args.client, "0", os.path.join(tmp, "n0"), [])
         wall2, doc2 = run_catalog(args.client, "2", os.path.join(tmp, "n2"), [])
-    result = analyse(floor, wall0, doc0, wall2, doc2)
+    result = analyse(floor, wall0, doc0, wall2, doc2, startup)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as fh:
         json.dump(result, fh, indent=1)
