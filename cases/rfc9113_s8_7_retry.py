@@ -10,17 +10,19 @@ MAX_ATTEMPTS = 10   # "a small, bounded number": libcurl gives up after 6 attemp
 def refuse(count=None):
     """RST_STREAM(REFUSED_STREAM) for the first `count` requests (all if None), then a 200.
 
-    Counted per scenario, across connections, so a retry on the same connection or on a
-    new one sees the same sequence."""
-    seen = {"n": 0}
+    Counted per scenario instance, across its connections, so a retry on the same
+    connection or on a new one sees the same sequence; every run starts at zero."""
+    def scenario():
+        seen = {"n": 0}
 
-    def respond(conn, req):
-        seen["n"] += 1
-        if count is None or seen["n"] <= count:
-            conn.send(F.rst_stream(req.stream, "REFUSED_STREAM"))
-        else:
-            reply()(conn, req)
-    return lambda: Script(respond=respond)
+        def respond(conn, req):
+            seen["n"] += 1
+            if count is None or seen["n"] <= count:
+                conn.send(F.rst_stream(req.stream, "REFUSED_STREAM"))
+            else:
+                reply()(conn, req)
+        return Script(respond=respond)
+    return scenario
 
 
 def attempts(ev):

@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     df = sub.add_parser("diff", help="verdict differences between two results.json files")
     df.add_argument("before")
     df.add_argument("after")
+    gr = sub.add_parser("grid", help="an HTML grid of several results.json (builds or runs)")
+    gr.add_argument("results", nargs="+")
+    gr.add_argument("-o", "--output", default="reports/grid.html")
     args = p.parse_args(argv)
     try:
         return COMMANDS[args.cmd](args)
@@ -71,7 +74,15 @@ def _diff(args) -> int:
     return 1 if changed else 0
 
 
-COMMANDS = {"list": _list, "expectations": _expectations, "diff": _diff}
+def _grid(args) -> int:
+    from .reports.grid import grid_html
+    with open(args.output, "w", encoding="utf-8") as fh:
+        fh.write(grid_html([_load_results(p) for p in args.results]))
+    print(f"written: {args.output}")
+    return 0
+
+
+COMMANDS = {"list": _list, "expectations": _expectations, "diff": _diff, "grid": _grid}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -37,6 +37,7 @@ class Frame:
     ping: bytes | None = None
     increment: int | None = None        # WINDOW_UPDATE
     headers: list[tuple[str, str]] | None = None  # decoded once END_HEADERS arrives
+    block: bytes | None = None          # the whole field block's octets, on its first frame
     data_len: int | None = None         # DATA payload minus padding
     problem: str | None = None
     reserved: bool = False              # the R bit of the stream identifier (§4.1)
@@ -68,7 +69,12 @@ class Frame:
         return " ".join(bits)
 
     def to_json(self) -> dict:
-        out = {k: v for k, v in self.__dict__.items() if v is not None and k != "reserved"}
+        out = {k: v for k, v in self.__dict__.items()
+               if v is not None and k not in ("reserved", "block", "headers")}
+        if self.headers is not None:  # capped: a decompression bomb must not bloat reports
+            out["headers"] = [[k[:200], v[:200]] for k, v in self.headers[:100]]
+        if self.block is not None:
+            out["block_len"] = len(self.block)
         if self.reserved:
             out["reserved"] = True
         out["flags"] = list(self.flags)
@@ -150,6 +156,7 @@ class FrameReader:
     def _block_end(self) -> None:
         fr, block = self._block_frame, bytes(self._block)
         self._block_frame, self._block = None, bytearray()
+        fr.block = block
         try:
             fr.headers = [(k.decode("latin-1") if isinstance(k, bytes) else k,
                            v.decode("latin-1") if isinstance(v, bytes) else v)

@@ -9,6 +9,8 @@ import time
 from collections import Counter, defaultdict
 from xml.sax.saxutils import escape, quoteattr
 
+from .grid import grid_html
+
 SCHEMA = "h2clientspec/results/1"
 ORDER = ("PASS", "FAIL", "FAIL-SHOULD", "UNSUPPORTED", "CRASH", "TIMEOUT", "ERROR")
 
@@ -42,6 +44,7 @@ def write_all(directory: str, results: dict[str, dict], client_name: str, client
     _atomic_write(os.path.join(directory, "results.json"), json.dumps(doc, indent=1, default=str))
     _atomic_write(os.path.join(directory, "junit.xml"), junit_xml(doc))
     _atomic_write(os.path.join(directory, "summary.txt"), summary_text(results) + "\n")
+    _atomic_write(os.path.join(directory, "grid.html"), grid_html([doc]))
 
 
 def junit_xml(doc: dict) -> str:

@@ -43,6 +43,20 @@ def request_fields(method: str, url: str, headers: list, body: bytes,
             (":path", path)] + regular
 
 
+# Deliberate misbehaviours (negative controls): Behaviour.edit_request applies one of these.
+def duplicate_path(fields: list) -> list:
+    """A second :path right after the first (§8.3.1 wants exactly one)."""
+    i = next(i for i, (name, _) in enumerate(fields) if name == ":path")
+    return fields[:i + 1] + [fields[i]] + fields[i + 1:]
+
+
+def host_not_authority(fields: list) -> list:
+    """A Host field after the pseudo-headers instead of :authority (§8.3.1)."""
+    pseudo = [f for f in fields if f[0].startswith(":") and f[0] != ":authority"]
+    hosts = [("host", v) for n, v in fields if n == ":authority"]
+    return pseudo + hosts + [f for f in fields if not f[0].startswith(":")]
+
+
 # -- what we receive ---------------------------------------------------------------
 def _field_problem(name: bytes, value: bytes) -> str | None:
     if not name:
@@ -124,6 +138,7 @@ def plain_fields(fields: Fields) -> list[list[str]]:
 HEADER_TABLE_SIZE, ENABLE_PUSH, MAX_CONCURRENT_STREAMS = 1, 2, 3
 INITIAL_WINDOW_SIZE, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE = 4, 5, 6
 MAX_WINDOW = 2**31 - 1
+KNOWN_SETTINGS = range(HEADER_TABLE_SIZE, MAX_HEADER_LIST_SIZE + 1)
 
 
 def setting_problem(ident: int, value: int) -> tuple[str, str] | None:

@@ -10,33 +10,65 @@ import base64
 import hashlib
 import time
 from dataclasses import dataclass, replace
+from typing import Callable
 from urllib.parse import urlsplit
 
-from .connection import TRACE_CAP, H2Connection
+from . import checks
+from .connection import OUR_MAX_FRAME, TRACE_CAP, H2Connection
 from .transport import TLS, TransferError, close_socket, connect, http1_exchange, wait_readable
 
 
 @dataclass(frozen=True)
-class Behaviour:  # all defaults = conforming
+class Behaviour:  # all defaults = conforming; each misbehaving profile changes one thing
     validate: bool = True            # False = naive: accept anything that completes
     ack_settings: bool = True
     ack_ping: bool = True
+    answer_ping_ack: bool = False    # misbehaviour: answer a PING ACK with a PING ACK (§6.7)
     send_goaway_on_error: bool = True  # on a connection error send GOAWAY(code) before closing
     error_code: str | None = None    # if set, this code name replaces the right one in every error GOAWAY/RST_STREAM
     stream_errors_as_connection_errors: bool = False  # conforming alternative (§5.4.2)
     retry_limit: int = 1             # automatic retries of refused requests; 0 = never
+    refused_ok: bool = False         # misbehaviour: REFUSED_STREAM reported as an empty 200
+    h11_required_retries: int | None = None  # misbehaviour: HTTP_1_1_REQUIRED is a refusal, retried over h2
     honour_goaway: bool = True       # False: keeps opening streams after GOAWAY
+    goaway_fails_inflight: bool = False  # misbehaviour: GOAWAY fails streams at or below last-stream-id
     reuse_connection: bool = True    # sequential requests reuse the live connection when allowed
+    honour_fresh: bool = True        # False: reuses connections even when the job says "fresh"
+    respect_alpn: bool = True        # False: speaks h2 over TLS whatever ALPN selected (§3.2)
+    require_resumption: bool = False  # misbehaviour: an offered TLS session must resume
     respect_max_concurrent: bool = True
     respect_flow_control: bool = True
     send_window_update: bool = True
     respect_max_frame_size: bool = True
+    frame_size_limit: int = OUR_MAX_FRAME  # largest frame payload accepted (§4.2: our SETTINGS_MAX_FRAME_SIZE)
     respect_header_table_size: bool = True
+    last_setting_wins: bool = True   # False: a setting repeated in one SETTINGS keeps its first value (§6.5.3)
+    reject_unknown_settings: bool = False  # misbehaviour: unknown setting = PROTOCOL_ERROR (§6.5.2)
     rst_answer_rst: bool = False     # misbehaviour: answer RST_STREAM with RST_STREAM
+    reject_closed_stream_frames: bool = False  # misbehaviour: late WINDOW_UPDATE/RST_STREAM = STREAM_CLOSED (§5.1)
     strip_connection_headers: bool = True
+    edit_request: Callable[[list], list] | None = None  # misbehaviour: rewrites the request fields
+    stream_id_step: int = 2          # 0: every request on stream 1 (§5.1.1)
     send_preface: bool = True        # False: no magic and no SETTINGS at the start
+    wait_settings_ack: bool = False  # misbehaviour: no request before our SETTINGS are ACKed
     report_truncated_as_ok: bool = False
+    ok_on_timeout: bool = False      # misbehaviour: a transfer that timed out is reported as a 200
+    settle_before_eof: bool = True   # False: an EOF read with the end of a response fails it
+    upload_reset_fails: bool = False  # misbehaviour: RST_STREAM(NO_ERROR) before the upload ended fails it (§8.1)
+    corrupt_body: bool = False       # misbehaviour: reports a wrong body_sha256
     wait_server_settings: bool = False
+    rejected_frames: frozenset = frozenset()  # misbehaviour: frame type names (or "UNKNOWN") = PROTOCOL_ERROR
+    reject_undefined_flags: bool = False  # misbehaviour: flags a type does not define = PROTOCOL_ERROR (§4.1)
+    reject_reserved_bit: bool = False  # misbehaviour: reserved bit of the stream id = PROTOCOL_ERROR (§4.1)
+    reject_empty_data: bool = False  # misbehaviour: empty DATA without END_STREAM = PROTOCOL_ERROR (§6.1)
+    strip_padding: bool = True       # False: Pad Length and padding stay in the content (§6.1, §6.2)
+    skip_priority_fields: bool = True  # False: HEADERS' PRIORITY flag octets stay in the field block (§6.2)
+    max_continuations: int | None = None  # misbehaviour: more CONTINUATIONs per block = ENHANCE_YOUR_CALM
+    small_data_limit: int | None = None  # misbehaviour: more consecutive DATA < 16 octets = ENHANCE_YOUR_CALM
+    mix_streams: bool = False        # misbehaviour: DATA goes to the most recently opened transfer
+    skip_informational: bool = True  # False: a 1xx HEADERS is taken as the final response (§8.1)
+    accept_trailers: bool = True     # False: trailers are malformed (§8.1)
+    content_length_exemptions: bool = True  # False: content-length enforced for HEAD, 204, 304 (§8.1.1)
 
 
 _GOOD = Behaviour()
@@ -45,22 +77,55 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "naive": replace(_GOOD, validate=False),
     "no-settings-ack": replace(_GOOD, ack_settings=False),
     "no-ping-ack": replace(_GOOD, ack_ping=False),
+    "answer-ping-ack": replace(_GOOD, answer_ping_ack=True),
     "wrong-code": replace(_GOOD, error_code="INTERNAL_ERROR"),
     "no-goaway": replace(_GOOD, send_goaway_on_error=False),
     "no-retry": replace(_GOOD, retry_limit=0),
     "retry-forever": replace(_GOOD, retry_limit=1000),
+    "refused-ok": replace(_GOOD, refused_ok=True),
+    "h2-retry-forever": replace(_GOOD, h11_required_retries=1000),
     "ignore-goaway": replace(_GOOD, honour_goaway=False),
+    "goaway-fails-inflight": replace(_GOOD, goaway_fails_inflight=True),
     "no-reuse": replace(_GOOD, reuse_connection=False),
-    "ignore-max-concurrent": replace(_GOOD, respect_max_concurrent=False),
+    "ignore-fresh": replace(_GOOD, honour_fresh=False),
+    "ignore-alpn": replace(_GOOD, respect_alpn=False),
+    "require-resumption": replace(_GOOD, require_resumption=True),
+    "ignore-max-concurrent": replace(_GOOD, respect_max_concurrent=False, wait_server_settings=True),
     "ignore-flow-control": replace(_GOOD, respect_flow_control=False),
     "no-window-update": replace(_GOOD, send_window_update=False),
     "ignore-max-frame-size": replace(_GOOD, respect_max_frame_size=False),
+    "max-frame-off-by-one": replace(_GOOD, frame_size_limit=OUR_MAX_FRAME - 1),
     "ignore-header-table-size": replace(_GOOD, respect_header_table_size=False),
+    "first-setting-wins": replace(_GOOD, last_setting_wins=False),
+    "reject-unknown-setting": replace(_GOOD, reject_unknown_settings=True),
     "rst-answer-rst": replace(_GOOD, rst_answer_rst=True),
+    "reject-closed-stream-frames": replace(_GOOD, reject_closed_stream_frames=True),
     "keep-connection-headers": replace(_GOOD, strip_connection_headers=False),
+    "duplicate-path": replace(_GOOD, edit_request=checks.duplicate_path),
+    "host-not-authority": replace(_GOOD, edit_request=checks.host_not_authority),
+    "reuse-stream-id": replace(_GOOD, stream_id_step=0),
     "truncated-ok": replace(_GOOD, report_truncated_as_ok=True),
+    "ok-on-timeout": replace(_GOOD, ok_on_timeout=True),
+    "close-fails-complete": replace(_GOOD, settle_before_eof=False),
+    "upload-reset-fails": replace(_GOOD, upload_reset_fails=True),
+    "corrupt-body": replace(_GOOD, corrupt_body=True),
     "stream-as-connection": replace(_GOOD, stream_errors_as_connection_errors=True),
     "no-preface": replace(_GOOD, send_preface=False),
+    "wait-for-settings-ack": replace(_GOOD, wait_settings_ack=True),
+    "no-continuation": replace(_GOOD, rejected_frames=frozenset({"CONTINUATION"})),
+    "reject-priority": replace(_GOOD, rejected_frames=frozenset({"PRIORITY"})),
+    "reject-unknown-frame": replace(_GOOD, rejected_frames=frozenset({"UNKNOWN"})),
+    "reject-unknown-flags": replace(_GOOD, reject_undefined_flags=True),
+    "reject-reserved-bit": replace(_GOOD, reject_reserved_bit=True),
+    "reject-empty-data": replace(_GOOD, reject_empty_data=True),
+    "no-padding": replace(_GOOD, strip_padding=False),
+    "no-priority-flag": replace(_GOOD, skip_priority_fields=False),
+    "continuation-limit": replace(_GOOD, max_continuations=8),
+    "small-frame-limit": replace(_GOOD, small_data_limit=8),
+    "mix-streams": replace(_GOOD, mix_streams=True),
+    "final-1xx": replace(_GOOD, skip_informational=False),
+    "reject-trailers": replace(_GOOD, accept_trailers=False),
+    "content-length-always": replace(_GOOD, content_length_exemptions=False),
 }
 
 VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
@@ -98,6 +163,7 @@ class Transfer:
         self.used: list = []                 # connections, for the trace
         self.notes: list[str] = []
         self.t0 = self.deadline = 0.0
+        self.give_up = ("timeout", "TIMEOUT", "no complete response")   # how the deadline fails it
         self.timings = {"total_ms": 0.0, "connect_ms": 0.0, "tls_ms": 0.0}
         self._reset()
 
@@ -141,20 +207,33 @@ class Transfer:
         self.note(f"failed: {cls} {name}: {message}")
         self._finish(False)
 
+    def pretend_ok(self, why: str) -> None:
+        """Misbehaviours: report success despite `why` (a 200 if no status arrived)."""
+        self.note(f"misbehaviour: reporting ok despite: {why}")
+        self.status = self.status or 200
+        self.succeed()
+
     def truncated(self, cls: str, name: str, message: str, allowed: bool) -> None:
         """The response ended early; the truncated-ok knob reports that as success."""
         if allowed and self.b.report_truncated_as_ok:
-            self.note(f"misbehaviour: reporting ok despite: {message}")
-            return self.succeed()
+            return self.pretend_ok(message)
         self.fail(cls, name, message)
 
-    def retry(self, why: str) -> bool:
+    def expire(self, timeout_s: float) -> None:
+        """The transfer's own timeout passed; the ok-on-timeout knob reports that as success."""
+        message = f"{self.give_up[2]} within {timeout_s * 1000:.0f} ms"
+        if self.b.ok_on_timeout:
+            return self.pretend_ok(message)
+        self.fail(self.give_up[0], self.give_up[1], message)
+
+    def retry(self, why: str, limit: int | None = None) -> bool:
         """§8.7: a request the server never processed may go again, on a new connection."""
-        if self.retries >= self.b.retry_limit:
-            self.note(f"no retry left ({self.retries}/{self.b.retry_limit}): {why}")
+        limit = self.b.retry_limit if limit is None else limit
+        if self.retries >= limit:
+            self.note(f"no retry left ({self.retries}/{limit}): {why}")
             return False
         self.retries += 1
-        self.note(f"retry {self.retries}/{self.b.retry_limit}: {why}")
+        self.note(f"retry {self.retries}/{limit}: {why}")
         self.detach()
         self.force_new = True
         self._reset()
@@ -162,6 +241,9 @@ class Transfer:
 
     def downgrade(self, why: str) -> bool:
         """HTTP_1_1_REQUIRED (§7): once over HTTP/1.1, if the request allows it."""
+        if self.b.h11_required_retries is not None:   # misbehaviour: a plain refusal, retried over h2
+            self.give_up = ("http2", "HTTP_1_1_REQUIRED", "still refused over HTTP/2")
+            return self.retry(why, self.b.h11_required_retries)
         if self.version != "h2-or-http1.1" or self.h1:
             return False
         self.note(f"retrying over HTTP/1.1: {why}")
@@ -178,9 +260,12 @@ class Transfer:
 
     def outcome(self) -> dict:
         trace = "\n".join(self.notes + [line for c in self.used for line in c.trace])
+        digest = self.hash.digest()
+        if self.b.corrupt_body:                    # misbehaviour: every bit of the hash flipped
+            digest = bytes(x ^ 0xff for x in digest)
         return {"ok": self.ok, "error": self.error, "status": self.status,
                 "http_version": self.http_version, "headers": self.resp_headers,
-                "body_len": self.body_len, "body_sha256": self.hash.hexdigest(),
+                "body_len": self.body_len, "body_sha256": digest.hex(),
                 "timings": self.timings, "trace": trace[:TRACE_CAP]}
 
 
@@ -195,13 +280,18 @@ class Job:
     def __init__(self, job: dict, b: Behaviour):
         self.b, self.id = b, job["id"]
         self.timeout = int(job["timeout_ms"]) / 1000
+        if not isinstance(self.id, str) or self.timeout <= 0:
+            raise ValueError(f"id must be a string and timeout_ms positive, got {self.id!r}/{job['timeout_ms']!r}")
+        if not isinstance(job["requests"], list) or not job["requests"]:
+            raise ValueError("requests must be a non-empty list")
         self.mode, self.connection = job.get("mode", "sequential"), job.get("connection", "reuse")
         if self.mode not in ("sequential", "parallel") or self.connection not in ("reuse", "fresh"):
             raise ValueError(f"unknown mode/connection {self.mode!r}/{self.connection!r}")
         cache = job.get("tls_session_cache", "separate")
         if cache not in ("shared", "separate"):
             raise ValueError(f"unknown tls_session_cache {cache!r}")
-        self.tls = TLS(job.get("ca_file") or "", shared=cache == "shared")
+        self.tls = TLS(job.get("ca_file") or "", shared=cache == "shared",
+                       require_resumption=b.require_resumption)
         self.transfers = [Transfer(i, r, b) for i, r in enumerate(job["requests"])]
         self.conns: list = []
 
@@ -221,7 +311,8 @@ class Job:
                 "trace": trace[:TRACE_CAP]}
 
     def _may_reuse(self) -> bool:
-        return self.connection == "reuse" and (self.mode == "parallel" or self.b.reuse_connection)
+        return ((self.connection == "reuse" or not self.b.honour_fresh)
+                and (self.mode == "parallel" or self.b.reuse_connection))
 
     def _close_all(self) -> None:
         for c in self.conns:
@@ -236,7 +327,7 @@ class Job:
                 if not t.done and now >= t.deadline:
                     if t.conn is not None:
                         t.conn.cancel(t)
-                    t.fail("timeout", "TIMEOUT", f"no complete response within {self.timeout * 1000:.0f} ms")
+                    t.expire(self.timeout)
                 elif not t.done and (t.conn is None or t.conn.dead):
                     self._assign(t)
             for c in self.conns:
@@ -272,7 +363,7 @@ class Job:
         selected = sock.selected_alpn_protocol() if t.scheme == "https" else None
         t.note(f"connected {label} to {t.host}:{t.port} alpn={selected}")
         remember = (lambda s, key=key: self.tls.remember(s, key)) if key else None
-        if not h1 and (t.scheme == "http" or selected == "h2"):
+        if not h1 and (t.scheme == "http" or selected == "h2" or not self.b.respect_alpn):
             c = H2Connection(sock, self.b, (t.scheme, t.host, t.port), label, remember)
             self.conns.append(c)
             return c.enqueue(t)

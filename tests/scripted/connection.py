@@ -27,6 +27,9 @@ TYPE_NAMES = ["DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PRO
               "WINDOW_UPDATE", "CONTINUATION"]
 END_STREAM = ACK = 0x1
 END_HEADERS, PADDED, PRIORITY_FLAG = 0x4, 0x8, 0x20
+# §6: the flags each frame type defines; any other bit is undefined and ignored (§4.1)
+DEFINED_FLAGS = {DATA: END_STREAM | PADDED, HEADERS: END_STREAM | END_HEADERS | PADDED | PRIORITY_FLAG,
+                 SETTINGS: ACK, PUSH_PROMISE: END_HEADERS | PADDED, PING: ACK, CONTINUATION: END_HEADERS}
 OUR_MAX_FRAME = 16384                  # we never raise SETTINGS_MAX_FRAME_SIZE (§4.2)
 OUR_TABLE_SIZE = 4096                  # nor SETTINGS_HEADER_TABLE_SIZE
 MAX_WINDOW = checks.MAX_WINDOW
@@ -81,6 +84,7 @@ class Stream:
         self.content_length: int | None = None
         self.no_body = transfer.method == "HEAD"
         self.received = 0
+        self.small_run = 0               # consecutive DATA frames under 16 octets (small-frame-limit)
 
 
 class H2Connection:
@@ -106,7 +110,8 @@ class H2Connection:
         self.conn_window = 65535
         self.unacked = 0
         self.block: list | None = None           # [stream, fragments, end_stream, kind] inside a field block
-        self.seen_first = self.got_settings = False
+        self.seen_first = self.got_settings = self.settings_acked = False
+        self.continuations = 0                   # CONTINUATION frames in the current field block
         self.goaway: int | None = None
         self.dead = self.send_failed = False
         if behaviour.send_preface:               # §3.4: the magic, then SETTINGS
@@ -134,6 +139,16 @@ class H2Connection:
 
     def _state(self, sid: int) -> str:
         return self.state.get(sid, "idle")
+
+    def _closed(self, sid: int) -> bool:
+        """§5.1 closed: reset by either side, or ended by both."""
+        st = self.state[sid]
+        return st not in ("open", "closed") or (st == "closed" and self.streams[sid].local_ended)
+
+    def _late(self, sid: int, what: str) -> None:
+        """§5.1: WINDOW_UPDATE or RST_STREAM just after a stream closed is ignored."""
+        if self.b.reject_closed_stream_frames:    # misbehaviour
+            raise Violation("STREAM_CLOSED", f"misbehaviour: rejecting {what} on closed stream {sid}")
 
     def _mine(self, t) -> bool:
         return t.conn is self and not t.done
@@ -201,6 +216,8 @@ class H2Connection:
             # §3.4 lets the first request go before the server's SETTINGS; until they arrive the
             # server's limits are unknown, so one stream and no DATA (§6.5.2, §6.9.2).
             limit = 0 if self.b.wait_server_settings else 1
+        if self.b.wait_settings_ack and not self.settings_acked:
+            limit = 0                             # misbehaviour: §6.5.3 does not ask to wait for the ACK
         while self.queue and self._active() < limit:
             self._open(self.queue.pop(0))
         for s in self.streams.values():
@@ -219,8 +236,10 @@ class H2Connection:
         self.queue.clear()
 
     def _open(self, t) -> None:
-        sid, self.next_id = self.next_id, self.next_id + 2      # §5.1.1: odd, increasing
+        sid, self.next_id = self.next_id, self.next_id + self.b.stream_id_step   # §5.1.1: odd, increasing
         fields = checks.request_fields(t.method, t.url, t.headers, t.body, self.b.strip_connection_headers)
+        if self.b.edit_request:
+            fields = self.b.edit_request(fields)
         block = self.encoder.encode(fields)
         s = self.streams[sid] = Stream(sid, t, self.initial_window)
         self.state[sid] = "open"
@@ -273,12 +292,31 @@ class H2Connection:
         if data:
             self.inbuf += data
             self._process()
+            if not (eof or self.b.settle_before_eof or self.dead):
+                eof = self._eof_follows()
         if not self.dead:
+            if eof and not self.b.settle_before_eof:
+                return self._on_eof(eof)          # misbehaviour: the close wins over a complete response
             self._settle()
             if eof:
                 return self._on_eof(eof)
             self._give_back()
             self.flush()
+
+    def _eof_follows(self) -> str | None:
+        """Read on while more arrives right behind the last read; say whether it ended in EOF."""
+        while wait_readable([self.sock], 0.5):
+            try:
+                data = self.sock.recv(65536)
+            except (OSError, ssl.SSLError) as exc:
+                return f"receive failed: {exc}"
+            if not data:
+                return "the server closed the connection"
+            self.inbuf += data
+            self._process()
+            if self.dead:
+                return None
+        return None
 
     def _process(self) -> None:
         while not self.dead:
@@ -290,17 +328,17 @@ class H2Connection:
             length = int.from_bytes(self.inbuf[:3], "big")
             ftype, flags = self.inbuf[3], self.inbuf[4]
             sid = int.from_bytes(self.inbuf[5:9], "big") & 0x7fffffff   # §4.1: reserved bit ignored
-            if self.v and length > OUR_MAX_FRAME and (ftype in (HEADERS, SETTINGS, PUSH_PROMISE, CONTINUATION)
-                                                      or sid == 0):
-                return self._connection_error("FRAME_SIZE_ERROR", f"{length}-octet frame of type {ftype} "
-                                              f"above our SETTINGS_MAX_FRAME_SIZE {OUR_MAX_FRAME} (§4.2)")
+            limit = self.b.frame_size_limit
+            if self.v and length > limit and (ftype in (HEADERS, SETTINGS, PUSH_PROMISE, CONTINUATION) or sid == 0):
+                return self._connection_error("FRAME_SIZE_ERROR", f"{length}-octet frame of type {ftype} above "
+                                              f"our SETTINGS_MAX_FRAME_SIZE {limit} (§4.2)")
             if len(self.inbuf) < 9 + length:
                 return
             raw = bytes(self.inbuf[:9 + length])
             del self.inbuf[:9 + length]
             self.note("< " + describe(raw))
             try:
-                self._frame(ftype, flags, sid, raw[9:])
+                self._frame(ftype, flags, sid, raw[9:], reserved=bool(raw[5] & 0x80))
             except Violation as v:
                 if v.stream is None:
                     return self._connection_error(v.code, v.message)
@@ -310,7 +348,7 @@ class H2Connection:
                     return self._connection_error("PROTOCOL_ERROR", f"unparseable frame: {exc}")
                 self.note(f"naive: skipped unparseable frame ({exc})")
 
-    def _frame(self, ftype: int, flags: int, sid: int, payload: bytes) -> None:
+    def _frame(self, ftype: int, flags: int, sid: int, payload: bytes, reserved: bool = False) -> None:
         if not self.seen_first:
             self.seen_first = True
             name = TYPE_NAMES[ftype] if ftype < len(TYPE_NAMES) else f"type 0x{ftype:x}"
@@ -319,19 +357,31 @@ class H2Connection:
         if self.block is not None and ftype != CONTINUATION:
             self._check(False, "PROTOCOL_ERROR", f"frame type {ftype} inside the field block of stream "
                         f"{self.block[0]} (§4.3, §6.10)")
-        if self.v and len(payload) > OUR_MAX_FRAME:   # §4.2: on a stream of ours a stream error will do
+        if self.v and len(payload) > self.b.frame_size_limit:   # §4.2: on a stream of ours a stream error does
             if ftype == DATA:
                 self.unacked += len(payload)              # the octets still count for flow control
             raise Violation("FRAME_SIZE_ERROR", f"{len(payload)}-octet frame above our SETTINGS_MAX_FRAME_SIZE "
-                            f"{OUR_MAX_FRAME} (§4.2)", sid if sid in self.state else None)
+                            f"{self.b.frame_size_limit} (§4.2)", sid if sid in self.state else None)
+        self._reject_ignorable(ftype, flags, reserved)
         handler = self.HANDLERS.get(ftype)
         if handler is not None:                   # §5.5: unknown frame types are ignored
             handler(self, flags, sid, payload)
 
+    def _reject_ignorable(self, ftype: int, flags: int, reserved: bool) -> None:
+        """Misbehaviours: a connection error for what §4.1 and §5.5 say to ignore."""
+        name = TYPE_NAMES[ftype] if ftype < len(TYPE_NAMES) else "UNKNOWN"
+        undefined = flags & ~DEFINED_FLAGS.get(ftype, 0) if ftype < len(TYPE_NAMES) else 0
+        for bad, what in ((name in self.b.rejected_frames, f"a {name} frame"),
+                          (self.b.reject_undefined_flags and undefined, f"undefined flags 0x{undefined:x} on {name}"),
+                          (self.b.reject_reserved_bit and reserved, "the reserved bit of a stream identifier")):
+            if bad:
+                raise Violation("PROTOCOL_ERROR", f"misbehaviour: rejecting {what}")
+
     def _unpad(self, flags: int, payload: bytes, skip: int = 0) -> bytes | None:
         """Payload without padding (§6.1, §6.2) and `skip` octets after the pad length."""
-        pad = payload[0] if flags & PADDED and payload else 0
-        start = (1 if flags & PADDED else 0) + skip
+        padded = flags & PADDED and self.b.strip_padding   # misbehaviour: padding kept as content
+        pad = payload[0] if padded and payload else 0
+        start = (1 if padded else 0) + skip
         if not self._check(start + pad <= len(payload), "PROTOCOL_ERROR",
                            f"padding of {pad} octets does not fit a {len(payload)}-octet payload (§6.1, §6.2)"):
             return None
@@ -342,6 +392,8 @@ class H2Connection:
             return
         data = self._unpad(flags, payload)
         self.unacked += len(payload)              # §6.9.1: padding counts toward flow control
+        if self.b.reject_empty_data and not payload and not flags & END_STREAM:
+            raise Violation("PROTOCOL_ERROR", f"misbehaviour: rejecting an empty DATA frame on stream {sid}")
         st = self._state(sid)
         if not self._check(st != "idle", "PROTOCOL_ERROR", f"DATA on idle stream {sid} (§5.1)") \
                 or st == "reset-local":           # §5.1: frames on streams we reset are ignored
@@ -353,7 +405,12 @@ class H2Connection:
         s.unacked += len(payload)
         self._check(s.got_final, "PROTOCOL_ERROR", "DATA before the response HEADERS (§8.1)", sid)
         s.received += len(data)
-        s.transfer.add_body(data)
+        s.small_run = s.small_run + 1 if len(data) < 16 else 0
+        if self.b.small_data_limit is not None and s.small_run > self.b.small_data_limit:
+            raise Violation("ENHANCE_YOUR_CALM", f"misbehaviour: more than {self.b.small_data_limit} "
+                            "consecutive DATA frames under 16 octets", sid)
+        # misbehaviour mix-streams: the body goes to the most recently opened transfer
+        (self.streams[max(self.streams)] if self.b.mix_streams else s).transfer.add_body(data)
         if s.content_length is not None and not s.no_body:
             self._check(s.received <= s.content_length, "PROTOCOL_ERROR",
                         f"more DATA than content-length {s.content_length} (§8.1.1)", sid)
@@ -364,7 +421,7 @@ class H2Connection:
         if not self._check(sid != 0, "PROTOCOL_ERROR", "HEADERS on stream 0 (§6.2)"):
             return
         # §5.3.2: the priority block of the PRIORITY flag is skipped and ignored
-        fragment = self._unpad(flags, payload, 5 if flags & PRIORITY_FLAG else 0)
+        fragment = self._unpad(flags, payload, 5 if flags & PRIORITY_FLAG and self.b.skip_priority_fields else 0)
         if fragment is None:
             return
         self._check(sid in self.state, "PROTOCOL_ERROR", f"HEADERS on idle stream {sid}"
@@ -382,6 +439,8 @@ class H2Connection:
                 and self._check(sid in self.state, "PROTOCOL_ERROR", f"RST_STREAM on idle stream {sid} (§6.4)")):
             return
         name = code_name(struct.unpack("!L", payload)[0])
+        if self._closed(sid):
+            self._late(sid, "RST_STREAM")
         if self.state[sid] not in ("open", "closed"):
             return                                # §5.1: late RST_STREAM on a closed stream is ignored
         self.state[sid] = "reset-remote"
@@ -389,9 +448,13 @@ class H2Connection:
         if self.b.rst_answer_rst:                 # misbehaviour: §5.4.2 forbids answering RST with RST
             self._send(RstStreamFrame(sid, error_code=self._err("STREAM_CLOSED")))
         t = s.transfer
+        why = f"server reset stream {sid} with {name}"
+        if self.b.upload_reset_fails and s.response_done and not s.local_ended and self._mine(t):
+            return t.fail("stream", "STREAM_RESET", f"misbehaviour: {why} before the upload ended")
         if s.response_done or not self._mine(t):  # §8.1: after a complete response, keep the response
             return
-        why = f"server reset stream {sid} with {name}"
+        if name == "REFUSED_STREAM" and self.b.refused_ok:
+            return t.pretend_ok(why)
         if name == "REFUSED_STREAM" and t.retry(why + " (§8.7: safe to retry)"):
             return
         if name == "HTTP_1_1_REQUIRED" and t.downgrade(why):
@@ -404,16 +467,22 @@ class H2Connection:
             return
         if flags & ACK:
             self._check(not payload, "FRAME_SIZE_ERROR", "SETTINGS ACK with a payload (§6.5)")
+            self.settings_acked = True
             return
         if not self._check(len(payload) % 6 == 0, "FRAME_SIZE_ERROR",
                            f"SETTINGS length {len(payload)} not a multiple of 6 (§6.5)"):
             return
         pairs = [struct.unpack_from("!HL", payload, i) for i in range(0, len(payload), 6)]
+        unknown = [ident for ident, _ in pairs if ident not in checks.KNOWN_SETTINGS]
+        if unknown and self.b.reject_unknown_settings:
+            raise Violation("PROTOCOL_ERROR", f"misbehaviour: rejecting unknown settings {unknown}")
         good = []
         for ident, value in pairs:
             problem = checks.setting_problem(ident, value)
             if problem is None or self._check(False, *problem):
                 good.append((ident, value))       # naive: a bad value is dropped
+        if not self.b.last_setting_wins:         # misbehaviour: a repeated setting keeps its first value
+            good = list({ident: (ident, value) for ident, value in reversed(good)}.values())
         for ident, value in good:                 # §6.5.3: in order, so the last value wins
             self._apply_setting(ident, value)
         self.got_settings = True
@@ -446,7 +515,7 @@ class H2Connection:
         if not (self._check(sid == 0, "PROTOCOL_ERROR", f"PING on stream {sid} (§6.7)")
                 and self._check(len(payload) == 8, "FRAME_SIZE_ERROR", f"PING of length {len(payload)} (§6.7)")):
             return
-        if not flags & ACK and self.b.ack_ping:   # §6.7: never answer a PING ACK
+        if self.b.ack_ping and (not flags & ACK or self.b.answer_ping_ack):   # §6.7: never answer a PING ACK
             self._send(PingFrame(0, opaque_data=payload, flags=["ACK"]))
 
     def _on_goaway(self, flags, sid, payload):
@@ -458,7 +527,12 @@ class H2Connection:
         self.goaway = last if self.goaway is None else min(self.goaway, last)
         for s in self.streams.values():
             t = s.transfer
-            if s.response_done or not self._mine(t) or not (s.id > last or name == "HTTP_1_1_REQUIRED"):
+            if s.response_done or not self._mine(t):
+                continue
+            if s.id <= last and name != "HTTP_1_1_REQUIRED":
+                if self.b.goaway_fails_inflight:  # misbehaviour: the server may still complete it
+                    self.state[s.id] = "reset-local"
+                    t.fail("http2", "GOAWAY", f"misbehaviour: GOAWAY(last-stream-id {last}) fails stream {s.id}")
                 continue                          # §6.8: streams up to last-stream-id carry on
             self.state[s.id] = "reset-local"      # never processed by the server: forget it
             why = f"server sent GOAWAY({name}, last-stream-id {last}) above stream {s.id}"
@@ -482,8 +556,8 @@ class H2Connection:
         st = self._state(sid)
         if not self._check(st != "idle", "PROTOCOL_ERROR", f"WINDOW_UPDATE on idle stream {sid} (§5.1)"):
             return
-        if st not in ("open", "closed") or (st == "closed" and self.streams[sid].local_ended):
-            return                                # §5.1: late WINDOW_UPDATE on a closed stream is ignored
+        if self._closed(sid):
+            return self._late(sid, "WINDOW_UPDATE")
         if self._check(inc != 0, "PROTOCOL_ERROR", f"WINDOW_UPDATE increment 0 on stream {sid} (§6.9)", sid):
             s = self.streams[sid]
             s.window += inc
@@ -497,6 +571,10 @@ class H2Connection:
                            f"CONTINUATION on stream {sid} inside the field block of stream {blk[0]} (§6.10)"):
             return
         blk[1] += payload
+        self.continuations += 1
+        if self.b.max_continuations is not None and self.continuations == self.b.max_continuations + 1:
+            raise Violation("ENHANCE_YOUR_CALM", f"misbehaviour: more than {self.b.max_continuations} "
+                            "CONTINUATION frames in one field block", sid)
         if len(blk[1]) > MAX_FIELD_BLOCK and not self._check(False, "ENHANCE_YOUR_CALM",
                                                              f"field block above {MAX_FIELD_BLOCK} octets (§10.5.1)"):
             blk[1], blk[3] = bytearray(), "dropped"   # naive: keeps reading, memory stays bounded
@@ -510,6 +588,7 @@ class H2Connection:
     # -- field blocks and responses ------------------------------------------------------
     def _start_block(self, sid, fragment, flags, kind):
         self.block = [sid, bytearray(fragment), bool(flags & END_STREAM), kind]
+        self.continuations = 0
         if flags & END_HEADERS:
             self._end_block()
 
@@ -544,12 +623,21 @@ class H2Connection:
                            f"informational {status} with END_STREAM (§8.1)" if end_stream else None)
             self._check(problem is None, "PROTOCOL_ERROR", f"malformed response: {problem}", s.id)
             if informational and not end_stream:
-                return                            # §8.1: 1xx before the final response are skipped
+                if self.b.skip_informational:
+                    return                        # §8.1: 1xx before the final response are skipped
+                self.note(f"misbehaviour: {status} taken as the response; the rest of stream {s.id} is ignored")
+                t.set_response(status, checks.plain_fields(fields))
+                s.got_final = s.response_done = True
+                self.state[s.id] = "reset-local"
+                return
             s.got_final = True
             s.content_length = checks.content_length(fields)
-            s.no_body = s.no_body or status in (204, 304)
+            # §8.1.1: HEAD, 204 and 304 have no content, whatever content-length says
+            s.no_body = (s.no_body or status in (204, 304)) and self.b.content_length_exemptions
             t.set_response(status, checks.plain_fields(fields))
         else:
+            if not self.b.accept_trailers:
+                raise Violation("PROTOCOL_ERROR", "misbehaviour: trailers taken as malformed", s.id)
             if not self._check(end_stream, "PROTOCOL_ERROR", "HEADERS after the final response without "
                                "END_STREAM: neither a response nor trailers (§8.1)", s.id):
                 return
@@ -568,7 +656,8 @@ class H2Connection:
     def _settle(self) -> None:
         """Complete transfers whose response ended in the batch just processed."""
         for s in self.streams.values():
-            if s.response_done and self._mine(s.transfer) and s.transfer.stream == s.id:
+            upload_pending = self.b.upload_reset_fails and not s.local_ended   # misbehaviour: wait for it
+            if s.response_done and self._mine(s.transfer) and s.transfer.stream == s.id and not upload_pending:
                 s.transfer.succeed()
                 if self.remember:
                     self.remember(self.sock)

@@ -252,3 +252,47 @@ def test_connection_refused_and_unknown_field():
     bad = job("", "http://127.0.0.1:1/")
     bad["mode"] = "sideways"
     assert run_job(bad)["type"] == "error"
+
+
+def test_profiles_are_distinct_and_good_is_the_default():
+    assert len(set(BEHAVIOURS.values())) == len(BEHAVIOURS)   # no two names for one behaviour
+    assert [n for n, b in BEHAVIOURS.items() if b == Behaviour()] == ["good"]
+
+
+def test_request_field_misbehaviours():
+    from tests.scripted import checks
+    fields = checks.request_fields("GET", "https://127.0.0.1:1/p?q", [("x-a", "1")], b"")
+    assert [n for n, _ in checks.duplicate_path(fields)] == [":method", ":scheme", ":authority", ":path",
+                                                             ":path", "x-a"]
+    assert checks.host_not_authority(fields) == [(":method", "GET"), (":scheme", "https"), (":path", "/p?q"),
+                                                 ("host", "127.0.0.1:1"), ("x-a", "1")]
+
+
+def test_corrupt_body_flips_the_hash(server, ca_file):
+    (o,) = run_job(job(ca_file, server.url("/ok")), BEHAVIOURS["corrupt-body"])["outcomes"]
+    assert o["ok"] and o["body_len"] == len(BODY)
+    assert o["body_sha256"] == bytes(x ^ 0xff for x in hashlib.sha256(BODY).digest()).hex()
+
+
+def test_adapter_process(server, ca_file):
+    """python -m tests.scripted PROFILE speaks docs/clients.md on stdin/stdout."""
+    import json
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "tests.scripted", "good"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = [json.dumps(job(ca_file, server.url("/ok"))), "not json", json.dumps({"type": "run", "id": "x"})]
+    out, err = proc.communicate("\n".join(lines) + "\n", timeout=30)
+    assert proc.returncode == 0, err
+    hello_msg, result, bad_line, bad_job = [json.loads(line) for line in out.splitlines()]
+    assert hello_msg == hello()
+    assert result["type"] == "result" and result["id"] == "smoke" and result["outcomes"][0]["ok"]
+    assert bad_line["type"] == "error" and bad_job == {**bad_job, "type": "error", "id": "x"}
+
+
+def test_adapter_refuses_an_unknown_profile():
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "tests.scripted", "no-such-profile"], capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 2 and not done.stdout and "profiles:" in done.stderr

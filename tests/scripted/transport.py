@@ -26,8 +26,9 @@ def remaining(deadline: float) -> float:
 class TLS:
     """SSL contexts and, when `shared`, one session cache for the whole job."""
 
-    def __init__(self, ca_file: str, shared: bool):
+    def __init__(self, ca_file: str, shared: bool, require_resumption: bool = False):
         self.ca_file, self.shared = ca_file, shared
+        self.require_resumption = require_resumption   # misbehaviour: a full handshake fails
         self.contexts: dict[tuple, ssl.SSLContext] = {}
         self.sessions: dict[tuple, ssl.SSLSession] = {}
 
@@ -46,7 +47,11 @@ class TLS:
         key = (host, port, alpn)
         session = self.sessions.get(key) if self.shared else None
         # A rejected session falls back to a full handshake inside OpenSSL.
-        return self.context(alpn).wrap_socket(raw, server_hostname=host, session=session), key
+        sock = self.context(alpn).wrap_socket(raw, server_hostname=host, session=session)
+        if session is not None and self.require_resumption and not sock.session_reused:
+            sock.close()
+            raise TransferError("tls", "TLS_NOT_RESUMED", "offered a TLS session but the server did a full handshake")
+        return sock, key
 
     def remember(self, sock, key) -> None:
         """Keep the session (with its TLS 1.3 ticket, once data was read) for the next connection."""
@@ -97,7 +102,16 @@ def wait_readable(socks: list, timeout: float) -> list:
     if not socks:
         time.sleep(max(0.0, min(timeout, 0.05)))
         return []
-    return select.select(socks, [], [], max(0.0, timeout))[0]
+    return _poll(socks, timeout)
+
+
+def _poll(socks: list, timeout: float) -> list:
+    """select() for reading without its FD_SETSIZE limit (a retry loop can open 1000 sockets)."""
+    poller, by_fd = select.poll(), {}
+    for s in socks:
+        by_fd[s.fileno()] = s
+        poller.register(s, select.POLLIN)
+    return [by_fd[fd] for fd, _ in poller.poll(max(0.0, timeout) * 1000)]
 
 
 def close_socket(sock, linger: float = 0.1) -> None:
@@ -108,7 +122,7 @@ def close_socket(sock, linger: float = 0.1) -> None:
         sock.shutdown(socket.SHUT_WR)
         sock.setblocking(False)
         while time.monotonic() < end:
-            if select.select([sock], [], [], max(0.0, end - time.monotonic()))[0] and not sock.recv(65536):
+            if _poll([sock], end - time.monotonic()) and not sock.recv(65536):
                 break
     except (OSError, ValueError):
         pass

@@ -1,0 +1,229 @@
+"""RFC 9113 §10.5 denial-of-service floods, as a client meets them.
+
+Each flood is built once, at import, and sent in one go after the request arrives: the
+scenario's output is bounded (every case well under 2 MB). A client may absorb the flood and
+complete the transfer, or refuse it as abuse, ENHANCE_YOUR_CALM (§10.5); either way it ends
+within its own 1 s timeout.
+"""
+from hpack.hpack import encode_integer
+
+from conformance.case import MUST, SHOULD, Case, get, gets
+from conformance.verdicts import AnyOf, ConnectionError, Custom, Fails, Report, Succeeds
+from conformance.verdicts.verdict import sha256
+from servers import frames as F
+from servers.scenario import BODY, Script, frames, reply, seq
+
+TIMEOUT_MS = 1000
+N_SETTINGS, N_PING, N_DATA, N_CONTINUATION = 2000, 2000, 5000, 5000
+SETTINGS_FLOOD = F.settings() * N_SETTINGS                       # 18 000 octets
+PING_FLOOD = b"".join(F.ping(i.to_bytes(8, "big")) for i in range(N_PING))   # 34 000 octets
+HEAD = [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(len(BODY)))]
+# The CONTINUATION flood's field block: :status 200 (indexed, 0x88), then a literal without
+# indexing, new name x-flood, whose raw value announces 50 000 octets (RFC 7541 §6.2.2); each
+# CONTINUATION carries one of them and none has END_HEADERS, so the block never ends.
+FLOOD_VALUE = 50_000
+FLOOD_HEAD = b"\x88\x00\x07x-flood" + bytes(encode_integer(FLOOD_VALUE, 7))
+
+
+def continuation_flood(conn, req):
+    return F.headers(req.stream, FLOOD_HEAD, end_headers=False) + \
+        F.continuation(req.stream, b"a", end_headers=False) * N_CONTINUATION   # 50 000 octets
+
+
+# An HPACK bomb (§10.5.1, RFC 7541 §7.3): one 4000-octet value inserted into the dynamic table,
+# then 5000 one-octet references to it: a 9 KB field block that decodes to a 20 MB field list.
+BOMB_VALUE, BOMB_REFS = 4000, 5000   # the entry (4038 octets) fits a 4096-octet table
+BOMB = (b"\x88"                                                   # :status 200 (static 8)
+        + b"\x40\x06x-bomb" + bytes(encode_integer(BOMB_VALUE, 7)) + b"b" * BOMB_VALUE  # -> 62
+        + b"\xbe" * BOMB_REFS                                        # indexed 62, BOMB_REFS times
+        + b"\x0f\x0d" + bytes(encode_integer(len(str(len(BODY))), 7)) + str(len(BODY)).encode())
+#                                      content-length (static 28), literal without indexing
+
+
+def hpack_bomb(conn, req):
+    conn.send(F.headers(req.stream, BOMB))
+    conn.send(F.data(req.stream, BODY, end_stream=True))
+
+
+def data_flood(conn, req):
+    """Response HEADERS, 5000 empty DATA frames, then the body (45 000 octets of flood)."""
+    conn.send_fields(req.stream, HEAD)
+    conn.send(F.data(req.stream, b"") * N_DATA)
+    conn.send_body(req.stream, BODY)
+
+
+# -- checks ------------------------------------------------------------------------------------
+CALM = ConnectionError("ENHANCE_YOUR_CALM")
+WHY = "§10.5: a client may absorb a flood of legal frames or refuse it as ENHANCE_YOUR_CALM"
+
+
+def in_time(ev):
+    """Bounded: the transfer ended (either way) within the client's own timeout plus slack."""
+    o = ev.outcome
+    total = (o.timings or {}).get("total_ms")
+    if total is None:
+        return True, "the client reported no timing"
+    return total <= TIMEOUT_MS + 500, f"transfer ended after {total:.0f} ms"
+
+
+IN_TIME = Custom(f"the transfer ends within {TIMEOUT_MS + 500} ms", in_time)
+
+
+def answered(ftype: str, n: int, what: str):
+    """The client answered all `n` frames of the flood (plus the preface SETTINGS for SETTINGS)."""
+    def check(ev):
+        got = [f for f in ev.observations.frames(ftype) if f.has("ACK")]
+        return len(got) >= n, f"client sent {len(got)} {ftype} ACK(s)"
+    return Custom(f"the client acknowledges every {what} ({n} {ftype} ACKs) (§6.5.3, §6.7)", check)
+
+
+def reaction(ev):
+    """Which way it went, for the report."""
+    o = ev.outcome
+    goaways = [f.error_code for f in ev.observations.frames("GOAWAY") if f.error_code != "NO_ERROR"]
+    rsts = [f.error_code for f in ev.observations.frames("RST_STREAM")]
+    if o.ok:
+        return "absorbed the flood and completed"
+    return (f"failed ({o.error_class}) after {(o.timings or {}).get('total_ms')} ms; "
+            f"GOAWAY {goaways or 'none'}; RST_STREAM {rsts or 'none'}")
+
+
+REACTION = Report("reaction", reaction)
+
+
+def _defined_codes(ev):
+    """Every RST_STREAM and GOAWAY the client sent carries an error code RFC 9113 §7 defines."""
+    sent = ev.observations.frames("RST_STREAM") + ev.observations.frames("GOAWAY")
+    odd = [f.describe() for f in sent if f.error_code not in F.ERROR_CODES]
+    return not odd, ("client sent " + "; ".join(odd[:3]) if odd else
+                     f"codes sent: {sorted({f.error_code for f in sent}) or 'none'}")
+
+
+DEFINED_CODES = Custom("every RST_STREAM and GOAWAY carries an error code defined in §7 (an "
+                       "undefined code tells the server nothing)", _defined_codes, level=SHOULD)
+REFUSED = ("stream", "http2", "recv", "weird-reply")   # the response was refused, not lost
+
+
+def _transfer_ok(ev, i: int):
+    o = ev.outcomes[i] if len(ev.outcomes) > i else None
+    if o is None:
+        return False, f"no outcome for transfer {i + 1}"
+    return (o.ok and o.status == 200 and o.body_sha256 == sha256(BODY),
+            f"transfer {i + 1} {o.summary()}")
+
+
+def _no_stream_after_refusal(ev):
+    """If transfer 1 failed, the client gave up on connection #0: no stream opens there after the
+    flood (§9.1.1, §5.4.1)."""
+    if ev.outcome.ok or not ev.observations.connections:
+        return True, "transfer 1 completed, so connection #0 stays usable"
+    c = ev.observations.connections[0]
+    flood = [f.seq for f in c.sent if f.type == "SETTINGS" and not f.has("ACK")]
+    start = flood[1] if len(flood) > 1 else 0
+    late = [f.stream for f in c.received if f.type == "HEADERS" and f.seq > start]
+    return not late, (f"after refusing the flood, the client opened stream(s) {late} on connection #0"
+                      if late else f"streams per connection "
+                      f"{[len(x.streams_opened()) for x in ev.observations.connections]}")
+
+
+CASES = [
+    Case(
+        id="9113/10.5/settings-flood",
+        level=MUST,
+        requirement="§10.5 and §6.5.3: a flood of SETTINGS frames is bounded: the client either "
+                    "ACKs each one and completes the transfer, or treats the flood as a connection "
+                    "error ENHANCE_YOUR_CALM; it never hangs.",
+        server=f"After the request, sends {N_SETTINGS} empty SETTINGS frames in one burst, then a "
+               f"normal response.",
+        scenario=lambda: Script(respond=seq(frames(SETTINGS_FLOOD), reply())),
+        request=get(timeout_ms=TIMEOUT_MS),
+        expect=AnyOf(Succeeds() & answered("SETTINGS", N_SETTINGS + 1, "SETTINGS frame"), CALM,
+                     why=WHY) & IN_TIME & REACTION,
+        bad=("no-settings-ack",),
+    ),
+    Case(
+        id="9113/10.5/settings-flood-next-request",
+        level=MUST,
+        requirement="§10.5, §9.1.1 and §5.4.1: however the client handled a SETTINGS flood, the "
+                    "next request succeeds: on the same connection if it absorbed the flood, on a "
+                    "new one if it refused it (a refused connection is never reused).",
+        server=f"Answers request 1 after {N_SETTINGS} empty SETTINGS frames; request 2, on "
+               f"whichever connection it comes, gets a normal response.",
+        scenario=lambda: Script(respond=lambda conn, req: (
+            seq(frames(SETTINGS_FLOOD), reply()) if req.path == "/r/1" else reply())(conn, req)),
+        request=gets(2, timeout_ms=TIMEOUT_MS),
+        expect=AnyOf(Custom("transfer 1 succeeds with status 200 and the exact body",
+                            lambda ev: _transfer_ok(ev, 0))
+                     & answered("SETTINGS", N_SETTINGS + 1, "SETTINGS frame"), Fails(*REFUSED),
+                     why=WHY + " (settings-flood judges the error code)")
+        & Custom("transfer 2 succeeds with status 200 and the exact body",
+                 lambda ev: _transfer_ok(ev, 1))
+        & Custom("no new stream on a connection whose flood the client refused",
+                 _no_stream_after_refusal) & REACTION,
+        bad=("no-settings-ack",),
+    ),
+    Case(
+        id="9113/10.5/ping-flood",
+        level=MUST,
+        requirement="§10.5 and §6.7: a flood of PING frames is bounded: the client either answers "
+                    "each with a PING ACK and completes the transfer, or treats the flood as a "
+                    "connection error ENHANCE_YOUR_CALM; it never hangs.",
+        server=f"After the request, sends {N_PING} PING frames (distinct payloads) in one burst, "
+               f"then a normal response.",
+        scenario=lambda: Script(respond=seq(frames(PING_FLOOD), reply())),
+        request=get(timeout_ms=TIMEOUT_MS),
+        expect=AnyOf(Succeeds() & answered("PING", N_PING, "PING"), CALM, why=WHY) & IN_TIME
+        & REACTION,
+        bad=("no-ping-ack",),
+    ),
+    Case(
+        id="9113/10.5/empty-data-flood",
+        level=MUST,
+        requirement="§10.5 and §6.1: empty DATA frames are legal, so a flood of them is either "
+                    "absorbed (the transfer completes with the exact body) or refused as a "
+                    "connection error ENHANCE_YOUR_CALM; never a hang, never another error.",
+        server=f"Sends response HEADERS, {N_DATA} empty DATA frames (no END_STREAM), then the body.",
+        scenario=lambda: Script(respond=data_flood),
+        request=get(timeout_ms=TIMEOUT_MS),
+        expect=AnyOf(Succeeds(), CALM, why=WHY) & IN_TIME & REACTION,
+        bad=("reject-empty-data",),
+    ),
+    Case(
+        id="9113/10.5.1/continuation-flood",
+        level=MUST,
+        requirement="§10.5.1 and §10.5: a field block that never ends (one-octet CONTINUATION "
+                    "frames without END_HEADERS) must not hold the client: it refuses the flood "
+                    "as a connection error or keeps reading until its own timeout; it never "
+                    "reports success.",
+        server=f"Sends HEADERS (no END_HEADERS) with :status 200 and the start of a "
+               f"{FLOOD_VALUE}-octet x-flood value, then {N_CONTINUATION} one-octet "
+               f"CONTINUATION frames without END_HEADERS, then nothing.",
+        scenario=lambda: Script(respond=frames(continuation_flood)),
+        request=get(timeout_ms=TIMEOUT_MS),
+        waits=True,
+        expect=AnyOf(ConnectionError("ENHANCE_YOUR_CALM", "COMPRESSION_ERROR"),
+                     Fails("timeout", allow_timeout=True),
+                     why="§10.5.1 and §4.3: a client may refuse the block, closing the connection "
+                         "as abuse (ENHANCE_YOUR_CALM, §10.5) or as a block it will not decode "
+                         "(COMPRESSION_ERROR, §4.3), or wait for the rest until its timeout")
+        & IN_TIME & REACTION,
+        bad=("ok-on-timeout",),
+    ),
+    Case(
+        id="9113/10.5.1/hpack-bomb",
+        level=MUST,
+        requirement="§10.5.1 (RFC 7541 §7.3): a small field block that decodes to a huge field "
+                    "list is bounded: the client either handles it and completes the transfer "
+                    "or discards the response as a stream or connection error; it never hangs. "
+                    "Any RST_STREAM or GOAWAY it sends carries a code §7 defines (SHOULD).",
+        server=f"Sends a {len(BOMB) // 1000} KB response field block that inserts one "
+               f"{BOMB_VALUE}-octet x-bomb value and then refers to it {BOMB_REFS} times (a 20 MB "
+               f"field list), then the body.",
+        scenario=lambda: Script(respond=hpack_bomb),
+        request=get(timeout_ms=TIMEOUT_MS),
+        expect=AnyOf(Succeeds(), Fails(*REFUSED),
+                     why="§10.5.1: a client can discard a response whose field list it cannot "
+                         "process")
+        & DEFINED_CODES & IN_TIME & REACTION,
+    ),
+]

@@ -1,0 +1,255 @@
+"""RFC 9113 §9 connection management (§9.1 reuse, §9.1.1 after errors, §9.2 TLS), with §5.4.3 /
+§8.1 (a connection that closes mid-body) and §7 (an unknown error code in GOAWAY)."""
+import ipaddress
+
+from conformance.case import MUST, SHOULD, Case, get, gets
+from conformance.verdicts import ConnectionError, Connections, Custom, Fails, Report, Succeeds
+from conformance.verdicts.verdict import sha256
+from servers import frames as F
+from servers.scenario import BODY, Script, frames, per_connection, reply, seq
+
+TWO = gets(2, timeout_ms=1000)
+# How a transfer whose connection died before END_STREAM may fail: the body was cut short, the
+# read failed, or the client's HTTP/2 layer saw the stream end early. Never ok, never a timeout.
+TRUNCATED = ("partial", "recv", "http2", "stream")
+LONG_BODY = bytes(i % 251 for i in range(20000))
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def transfer_ok(i: int, body: bytes = BODY) -> Custom:
+    def check(ev):
+        o = ev.outcomes[i] if i < len(ev.outcomes) else None
+        if o is None:
+            return False, f"no outcome for transfer {i + 1}"
+        return (o.ok and o.status == 200 and o.body_sha256 == sha256(body),
+                f"transfer {i + 1} {o.summary()}")
+    return Custom(f"transfer {i + 1} succeeds with status 200 and the exact {len(body)}-byte body",
+                  check)
+
+
+def _after_first_fault(ev):
+    """No HEADERS on connection #0 after the server's first GOAWAY or the client's own error GOAWAY
+    (or, failing both, after the server's fault frame): that connection is finished (§9.1.1)."""
+    if not ev.observations.connections:
+        return False, "no connection was made"
+    c = ev.observations.connections[0]
+    marks = [f.seq for f in c.sent if f.type == "GOAWAY"] + \
+            [f.seq for f in c.received if f.type == "GOAWAY" and f.error_code != "NO_ERROR"] + \
+            [f.seq for f in c.sent if f.type == "PING" and f.stream != 0]
+    if not marks:
+        return False, "no GOAWAY or fault on connection #0 (the scenario did not run as intended)"
+    late = [f.stream for f in c.received if f.type == "HEADERS" and f.seq > min(marks)]
+    opened = [len(x.streams_opened()) for x in ev.observations.connections]
+    return not late, (f"new stream(s) {late} on connection #0 after it ended" if late else
+                      f"streams per connection {opened}")
+
+
+NOT_REUSED = Custom("no new stream on connection #0 once it ended; request 2 goes on a new "
+                    "connection (§9.1.1)", _after_first_fault)
+
+
+def hold(n: int):
+    """Answer nothing until `n` requests are open on the connection, then answer them all."""
+    def respond(conn, req):
+        held = conn.state.setdefault("held", [])
+        held.append(req)
+        if len(held) == n:
+            for r in held:
+                reply()(conn, r)
+    return respond
+
+
+def _multiplexed(ev):
+    per_conn = [len(c.streams_opened()) for c in ev.observations.connections]
+    return per_conn == [3], f"streams per connection {per_conn}"
+
+
+def _tls_versions(ev):
+    return [c.tls.version if c.tls else None for c in ev.observations.connections]
+
+
+def _tls_12_or_newer(ev):
+    versions = _tls_versions(ev)
+    ok = bool(versions) and all(v in ("TLSv1.2", "TLSv1.3") for v in versions)
+    return ok, f"TLS versions per connection: {versions}"
+
+
+def _tls_12_h2(ev):
+    got = [(c.tls.version, c.tls.alpn_selected) if c.tls else None for c in ev.observations.connections]
+    ok = bool(got) and all(g == ("TLSv1.2", "h2") for g in got)
+    return ok, f"(TLS version, ALPN) per connection: {got}"
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+def _no_ip_sni(ev):
+    snis = [c.tls.sni if c.tls else None for c in ev.observations.connections]
+    bad = [s for s in snis if s and _is_ip(s)]
+    return not bad, f"SNI per connection: {snis}"
+
+
+def _sni(ev):
+    return [c.tls.sni if c.tls else None for c in ev.observations.connections]
+
+
+def cut_off(content_length: bool):
+    """HEADERS, DATA with the first half of a 20000-octet body (no END_STREAM), then a TCP close."""
+    head = [(":status", "200"), ("content-type", "application/octet-stream")] + (
+        [("content-length", str(len(LONG_BODY)))] if content_length else [])
+
+    def respond(conn, req):
+        conn.send_fields(req.stream, head)
+        conn.send(F.data(req.stream, LONG_BODY[:len(LONG_BODY) // 2]))
+        conn.close()
+    return lambda: Script(respond=respond)
+
+
+def how_it_failed(ev):
+    o = ev.outcome
+    return "reported ok" if o.ok else f"{o.error_class}: {(o.error or {}).get('message', '')[:120]}"
+
+
+def goaway_after_response(code):
+    """Connection 0: each response is followed by GOAWAY(code, last=that stream); the connection
+    stays open. Later connections answer normally."""
+    return lambda: Script(respond=per_connection(
+        seq(reply(), frames(lambda conn, req: F.goaway(req.stream, code))), reply()))
+
+
+CASES = [
+    # §9.1: connection reuse
+    Case(
+        id="9113/9.1/sequential-one-connection",
+        level=SHOULD,
+        requirement="§9.1: a client SHOULD NOT open more than one connection to an origin; "
+                    "sequential requests on one handle reuse the open connection.",
+        server="Answers three sequential requests normally and keeps the connection open.",
+        scenario=lambda: Script(),
+        request=gets(3, timeout_ms=1000),
+        expect=Succeeds() & Connections(1, why="one connection for all three requests"),
+        bad=("no-reuse",),
+    ),
+    Case(
+        id="9113/9.1/parallel-one-connection",
+        level=SHOULD,
+        requirement="§9.1: parallel requests to one origin SHOULD be multiplexed as concurrent "
+                    "streams on one connection rather than spread over several.",
+        server="Holds every response until three requests are open on the same connection, then "
+               "answers all three.",
+        scenario=lambda: Script(respond=hold(3)),
+        request=gets(3, mode="parallel", timeout_ms=1000),
+        needs=frozenset({"h2", "parallel"}),
+        expect=Succeeds() & Custom("all three requests are open at once on a single connection",
+                                   _multiplexed),
+        bad=("no-multiplex",),
+    ),
+    # §9.1.1: a connection that ended is never used again
+    Case(
+        id="9113/9.1.1/no-reuse-after-connection-error",
+        level=MUST,
+        requirement="§9.1.1 and §5.4.1: after a connection error the connection is closed and "
+                    "never used again; the next request goes on a new connection.",
+        server="Connection 0 answers request 1 with a PING on stream 1 (a connection error "
+               "PROTOCOL_ERROR, §6.7), then a valid response; later connections answer normally.",
+        scenario=lambda: Script(respond=per_connection(
+            seq(frames(lambda conn, req: F.ping(b"stream-1", stream=req.stream)), reply()), reply())),
+        request=TWO,
+        expect=ConnectionError("PROTOCOL_ERROR") & transfer_ok(1) & NOT_REUSED
+        & Connections(2, why="request 2 needs a new connection"),
+        bad=("naive", "reuse-after-error"),
+    ),
+    Case(
+        id="9113/9.1.1/no-reuse-after-goaway-error",
+        level=MUST,
+        requirement="§9.1.1 and §6.8: after the server signals a connection error with GOAWAY "
+                    "the client opens no new stream on that connection, even while it stays open; "
+                    "the completed response stands and the next request uses a new connection.",
+        server="Connection 0 follows response 1 with GOAWAY(INTERNAL_ERROR, last=1) and stays "
+               "open; later connections answer normally.",
+        scenario=goaway_after_response("INTERNAL_ERROR"),
+        request=TWO,
+        expect=Succeeds() & NOT_REUSED & Connections(2, why="request 2 needs a new connection"),
+        bad=("ignore-goaway",),
+    ),
+    # §7: unknown error codes
+    Case(
+        id="9113/7/goaway-unknown-error-code",
+        level=MUST,
+        requirement="§7: an unknown error code MUST NOT trigger special behaviour: a GOAWAY with "
+                    "code 0xdead after a complete response leaves that response intact, and like "
+                    "any GOAWAY it ends the connection for new streams (§6.8).",
+        server="Connection 0 follows response 1 with GOAWAY(0xdead, last=1) and stays open; "
+               "later connections answer normally.",
+        scenario=goaway_after_response(0xDEAD),
+        request=TWO,
+        expect=Succeeds() & NOT_REUSED & Connections(2, why="request 2 needs a new connection"),
+        bad=("ignore-goaway",),
+    ),
+    # §9.2: TLS
+    Case(
+        id="9113/9.2/tls-12-or-newer",
+        level=MUST,
+        requirement="§9.2: HTTP/2 over TLS MUST use TLS 1.2 or newer.",
+        server="Answers normally; records the TLS version of every connection.",
+        scenario=lambda: Script(),
+        request=get(timeout_ms=1000),
+        expect=Succeeds() & Custom("every connection uses TLS 1.2 or 1.3", _tls_12_or_newer)
+        & Report("tls_versions", _tls_versions),
+        bad=("tls-max-1.1",),
+    ),
+    Case(
+        id="9113/9.2/tls-12-only-server",
+        level=MUST,
+        requirement="§9.2: TLS 1.2 is allowed for HTTP/2; a client MUST be able to use h2 with a "
+                    "server that offers no newer TLS version.",
+        server="Caps TLS at version 1.2 and answers normally over h2.",
+        scenario=lambda: Script(tls_max_version="TLSv1_2"),
+        request=get(timeout_ms=1000),
+        expect=Succeeds() & Custom("the connection uses TLS 1.2 with ALPN h2", _tls_12_h2),
+        bad=("tls13-only",),
+    ),
+    Case(
+        id="9113/9.2/no-ip-literal-sni",
+        level=MUST,
+        requirement="§9.2 with RFC 6066 §3: the client sends SNI for host names, but an IP "
+                    "literal is never a valid server_name, so for an IP-address URL it sends none.",
+        server="Answers normally on https://127.0.0.1 and records the ClientHello's server_name.",
+        scenario=lambda: Script(),
+        request=get(timeout_ms=1000),
+        expect=Succeeds() & Custom("no connection carries an IP address as SNI", _no_ip_sni)
+        & Report("sni", _sni),
+        bad=("ip-sni",),
+    ),
+    # §5.4.3 and §8.1: a response cut off by a TCP close
+    Case(
+        id="9113/8.1/close-mid-body",
+        level=MUST,
+        requirement="§8.1 and §5.4.3: a response ends only with END_STREAM; when the server closes "
+                    "the TCP connection mid-body the transfer MUST fail, never be reported as a "
+                    "success with a short body.",
+        server="Sends HEADERS with content-length 20000, DATA with the first 10000 octets (no "
+               "END_STREAM), then closes the TCP connection.",
+        scenario=cut_off(content_length=True),
+        request=get(timeout_ms=1000),
+        expect=Fails(*TRUNCATED) & Report("failure", how_it_failed),
+        bad=("truncated-ok",),
+    ),
+    Case(
+        id="9113/8.1/close-mid-body-no-content-length",
+        level=MUST,
+        requirement="§8.1 and §5.4.3: without content-length only END_STREAM marks the end of a "
+                    "response; a TCP close mid-body MUST fail the transfer, not end it as a success.",
+        server="Sends HEADERS without content-length, DATA with the first 10000 octets of 20000 "
+               "(no END_STREAM), then closes the TCP connection.",
+        scenario=cut_off(content_length=False),
+        request=get(timeout_ms=1000),
+        expect=Fails(*TRUNCATED) & Report("failure", how_it_failed),
+        bad=("truncated-ok",),
+    ),
+]
