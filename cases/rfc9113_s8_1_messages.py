@@ -205,7 +205,7 @@ CASES = [
         server="Answers with 204 and content-length 0, END_STREAM on the HEADERS.",
         scenario=script(block([(":status", "204"), ("content-length", "0")], end_stream=True)),
         expect=Succeeds(body=b"", status=204),
-        bad=("content-length-always",),
+        bad=("strict-204",),
     ),
     Case(
         id="9113/8.1.1/204-content-length-nonzero",

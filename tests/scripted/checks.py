@@ -43,6 +43,16 @@ def request_fields(method: str, url: str, headers: list, body: bytes,
             (":path", path)] + regular
 
 
+def true_content_length(headers: list, body: bytes) -> list:
+    """The application's headers with any content-length that disagrees with the body (or
+    repeats) replaced by the body's real length, in the place of the first (§8.1.1)."""
+    given = [i for i, (name, _) in enumerate(headers) if name.lower() == "content-length"]
+    if not given or [headers[i][1].strip() for i in given] == [str(len(body))]:
+        return headers
+    fixed = [h for i, h in enumerate(headers) if i not in given]
+    return fixed[:given[0]] + [("content-length", str(len(body)))] + fixed[given[0]:]
+
+
 # Deliberate misbehaviours (negative controls): Behaviour.edit_request applies one of these.
 def duplicate_path(fields: list) -> list:
     """A second :path right after the first (§8.3.1 wants exactly one)."""

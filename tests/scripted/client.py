@@ -69,6 +69,16 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     skip_informational: bool = True  # False: a 1xx HEADERS is taken as the final response (§8.1)
     accept_trailers: bool = True     # False: trailers are malformed (§8.1)
     content_length_exemptions: bool = True  # False: content-length enforced for HEAD, 204, 304 (§8.1.1)
+    reject_204_content_length: bool = False  # misbehaviour: any content-length on a 204 is malformed
+    fix_content_length: bool = True  # the application's content-length gives way to the body's (§8.1.1)
+    resend_whole_body: bool = True   # False: a retried upload sends only what the first attempt had not
+    hpack_inserts: str = "incremental"  # RFC 7541 §6.2: which literals enter the dynamic table; "nothing"
+    #                                     and "all" (also without/never indexing) are misbehaviours
+    accept_huffman: bool = True      # False: a Huffman-coded string is a COMPRESSION_ERROR (RFC 7541 §5.2)
+    multiplex: bool = True           # False: in parallel mode every transfer opens its own connection
+    close_on_error: bool = True      # False: after our own GOAWAY the connection stays in use (§5.4.1)
+    tls_versions: tuple = ("TLSv1_2", None)  # (minimum, maximum or None) TLS version; §9.2: 1.2 or newer
+    ip_sni: bool = False             # misbehaviour: an IP-literal host goes out as SNI (RFC 6066 §3)
 
 
 _GOOD = Behaviour()
@@ -126,6 +136,17 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "final-1xx": replace(_GOOD, skip_informational=False),
     "reject-trailers": replace(_GOOD, accept_trailers=False),
     "content-length-always": replace(_GOOD, content_length_exemptions=False),
+    "strict-204": replace(_GOOD, reject_204_content_length=True),
+    "trust-app-content-length": replace(_GOOD, fix_content_length=False),
+    "partial-upload-retry": replace(_GOOD, resend_whole_body=False),
+    "hpack-no-dynamic-table": replace(_GOOD, hpack_inserts="nothing"),
+    "hpack-index-all": replace(_GOOD, hpack_inserts="all"),
+    "no-huffman": replace(_GOOD, accept_huffman=False),
+    "no-multiplex": replace(_GOOD, multiplex=False),
+    "reuse-after-error": replace(_GOOD, close_on_error=False),
+    "tls-max-1.1": replace(_GOOD, tls_versions=("TLSv1", "TLSv1_1")),
+    "tls13-only": replace(_GOOD, tls_versions=("TLSv1_3", None)),
+    "ip-sni": replace(_GOOD, ip_sni=True),
 }
 
 VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
@@ -146,6 +167,9 @@ class Transfer:
         self.method, self.url = req["method"], req["url"]
         self.headers = [tuple(h) for h in req.get("headers") or []]
         self.body = base64.b64decode(req["body_b64"]) if req.get("body_b64") else b""
+        if b.fix_content_length:             # §8.1.1: a content-length other than the body's is malformed
+            self.headers = checks.true_content_length(self.headers, self.body)
+        self.body_from = self.body_sent = 0  # where this attempt's DATA starts; body octets sent so far
         self.version = req.get("http_version", "h2")
         if self.version not in VERSIONS:
             raise ValueError(f"unknown http_version {self.version!r}")
@@ -234,6 +258,9 @@ class Transfer:
             return False
         self.retries += 1
         self.note(f"retry {self.retries}/{limit}: {why}")
+        if not self.b.resend_whole_body:         # misbehaviour: the retry picks up where the first left off
+            self.body_from = self.body_sent
+            self.note(f"misbehaviour: the retry sends the body from octet {self.body_from}")
         self.detach()
         self.force_new = True
         self._reset()
@@ -291,7 +318,7 @@ class Job:
         if cache not in ("shared", "separate"):
             raise ValueError(f"unknown tls_session_cache {cache!r}")
         self.tls = TLS(job.get("ca_file") or "", shared=cache == "shared",
-                       require_resumption=b.require_resumption)
+                       require_resumption=b.require_resumption, versions=b.tls_versions, ip_sni=b.ip_sni)
         self.transfers = [Transfer(i, r, b) for i, r in enumerate(job["requests"])]
         self.conns: list = []
 
@@ -312,7 +339,7 @@ class Job:
 
     def _may_reuse(self) -> bool:
         return ((self.connection == "reuse" or not self.b.honour_fresh)
-                and (self.mode == "parallel" or self.b.reuse_connection))
+                and (self.b.multiplex if self.mode == "parallel" else self.b.reuse_connection))
 
     def _close_all(self) -> None:
         for c in self.conns:

@@ -14,7 +14,9 @@ import time
 
 from h2.errors import ErrorCodes
 from hpack import Decoder, Encoder
-from hpack.exceptions import HPACKError, OversizedHeaderListError
+from hpack.exceptions import HPACKDecodingError, HPACKError, OversizedHeaderListError
+from hpack.hpack import decode_integer
+from hpack.table import HeaderTable
 from hyperframe.frame import (ContinuationFrame, DataFrame, GoAwayFrame, HeadersFrame, PingFrame,
                               RstStreamFrame, SettingsFrame, WindowUpdateFrame)
 
@@ -66,6 +68,46 @@ def describe(raw: bytes) -> str:
     return f"{name} s={sid} f=0x{flags:x} len={length}{extra}"
 
 
+def huffman_coded(literal: bytes, prefix: int) -> bool:
+    """Whether a string of the literal field line at literal[0] is Huffman-coded (RFC 7541 §5.2,
+    §6.2); `prefix` is the width of its name index, 6 or 4."""
+    if literal[0] & ((1 << prefix) - 1):          # indexed name: the value is the only string
+        _, at = decode_integer(literal, prefix)
+    elif literal[1] & 0x80:                       # the H bit of the literal name
+        return True
+    else:
+        length, n = decode_integer(literal[1:], 7)
+        at = 1 + n + length
+    return bool(literal[at] & 0x80)
+
+
+class _NoInsertTable(HeaderTable):
+    def add(self, name: bytes, value: bytes) -> None:
+        pass                                      # misbehaviour hpack-no-dynamic-table: nothing enters
+
+
+class FieldDecoder(Decoder):
+    """hpack's Decoder with the HPACK knobs of a Behaviour (hpack_inserts, accept_huffman)."""
+
+    def __init__(self, behaviour):
+        super().__init__(max_header_list_size=1 << 20)
+        self.max_allowed_table_size = OUR_TABLE_SIZE
+        self.inserts, self.huffman = behaviour.hpack_inserts, behaviour.accept_huffman
+        if self.inserts == "nothing":
+            self.header_table = _NoInsertTable()
+
+    def _decode_literal(self, data, should_index):
+        if not self.huffman and huffman_coded(bytes(data), 6 if should_index else 4):
+            raise HPACKDecodingError("misbehaviour: rejecting a Huffman-coded string literal")
+        return super()._decode_literal(data, should_index)
+
+    def _decode_literal_no_index(self, data):
+        header, consumed = super()._decode_literal_no_index(data)
+        if self.inserts == "all":                 # misbehaviour: §6.2.2 and §6.2.3 leave the table alone
+            self.header_table.add(header[0], header[1])
+        return header, consumed
+
+
 class Violation(Exception):
     def __init__(self, code: str, message: str, stream: int | None = None):
         super().__init__(message)
@@ -75,7 +117,7 @@ class Violation(Exception):
 class Stream:
     def __init__(self, sid: int, transfer, window: int):
         self.id, self.transfer = sid, transfer
-        self.to_send = memoryview(transfer.body)   # request body not yet sent
+        self.to_send = memoryview(transfer.body)[transfer.body_from:]   # request body not yet sent
         self.local_ended = False         # we sent END_STREAM
         self.window = window             # peer's stream window for our DATA (§6.9)
         self.unacked = 0                 # DATA octets to give back with WINDOW_UPDATE
@@ -97,8 +139,7 @@ class H2Connection:
         self.trace: list[str] = []
         self._trace_len = 0
         self.encoder = Encoder()
-        self.decoder = Decoder(max_header_list_size=1 << 20)
-        self.decoder.max_allowed_table_size = OUR_TABLE_SIZE
+        self.decoder = FieldDecoder(behaviour)
         self.inbuf, self.out = bytearray(), bytearray()
         self.streams: dict[int, Stream] = {}
         self.state: dict[int, str] = {}
@@ -246,11 +287,11 @@ class H2Connection:
         t.attach(self, sid)
         limit = self.max_frame if self.b.respect_max_frame_size else max(len(block), 1)
         parts = [block[i:i + limit] for i in range(0, len(block), limit)] or [b""]
-        flags = [] if t.body else ["END_STREAM"]
+        flags = [] if s.to_send else ["END_STREAM"]
         self._send(HeadersFrame(sid, data=parts[0], flags=flags + (["END_HEADERS"] if len(parts) == 1 else [])))
         for i, part in enumerate(parts[1:], 2):
             self._send(ContinuationFrame(sid, data=part, flags=["END_HEADERS"] if i == len(parts) else []))
-        s.local_ended = not t.body
+        s.local_ended = not s.to_send
 
     def _send_body(self, s: Stream) -> None:
         while s.to_send:
@@ -261,6 +302,7 @@ class H2Connection:
             if n <= 0:
                 return                            # wait for WINDOW_UPDATE
             chunk, s.to_send = s.to_send[:n], s.to_send[n:]
+            s.transfer.body_sent = len(s.transfer.body) - len(s.to_send)
             self.conn_window -= n
             s.window -= n
             s.local_ended = not s.to_send
@@ -630,6 +672,8 @@ class H2Connection:
                 s.got_final = s.response_done = True
                 self.state[s.id] = "reset-local"
                 return
+            if status == 204 and self.b.reject_204_content_length and b"content-length" in dict(fields):
+                raise Violation("PROTOCOL_ERROR", "misbehaviour: content-length on a 204 taken as malformed", s.id)
             s.got_final = True
             s.content_length = checks.content_length(fields)
             # §8.1.1: HEAD, 204 and 304 have no content, whatever content-length says
@@ -692,6 +736,9 @@ class H2Connection:
             self._send(GoAwayFrame(0, last_stream_id=0, error_code=self._err(code),
                                    additional_data=message[:120].encode()))
         self.flush()
+        if not self.b.close_on_error:             # misbehaviour: the connection stays open and in use
+            self.note("misbehaviour: keeping the connection after our GOAWAY")
+            return self._fail_all("http2", code, f"connection error {code}: {message}")
         self._shutdown("http2", code, f"connection error {code}: {message}")
 
     def _on_eof(self, why: str) -> None:
@@ -706,11 +753,14 @@ class H2Connection:
 
     def _shutdown(self, cls: str, name: str, message: str) -> None:
         """The connection is gone: every transfer on it fails, queued ones too."""
+        self._fail_all(cls, name, message)
+        self.close(polite=False)
+
+    def _fail_all(self, cls: str, name: str, message: str) -> None:
         for t in self.queue + [s.transfer for s in self.streams.values()]:
             if self._mine(t):
                 t.fail(cls, name, message)
         self.queue.clear()
-        self.close(polite=False)
 
     def close(self, polite: bool = True) -> None:
         """Close the socket; a healthy connection says GOAWAY(NO_ERROR) first (§6.8)."""

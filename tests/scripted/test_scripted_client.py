@@ -296,3 +296,32 @@ def test_adapter_refuses_an_unknown_profile():
     done = subprocess.run([sys.executable, "-m", "tests.scripted", "no-such-profile"], capture_output=True,
                           text=True, timeout=30)
     assert done.returncode == 2 and not done.stdout and "profiles:" in done.stderr
+
+
+def test_application_content_length_gives_way_to_the_body():
+    from tests.scripted import checks
+    given = [("x-a", "1"), ("Content-Length", "5"), ("x-b", "2"), ("content-length", "7")]
+    assert checks.true_content_length(given, b"abc") == [("x-a", "1"), ("content-length", "3"), ("x-b", "2")]
+    assert checks.true_content_length([("content-length", "3")], b"abc") == [("content-length", "3")]
+    assert checks.true_content_length([("x-a", "1")], b"abc") == [("x-a", "1")]
+
+
+def test_hpack_decoder_knobs():
+    from hpack import Encoder
+    from hpack.exceptions import HPACKDecodingError
+    from tests.scripted.connection import FieldDecoder
+    enc = Encoder()
+    first, second = (enc.encode([(":status", "200"), ("x-a", "hello")]) for _ in range(2))   # 2nd: index 62
+    raw = Encoder().encode([("x-b", "v")], huffman=False)
+    good = FieldDecoder(BEHAVIOURS["good"])
+    assert good.decode(first, raw=True) == good.decode(second, raw=True) == [(b":status", b"200"), (b"x-a", b"hello")]
+    with pytest.raises(HPACKDecodingError):
+        empty = FieldDecoder(BEHAVIOURS["hpack-no-dynamic-table"])
+        empty.decode(first, raw=True)
+        empty.decode(second, raw=True)
+    with pytest.raises(HPACKDecodingError):
+        FieldDecoder(BEHAVIOURS["no-huffman"]).decode(first, raw=True)
+    assert FieldDecoder(BEHAVIOURS["no-huffman"]).decode(raw, raw=True) == [(b"x-b", b"v")]
+    every = FieldDecoder(BEHAVIOURS["hpack-index-all"])
+    every.decode(raw, raw=True)                   # without indexing, yet it enters the table
+    assert every.header_table.get_by_index(62) == (b"x-b", b"v")

@@ -2,11 +2,15 @@
 readiness waits, polite closing, and a minimal HTTP/1.1 exchange."""
 from __future__ import annotations
 
+import ctypes
+import sys
+import ipaddress
 import re
 import select
 import socket
 import ssl
 import time
+import warnings
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
@@ -26,9 +30,12 @@ def remaining(deadline: float) -> float:
 class TLS:
     """SSL contexts and, when `shared`, one session cache for the whole job."""
 
-    def __init__(self, ca_file: str, shared: bool, require_resumption: bool = False):
+    def __init__(self, ca_file: str, shared: bool, require_resumption: bool = False,
+                 versions: tuple = ("TLSv1_2", None), ip_sni: bool = False):
         self.ca_file, self.shared = ca_file, shared
         self.require_resumption = require_resumption   # misbehaviour: a full handshake fails
+        self.versions = versions                        # (minimum, maximum or None)
+        self.ip_sni = ip_sni                            # misbehaviour: SNI for an IP literal
         self.contexts: dict[tuple, ssl.SSLContext] = {}
         self.sessions: dict[tuple, ssl.SSLSession] = {}
 
@@ -36,7 +43,14 @@ class TLS:
         if self.shared and alpn in self.contexts:   # a session only resumes with its own context
             return self.contexts[alpn]
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies peer and host name
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # RFC 9113 §9.2
+        lowest, highest = self.versions               # RFC 9113 §9.2: TLS 1.2 or newer
+        with warnings.catch_warnings():               # ssl deprecates the names TLSv1 and TLSv1_1
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = getattr(ssl.TLSVersion, lowest)
+            if highest:
+                ctx.maximum_version = getattr(ssl.TLSVersion, highest)
+        if ctx.minimum_version < ssl.TLSVersion.TLSv1_2:
+            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")    # OpenSSL 3 allows TLS 1.0/1.1 at level 0 only
         ctx.load_verify_locations(self.ca_file)
         ctx.set_alpn_protocols(list(alpn))
         if self.shared:
@@ -46,8 +60,13 @@ class TLS:
     def wrap(self, raw: socket.socket, host: str, port: int, alpn: tuple[str, ...]):
         key = (host, port, alpn)
         session = self.sessions.get(key) if self.shared else None
+        ip_sni = self.ip_sni and is_ip_literal(host)
         # A rejected session falls back to a full handshake inside OpenSSL.
-        sock = self.context(alpn).wrap_socket(raw, server_hostname=host, session=session)
+        sock = self.context(alpn).wrap_socket(raw, server_hostname=host, session=session,
+                                              do_handshake_on_connect=not ip_sni)
+        if ip_sni:
+            force_sni(sock, host)
+            sock.do_handshake()
         if session is not None and self.require_resumption and not sock.session_reused:
             sock.close()
             raise TransferError("tls", "TLS_NOT_RESUMED", "offered a TLS session but the server did a full handshake")
@@ -61,6 +80,36 @@ class TLS:
                     self.sessions[key] = sock.session
             except (OSError, ValueError, AttributeError):
                 pass
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+def force_sni(sock: ssl.SSLSocket, name: str) -> None:
+    """Misbehaviour ip-sni: put `name` in the ClientHello's server_name although it is an IP
+    literal. Python's ssl never sends one (RFC 6066 §3), so this sets it on OpenSSL's SSL object
+    with ctypes, before the handshake; certificate checks still use the IP address."""
+    import _ssl
+    if sys.version_info[:2] != (3, 11):  # the struct layout below was checked on CPython 3.11 only
+        sock.close()
+        raise TransferError("other", "IP_SNI_UNSUPPORTED", "ip-sni is only implemented for CPython 3.11")
+    lib = ctypes.CDLL(getattr(_ssl, "__file__", None))   # libssl, as linked by the _ssl module
+    lib.SSL_get_SSL_CTX.argtypes, lib.SSL_get_SSL_CTX.restype = [ctypes.c_void_p], ctypes.c_void_p
+    lib.SSL_ctrl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_char_p]
+    lib.SSL_ctrl.restype = ctypes.c_long
+    head, pointer = object.__basicsize__, ctypes.sizeof(ctypes.c_void_p)
+    # CPython's PySSLSocket holds a weakref to the socket, then SSL *; PySSLContext holds SSL_CTX * first
+    ssl_ptr = ctypes.c_void_p.from_address(id(sock._sslobj) + head + pointer).value
+    ctx_ptr = ctypes.c_void_p.from_address(id(sock.context) + head).value
+    # SSL_set_tlsext_host_name() is the macro SSL_ctrl(s, SSL_CTRL_SET_TLSEXT_HOSTNAME, host_name, name)
+    if not ssl_ptr or lib.SSL_get_SSL_CTX(ssl_ptr) != ctx_ptr or lib.SSL_ctrl(ssl_ptr, 55, 0, name.encode()) != 1:
+        sock.close()
+        raise TransferError("other", "IP_SNI_UNSUPPORTED", "could not set an IP literal as SNI in this Python")
 
 
 def connect(host: str, port: int, tls: TLS | None, alpn: tuple[str, ...], deadline: float):
