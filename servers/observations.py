@@ -48,9 +48,17 @@ class Connection:
             "tls": self.tls.__dict__ if self.tls else None,
             "preface_problem": self.preface_problem, "closed_by": self.closed_by,
             "http1_lines": self.http1_lines, "bytes_in": self.bytes_in,
-            "received": [f.to_json() for f in self.received],
-            "sent": [f.to_json() for f in self.sent],
+            "received": _capped(self.received), "received_count": len(self.received),
+            "sent": _capped(self.sent), "sent_count": len(self.sent),
         }
+
+
+def _capped(frames: list[Frame], head: int = 200, tail: int = 50) -> list[dict]:
+    """Reports keep the start and the end of a flood, not all of it."""
+    if len(frames) <= head + tail:
+        return [f.to_json() for f in frames]
+    gap = {"omitted": len(frames) - head - tail}
+    return [f.to_json() for f in frames[:head]] + [gap] + [f.to_json() for f in frames[-tail:]]
 
 
 @dataclass

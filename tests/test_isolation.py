@@ -77,3 +77,24 @@ def test_adapter_without_hello_is_a_clear_error():
     finally:
         proc.HELLO_TIMEOUT_S = old
         client.close()
+
+
+def test_killing_the_real_adapter_mid_case_gives_crash_and_the_run_goes_on(servers):
+    """The pycurl adapter is killed while libcurl waits on a silent server: CRASH, then the
+    next case runs on a fresh adapter process and gets its own verdict."""
+    import os
+    import signal
+    import threading
+    from conformance.clients import registry
+    build = registry.find("pycurl-wheel")
+    client = ClientProcess(build.name, list(build.argv), cwd=ROOT)
+    cases = catalog.load_all()
+    try:
+        client.start()
+        threading.Timer(0.3, os.kill, (client._proc.pid, signal.SIGKILL)).start()
+        killed = run_case(cases["9113/3.4/server-sends-nothing"], servers, client, build.name)
+        assert killed.verdict.outcome is Outcome.CRASH and "SIGKILL" in killed.verdict.reason
+        after = run_case(CASE, servers, client, build.name)
+        assert after.verdict.outcome is Outcome.PASS
+    finally:
+        client.close()
