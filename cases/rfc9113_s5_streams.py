@@ -2,8 +2,7 @@
 flow control (§5.2), error handling (§5.4.2), extending HTTP/2 (§5.5)."""
 from conformance.case import MUST, SHOULD, Case, get, gets
 from conformance.verdicts import (ConnectionError, Custom, Fails, Ignored, Report, Sent,
-                                  Succeeds)
-from conformance.verdicts.verdict import sha256
+                                  Succeeds, TransferSucceeds)
 from servers import frames as F
 from servers.scenario import BODY, Script, frames, reply, seq
 
@@ -24,17 +23,6 @@ def first_request(responder):
     def respond(conn, req):
         (responder if req.path == "/r/1" else reply())(conn, req)
     return respond
-
-
-def _transfer_ok(i: int, body: bytes = BODY) -> Custom:
-    def check(ev):
-        o = ev.outcomes[i] if i < len(ev.outcomes) else None
-        if o is None:
-            return False, f"no outcome for transfer {i + 1}"
-        return (o.ok and o.status == 200 and o.body_sha256 == sha256(body),
-                f"transfer {i + 1} {o.summary()}")
-    return Custom(f"transfer {i + 1} succeeds with status 200 and the exact {len(body)}-byte body",
-                  check)
 
 
 def _stream_of(ev, path: str):
@@ -213,7 +201,7 @@ CASES = [
                "answered normally.",
         scenario=lambda: Script(respond=first_request(data_after_end_stream)),
         request=TWO,
-        expect=stream_closed_signal() & _transfer_ok(1) & TRANSFER_1,
+        expect=stream_closed_signal() & TransferSucceeds(1) & TRANSFER_1,
         good=("good", "stream-as-connection"),
     ),
     Case(
@@ -225,7 +213,7 @@ CASES = [
                "the same stream; /r/2 is answered normally.",
         scenario=lambda: Script(respond=first_request(data_after_reset)),
         request=TWO,
-        expect=Fails("stream", "http2") & stream_closed_signal() & _transfer_ok(1),
+        expect=Fails("stream", "http2") & stream_closed_signal() & TransferSucceeds(1),
         good=("good", "stream-as-connection"),
     ),
     Case(

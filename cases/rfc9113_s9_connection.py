@@ -3,10 +3,10 @@
 import ipaddress
 
 from conformance.case import MUST, SHOULD, Case, get, gets
-from conformance.verdicts import ConnectionError, Connections, Custom, Fails, Report, Succeeds
-from conformance.verdicts.verdict import sha256
+from conformance.verdicts import (ConnectionError, Connections, Custom, Fails, Report, Succeeds,
+                                  TransferSucceeds)
 from servers import frames as F
-from servers.scenario import BODY, Script, frames, per_connection, reply, seq
+from servers.scenario import Script, frames, per_connection, reply, seq
 
 TWO = gets(2, timeout_ms=1000)
 # How a transfer whose connection died before END_STREAM may fail: the body was cut short, the
@@ -16,17 +16,6 @@ LONG_BODY = bytes(i % 251 for i in range(20000))
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def transfer_ok(i: int, body: bytes = BODY) -> Custom:
-    def check(ev):
-        o = ev.outcomes[i] if i < len(ev.outcomes) else None
-        if o is None:
-            return False, f"no outcome for transfer {i + 1}"
-        return (o.ok and o.status == 200 and o.body_sha256 == sha256(body),
-                f"transfer {i + 1} {o.summary()}")
-    return Custom(f"transfer {i + 1} succeeds with status 200 and the exact {len(body)}-byte body",
-                  check)
-
-
 def _after_first_fault(ev):
     """No HEADERS on connection #0 after the server's first GOAWAY or the client's own error GOAWAY
     (or, failing both, after the server's fault frame): that connection is finished (§9.1.1)."""
@@ -160,7 +149,7 @@ CASES = [
         scenario=lambda: Script(respond=per_connection(
             seq(frames(lambda conn, req: F.ping(b"stream-1", stream=req.stream)), reply()), reply())),
         request=TWO,
-        expect=ConnectionError("PROTOCOL_ERROR") & transfer_ok(1) & NOT_REUSED
+        expect=ConnectionError("PROTOCOL_ERROR") & TransferSucceeds(1) & NOT_REUSED
         & Connections(2, why="request 2 needs a new connection"),
         bad=("naive", "reuse-after-error"),
     ),

@@ -6,7 +6,6 @@ slug. Options: --client, --case, --expectations, --reports; pytest's own
 """
 from __future__ import annotations
 
-import os
 import warnings
 
 import pytest

@@ -8,12 +8,13 @@ import base64
 import binascii
 import hashlib
 import json
-import os
 import re
 import sys
 import traceback
 
 import pycurl
+
+from conformance.clients.jsonlines import serve
 
 PROTOCOL = 1
 TRACE_CAP = 64 * 1024
@@ -356,20 +357,7 @@ def answer(line: bytes) -> dict:
 
 
 def main() -> int:
-    # Keep fd 1 for protocol lines only: anything else that writes to stdout goes to stderr.
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-
-    def send(msg: dict) -> None:
-        out.write(json.dumps(msg) + "\n")
-        out.flush()
-
-    send(hello())
-    for line in sys.stdin.buffer:
-        if line.strip():
-            send(answer(line))
-    return 0
+    return serve(hello(), answer)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,26 @@ class Succeeds(Expectation):
         return checks
 
 
+class TransferSucceeds(Succeeds):
+    """Only transfer `index` (0-based) must succeed with the exact status and body."""
+
+    def __init__(self, index: int, body: bytes | None = BODY, status: int = 200, *,
+                 level: Level | None = None):
+        super().__init__(body, status, level=level)
+        self.index = index
+
+    def judge(self, ev: Evidence) -> list[Check]:
+        if self.index >= len(ev.outcomes):
+            return [Check(False, f"transfer {self.index + 1} succeeds",
+                          f"no outcome for transfer {self.index + 1}", self.level)]
+        one = Evidence([ev.outcomes[self.index]], ev.observations)
+        checks = super().judge(one)
+        for c in checks:
+            c.expected = c.expected.replace("transfer 1", f"transfer {self.index + 1}", 1)
+            c.actual = c.actual.replace("transfer 1", f"transfer {self.index + 1}", 1)
+        return checks
+
+
 class Ignored(Succeeds):
     """The frame or field is ignored: the transfer succeeds and no error goes back."""
 

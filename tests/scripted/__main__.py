@@ -8,9 +8,10 @@ line, and exits 0 at the end of its input. Only protocol lines go to stdout.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import traceback
+
+from conformance.clients.jsonlines import serve
 
 from .client import BEHAVIOURS, Behaviour, hello, run_job
 
@@ -42,20 +43,7 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     behaviour = BEHAVIOURS[argv[0]]
-    # fd 1 carries protocol lines only: anything else written to stdout goes to stderr
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-
-    def send(msg: dict) -> None:
-        out.write(json.dumps(msg) + "\n")
-        out.flush()
-
-    send(hello())
-    for line in sys.stdin.buffer:
-        if line.strip():
-            send(answer(line, behaviour))
-    return 0
+    return serve(hello(), lambda line: answer(line, behaviour))
 
 
 if __name__ == "__main__":
