@@ -10,7 +10,7 @@ from servers.observations import Observations
 from servers.transport import ServerSet
 
 from .case import Case, Level
-from .clients.process import Reply
+from .clients.process import AdapterError, Reply
 from .verdicts.verdict import ClientOutcome, Evidence, Outcome, Verdict, combine
 
 BOUND_MARGIN_S = 2.0      # beyond the client's own timeout, before we call it a hang
@@ -67,8 +67,11 @@ def run_case(case: Case, servers: ServerSet, client: Client, client_name: str) -
     try:
         job = case.request.to_json(case.id, hosted.url("").rstrip("/"), hosted.ca_file)
         t1 = time.monotonic()
-        reply = client.run(job, case.request.timeout_ms / 1000 * len(case.request.requests)
-                           + BOUND_MARGIN_S)
+        try:
+            reply = client.run(job, case.request.timeout_ms / 1000 * len(case.request.requests)
+                               + BOUND_MARGIN_S)
+        except AdapterError as exc:  # the adapter could not even be restarted
+            reply = Reply("error", detail=str(exc))
         phases["client"] = time.monotonic() - t1
         stderr = reply.stderr
         t2 = time.monotonic()
