@@ -14,7 +14,9 @@ VALID = (F.PREFACE + F.settings({F.ENABLE_PUSH: 0}) + F.window_update(0, 1 << 20
          F.headers(1, Encoder().encode([(":method", "GET"), (":path", "/"), (":scheme", "http"),
                                         (":authority", "x")]), end_stream=True) +
          F.ping(b"12345678") + F.settings_ack())
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized and without an example database: the same inputs on every run, no files left.
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck),
+                derandomize=True, database=None)
 
 
 def mutate(data: bytes, edits: list[tuple[int, int]], cut: int) -> bytes:
