@@ -1,9 +1,12 @@
 """RFC 9113 §5 Streams and multiplexing: states (§5.1), identifiers (§5.1.1), concurrency (§5.1.2),
 flow control (§5.2), error handling (§5.4.2), extending HTTP/2 (§5.5)."""
+import struct
+
 from conformance.case import MUST, SHOULD, Case, get, gets
-from conformance.verdicts import (ConnectionError, Custom, Fails, Ignored, Report, Sent,
-                                  Succeeds, TransferSucceeds)
+from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Fails, Ignored,
+                                  Report, Sent, StreamError, Succeeds, TransferSucceeds)
 from servers import frames as F
+from conformance.verdicts.verdict import sha256
 from servers.scenario import BODY, Script, frames, reply, seq
 
 UNKNOWN_TYPE = 0xEE  # no frame type registered with this code
@@ -83,6 +86,103 @@ def limit_one() -> Script:
                   on_frame=on_frame)
 
 
+def _token(req, round_: int) -> bytes:
+    return req.stream.to_bytes(7, "big") + bytes([round_])
+
+
+def _serve_next(conn) -> None:
+    """Answer the next held request once the gate is open, one at a time, each after two PING round
+    trips: the client answers the first PING in the same read that ended the previous response,
+    so any stream it opens in reaction reaches us while this one is still open."""
+    st = conn.state
+    if st.get("gate") and st.get("serving") is None and st.get("queue"):
+        st["serving"] = st["queue"].pop(0)
+        conn.send(F.ping(_token(st["serving"], 1)))
+
+
+def _pong(conn, f) -> None:
+    req = conn.state.get("serving")
+    if not (f.type == "PING" and f.has("ACK") and req is not None):
+        return
+    if f.ping == _token(req, 1):
+        conn.send(F.ping(_token(req, 2)))
+    elif f.ping == _token(req, 2):
+        conn.state["serving"] = None
+        reply()(conn, req)
+        _serve_next(conn)
+
+
+def lowered_limit() -> Script:
+    """§5.1.2 mid-connection: MAX_CONCURRENT_STREAMS=2 in the preface. The first request is answered
+    at once and followed by SETTINGS(MAX_CONCURRENT_STREAMS=1); the others wait for the client's
+    ACK of it (its second SETTINGS ACK), then are answered one at a time (`_serve_next`).
+    It starts at 2, not 100: in one parallel job an eager client opens every stream as soon as it
+    learns a limit of 100, before any response, and nothing would be left to open under the new one."""
+    def respond(conn, req):
+        if not conn.state.get("lowered"):
+            conn.state["lowered"] = True
+            reply()(conn, req)
+            conn.send(F.settings({F.MAX_CONCURRENT_STREAMS: 1}))
+            return
+        conn.state.setdefault("queue", []).append(req)
+        _serve_next(conn)
+
+    def on_frame(conn, f):
+        if f.type == "SETTINGS" and f.has("ACK"):
+            conn.state["acks"] = conn.state.get("acks", 0) + 1
+            if conn.state["acks"] == 2:
+                conn.state["gate"] = True
+                _serve_next(conn)
+        _pong(conn, f)
+    return Script(preface=[F.settings({F.MAX_CONCURRENT_STREAMS: 2})], respond=respond,
+                  on_frame=on_frame)
+
+
+RAISE = b"raise!!!"
+
+
+def zero_limit() -> Script:
+    """curl#4779: connection 0 starts with MAX_CONCURRENT_STREAMS=0 and holds every request. When
+    the client ACKs that SETTINGS the server sends a PING, and only on its ACK raises the limit to
+    100 and answers what it holds: the round trip is a window in which the client has acknowledged
+    a limit of 0 (a server that kept 0 forever would deadlock a client that queues correctly).
+    Later connections get a normal preface (limit 100), so a client may also go elsewhere."""
+    def preface(conn):
+        return F.settings({F.MAX_CONCURRENT_STREAMS: 100 if conn.index else 0})
+
+    def respond(conn, req):
+        if conn.index or conn.state.get("raised"):
+            return reply()(conn, req)
+        conn.state.setdefault("held", []).append(req)
+
+    def on_frame(conn, f):
+        if conn.index or conn.state.get("raised"):
+            return
+        if f.type == "SETTINGS" and f.has("ACK"):   # the first ACK: the preface is the only SETTINGS
+            conn.send(F.ping(RAISE))
+        elif f.type == "PING" and f.has("ACK") and f.ping == RAISE:
+            conn.state["raised"] = True
+            conn.send(F.settings({F.MAX_CONCURRENT_STREAMS: 100}))
+            for req in conn.state.pop("held", []):
+                reply()(conn, req)
+    return Script(preface=[preface], respond=respond, on_frame=on_frame)
+
+
+def goaway_after_each_response(conn, req):
+    """Like a server whose stream identifiers ran out (§5.1.1): GOAWAY(NO_ERROR, last=this stream)
+    right after each response; the connection stays open."""
+    reply()(conn, req)
+    conn.send(F.goaway(req.stream, "NO_ERROR"))
+
+
+def self_dependent_headers(conn, req):
+    """§5.3: response HEADERS with the PRIORITY flag, depending on its own stream (weight 16)."""
+    priority = struct.pack(">IB", req.stream, 15)
+    conn.send(F.frame(F.HEADERS, F.END_HEADERS | F.PRIORITY_FLAG, req.stream,
+                      priority + conn.block(fields())))
+    conn.send(F.data(req.stream, BODY, end_stream=True))
+
+
 def unknown_frames(conn, req):
     """§5.5: unknown frames on stream 0 and on the request stream, around the response HEADERS."""
     conn.send(F.frame(UNKNOWN_TYPE, 0, 0, b"extension on stream 0"))
@@ -146,6 +246,74 @@ def _one_at_a_time(ev):
     worst, early, per_conn = _concurrency(ev)
     return worst <= 1, (f"at most {worst} stream(s) open at once after the SETTINGS ACK; "
                         f"{early} opened before it; streams per connection {per_conn}")
+
+
+INF = float("inf")
+
+
+def _limits(ev) -> list[dict]:
+    """Per new client stream: how many streams were open with it, and the limit the client was
+    bound by. A limit binds from the client's ACK of the SETTINGS that carried it (§6.5.3), but a
+    raised limit may be used as soon as the server sent it: so the binding limit is the larger of
+    the last acknowledged and the last sent value (none acknowledged yet: no limit, §5.1.2)."""
+    out = []
+    for c in ev.observations.connections:
+        events = sorted([(f.seq, True, f) for f in c.received] + [(f.seq, False, f) for f in c.sent],
+                        key=lambda t: t[0])
+        pending: list = []                   # MAX_CONCURRENT_STREAMS per server SETTINGS, in order
+        acked, sent, seen, open_ = INF, -1, set(), set()
+        for _, from_client, f in events:
+            if f.type == "SETTINGS" and not f.has("ACK") and not from_client:
+                value = dict(f.settings or []).get("MAX_CONCURRENT_STREAMS")
+                pending.append(value)
+                sent = sent if value is None else value
+            elif f.type == "SETTINGS" and f.has("ACK") and from_client and pending:
+                value = pending.pop(0)
+                acked = acked if value is None else value
+            elif f.type == "RST_STREAM" or (not from_client and f.type in ("HEADERS", "DATA")
+                                            and f.has("END_STREAM")):
+                open_.discard(f.stream)
+            elif from_client and f.type == "HEADERS" and f.stream not in seen:
+                seen.add(f.stream)
+                open_.add(f.stream)
+                out.append({"conn": c.index, "stream": f.stream, "open": len(open_),
+                            "limit": max(acked, sent), "acked": acked})
+    return out
+
+
+def _within_limits(ev):
+    over = [o for o in _limits(ev) if o["open"] > o["limit"]]
+    if over:
+        o = over[0]
+        return False, (f"connection #{o['conn']}: stream {o['stream']} opened with {o['open']} "
+                       f"open while the acknowledged limit was {o['limit']}")
+    return True, f"{len(_limits(ev))} stream(s) opened, none above the acknowledged limit"
+
+
+def _opened_under(limit: int):
+    """Report: streams opened after the client ACKed a limit of `limit` (did the case exercise it?)."""
+    return lambda ev: [(o["conn"], o["stream"]) for o in _limits(ev) if o["acked"] == limit]
+
+
+def _none_after_goaway(ev):
+    late, per_conn = [], []
+    for c in ev.observations.connections:
+        goaway = min((f.seq for f in c.sent if f.type == "GOAWAY"), default=None)
+        per_conn.append(len(c.streams_opened()))
+        late += [(c.index, f.stream) for f in c.received
+                 if f.type == "HEADERS" and goaway is not None and f.seq > goaway]
+    if late:
+        return False, f"(connection, stream) opened after that connection's GOAWAY: {late}"
+    return True, f"streams per connection {per_conn}"
+
+
+def _self_dependency(ev):
+    o = ev.outcome
+    if o.ok:
+        return "ignored" if o.body_sha256 == sha256(BODY) else "reported ok with a wrong body"
+    return f"failed ({o.error_class}); client sent " + (", ".join(
+        f"{f.type}({f.error_code})" for f in ev.observations.frames() if f.type in
+        ("RST_STREAM", "GOAWAY")) or "no RST_STREAM or GOAWAY")
 
 
 def _no_rst_after_rst(ev):
@@ -243,6 +411,21 @@ CASES = [
                  "(§9.1 SHOULD)", _shared, level=SHOULD),
         bad=("reuse-stream-id",),
     ),
+    Case(
+        id="9113/5.1.1/stream-ids-exhausted-new-connection",
+        level=MUST,
+        requirement="§5.1.1: a client that cannot open another stream on a connection (its "
+                    "identifiers ran out, simulated here by the server's GOAWAY, §6.8) opens no "
+                    "stream on it again; each further request goes on a new connection and completes.",
+        server="On every connection, follows each response with GOAWAY(NO_ERROR, last-stream-id = "
+               "that stream) and keeps the connection open.",
+        scenario=lambda: Script(respond=goaway_after_each_response),
+        request=gets(3, timeout_ms=1000),
+        expect=Succeeds() & Custom("no stream opened on a connection after its GOAWAY",
+                                   _none_after_goaway)
+        & Connections(3, why="one new connection per request"),
+        bad=("ignore-goaway",),
+    ),
     # §5.1.2: concurrency
     Case(
         id="9113/5.1.2/max-concurrent-streams-1",
@@ -263,6 +446,43 @@ CASES = [
         bad=("ignore-max-concurrent",),
         regression="curl#6826",
     ),
+    Case(
+        id="9113/5.1.2/max-concurrent-streams-lowered",
+        level=MUST,
+        requirement="§5.1.2 and §6.5.3: a MAX_CONCURRENT_STREAMS lowered mid-connection binds the "
+                    "client from its ACK of the new SETTINGS: it opens no stream that would put it "
+                    "above the new limit (streams already open may finish), and all transfers succeed.",
+        server="Limit 2 in its preface; answers the first request at once, then sends "
+               "SETTINGS(MAX_CONCURRENT_STREAMS=1); after the client's ACK answers the other "
+               "requests one at a time, each after two PING round trips.",
+        scenario=lowered_limit,
+        needs=frozenset({"h2", "parallel"}),
+        request=gets(4, mode="parallel", timeout_ms=1000),
+        expect=Succeeds() & Custom("no stream opened above the acknowledged limit (1 after the "
+                                   "ACK of the lowering)", _within_limits)
+        & Report("opened_after_lowering_acked", _opened_under(1)),
+        bad=("ignore-lowered-max-concurrent",),
+        regression="curl#6826",
+    ),
+    Case(
+        id="9113/5.1.2/max-concurrent-streams-0",
+        level=MUST,
+        requirement="§5.1.2: with MAX_CONCURRENT_STREAMS=0 acknowledged the client MUST NOT open a "
+                    "stream on that connection (streams sent before its ACK are allowed); the "
+                    "transfers SHOULD wait or use another connection rather than fail outright.",
+        server="Connection 0 starts with limit 0 and holds requests; after the client's SETTINGS "
+               "ACK and one PING round trip raises the limit to 100 and answers them; later "
+               "connections start with 100.",
+        scenario=zero_limit,
+        needs=frozenset({"h2", "parallel"}),
+        request=gets(2, mode="parallel", timeout_ms=1000),
+        expect=Custom("no stream opened while the acknowledged limit is 0", _within_limits)
+        & Succeeds(level=SHOULD)
+        & Report("opened_under_limit_0", _opened_under(0))
+        & Report("connections", lambda ev: len(ev.observations.connections)),
+        bad=("ignore-max-concurrent",),
+        regression="curl#4779",
+    ),
     # §5.2 / §6.9: flow control
     Case(
         id="9113/5.2/body-beyond-initial-window",
@@ -275,6 +495,25 @@ CASES = [
         expect=Succeeds(body=LARGE) & Sent("WINDOW_UPDATE", "a connection-level WINDOW_UPDATE",
                                            lambda f: f.stream == 0 and bool(f.increment)),
         bad=("no-window-update",),
+    ),
+    # §5.3: priority signalling (deprecated)
+    Case(
+        id="9113/5.3/headers-self-dependency",
+        level=MUST,
+        requirement="§5.3.2: priority signalling is deprecated and a client may ignore the priority "
+                    "fields of HEADERS; RFC 7540 §5.3.1 made a stream depending on itself a stream "
+                    "error PROTOCOL_ERROR. Either way the outcome is definite: the exact body, or "
+                    "that stream error (which reaction is reported).",
+        server="Sends the response HEADERS with the PRIORITY flag and a stream dependency on its "
+               "own stream, then the body.",
+        scenario=lambda: Script(respond=self_dependent_headers),
+        request=get(timeout_ms=1000),
+        expect=AnyOf(Ignored(), StreamError("PROTOCOL_ERROR"),
+                     why="RFC 9113 §5.3.2 lets priority fields be ignored; RFC 7540 §5.3.1 "
+                         "required a stream error PROTOCOL_ERROR")
+        & Report("self_dependency", _self_dependency),
+        good=("good", "reject-self-dependency"),
+        bad=("no-priority-flag", "corrupt-body"),
     ),
     # §5.4.2: stream errors
     Case(

@@ -3,10 +3,10 @@
 import ipaddress
 
 from conformance.case import MUST, SHOULD, Case, get, gets
-from conformance.verdicts import (ConnectionError, Connections, Custom, Fails, Report, Succeeds,
-                                  TransferSucceeds)
+from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Fails, Report,
+                                  Succeeds, TransferSucceeds)
 from servers import frames as F
-from servers.scenario import Script, frames, per_connection, reply, seq
+from servers.scenario import Script, close, frames, per_connection, reply, seq
 
 TWO = gets(2, timeout_ms=1000)
 # How a transfer whose connection died before END_STREAM may fail: the body was cut short, the
@@ -111,6 +111,42 @@ def goaway_after_response(code):
         seq(reply(), frames(lambda conn, req: F.goaway(req.stream, code))), reply()))
 
 
+MISDIRECTED = b"misdirected request\n"
+MAX_ATTEMPTS = 3   # the request and at most two retries
+
+
+def _attempts(ev):
+    per_conn = [len(c.streams_opened()) for c in ev.observations.connections]
+    return sum(per_conn) <= MAX_ATTEMPTS, (f"{sum(per_conn)} attempt(s) on {len(per_conn)} "
+                                           f"connection(s)")
+
+
+BOUNDED = Custom(f"at most {MAX_ATTEMPTS} attempts in all (the request and two retries): no retry "
+                 "loop", _attempts)
+
+
+def _how_421_ended(ev):
+    o = ev.outcome
+    return {"status": o.status, "ok": o.ok, "connections": len(ev.observations.connections)}
+
+
+def by_path(**responders):
+    """The responder for each request path (`r1=...` answers /r/1); anything else: a plain 200."""
+    def respond(conn, req):
+        responders.get(req.path.strip("/").replace("/", ""), reply())(conn, req)
+    return respond
+
+
+def _all_closed(ev):
+    n = ev.observations.unclosed
+    return n == 0, (f"{n} connection(s) still open when the job ended" if n else
+                    f"all {len(ev.observations.connections)} connection(s) closed")
+
+
+def _outcomes(ev):
+    return [o.summary() for o in ev.outcomes]
+
+
 CASES = [
     # §9.1: connection reuse
     Case(
@@ -137,6 +173,57 @@ CASES = [
         expect=Succeeds() & Custom("all three requests are open at once on a single connection",
                                    _multiplexed),
         bad=("no-multiplex",),
+    ),
+    # §9.1.1 and RFC 9110 §15.5.20: 421 Misdirected Request
+    Case(
+        id="9113/9.1/misdirected-421",
+        level=MUST,
+        requirement="§9.1.1 with RFC 9110 §15.5.20: a client MAY retry a request answered with 421 "
+                    "on another connection (reported); either way the transfer ends definitely: the "
+                    "retried request's exact 200 body, or the 421 with its exact body, after a "
+                    "bounded number of attempts.",
+        server="Connection 0 answers with 421 and a 20-octet body; later connections answer 200 "
+               "normally.",
+        scenario=lambda: Script(respond=per_connection(reply(421, MISDIRECTED), reply())),
+        request=get(timeout_ms=1000),
+        expect=AnyOf(Succeeds(), Succeeds(MISDIRECTED, 421),
+                     why="RFC 9110 §15.5.20 lets the client retry on another connection or hand "
+                         "the 421 to the application")
+        & BOUNDED & Report("misdirected", _how_421_ended),
+        good=("good", "retry-421"),
+        bad=("corrupt-body",),
+    ),
+    Case(
+        id="9113/9.1/misdirected-421-every-connection",
+        level=MUST,
+        requirement="§9.1.1 with RFC 9110 §15.5.20: when every connection answers 421, a client "
+                    "that retries stops after a bounded number of attempts and reports the 421 "
+                    "with its exact body; it never loops.",
+        server="Answers every request on every connection with 421 and a 20-octet body.",
+        scenario=lambda: Script(respond=reply(421, MISDIRECTED)),
+        request=get(timeout_ms=1000),
+        expect=Succeeds(MISDIRECTED, 421) & BOUNDED & Report("misdirected", _how_421_ended),
+        good=("good", "retry-421"),
+        bad=("retry-421-forever",),
+    ),
+    # Connection hygiene: no connection outlives the job
+    Case(
+        id="9113/9.1/connections-closed-after-faults",
+        level=MUST,
+        requirement="§5.4.1 and §9.1: after stream errors, a malformed response and a server's "
+                    "GOAWAY(PROTOCOL_ERROR) the client still completes the normal requests, and "
+                    "when the job ends it has closed every connection it opened (none leaks).",
+        server="Answers /r/1 with RST_STREAM(INTERNAL_ERROR), /r/2 with an uppercase header name, "
+               "/r/3 normally, /r/4 with GOAWAY(PROTOCOL_ERROR) and a close, /r/5 normally.",
+        scenario=lambda: Script(respond=by_path(
+            r1=frames(lambda conn, req: F.rst_stream(req.stream, "INTERNAL_ERROR")),
+            r2=reply(headers=[("X-Upper", "1")]),
+            r4=seq(frames(lambda conn, req: F.goaway(req.stream, "PROTOCOL_ERROR")), close()))),
+        request=gets(5, timeout_ms=1000),
+        expect=TransferSucceeds(2) & TransferSucceeds(4)
+        & Custom("no connection still open at the end of the job", _all_closed)
+        & Report("outcomes", _outcomes),
+        bad=("leak-abandoned-connections",),
     ),
     # §9.1.1: a connection that ended is never used again
     Case(

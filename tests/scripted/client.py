@@ -37,6 +37,7 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     respect_alpn: bool = True        # False: speaks h2 over TLS whatever ALPN selected (§3.2)
     require_resumption: bool = False  # misbehaviour: an offered TLS session must resume
     respect_max_concurrent: bool = True
+    honour_lowered_limit: bool = True  # False: a MAX_CONCURRENT_STREAMS below the current one is ignored (§5.1.2)
     respect_flow_control: bool = True
     send_window_update: bool = True
     respect_max_frame_size: bool = True
@@ -63,6 +64,8 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     reject_empty_data: bool = False  # misbehaviour: empty DATA without END_STREAM = PROTOCOL_ERROR (§6.1)
     strip_padding: bool = True       # False: Pad Length and padding stay in the content (§6.1, §6.2)
     skip_priority_fields: bool = True  # False: HEADERS' PRIORITY flag octets stay in the field block (§6.2)
+    self_dependency_error: bool = False  # RFC 7540 §5.3.1 (conforming alternative): a HEADERS that depends on
+    #                                      its own stream is a stream error PROTOCOL_ERROR
     max_continuations: int | None = None  # misbehaviour: more CONTINUATIONs per block = ENHANCE_YOUR_CALM
     small_data_limit: int | None = None  # misbehaviour: more consecutive DATA < 16 octets = ENHANCE_YOUR_CALM
     mix_streams: bool = False        # misbehaviour: DATA goes to the most recently opened transfer
@@ -79,6 +82,8 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     close_on_error: bool = True      # False: after our own GOAWAY the connection stays in use (§5.4.1)
     tls_versions: tuple = ("TLSv1_2", None)  # (minimum, maximum or None) TLS version; §9.2: 1.2 or newer
     ip_sni: bool = False             # misbehaviour: an IP-literal host goes out as SNI (RFC 6066 §3)
+    retry_421: int = 0               # retries of a 421 on a new connection (RFC 9110 §15.5.20: MAY)
+    close_abandoned: bool = True     # False: a connection dropped after a failed transfer is never closed
 
 
 _GOOD = Behaviour()
@@ -101,6 +106,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "ignore-alpn": replace(_GOOD, respect_alpn=False),
     "require-resumption": replace(_GOOD, require_resumption=True),
     "ignore-max-concurrent": replace(_GOOD, respect_max_concurrent=False, wait_server_settings=True),
+    "ignore-lowered-max-concurrent": replace(_GOOD, honour_lowered_limit=False),
     "ignore-flow-control": replace(_GOOD, respect_flow_control=False),
     "no-window-update": replace(_GOOD, send_window_update=False),
     "ignore-max-frame-size": replace(_GOOD, respect_max_frame_size=False),
@@ -130,6 +136,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "reject-empty-data": replace(_GOOD, reject_empty_data=True),
     "no-padding": replace(_GOOD, strip_padding=False),
     "no-priority-flag": replace(_GOOD, skip_priority_fields=False),
+    "reject-self-dependency": replace(_GOOD, self_dependency_error=True),
     "continuation-limit": replace(_GOOD, max_continuations=8),
     "small-frame-limit": replace(_GOOD, small_data_limit=8),
     "mix-streams": replace(_GOOD, mix_streams=True),
@@ -147,9 +154,15 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "tls-max-1.1": replace(_GOOD, tls_versions=("TLSv1", "TLSv1_1")),
     "tls13-only": replace(_GOOD, tls_versions=("TLSv1_3", None)),
     "ip-sni": replace(_GOOD, ip_sni=True),
+    "retry-421": replace(_GOOD, retry_421=1),
+    "retry-421-forever": replace(_GOOD, retry_421=1000),
+    "leak-abandoned-connections": replace(_GOOD, close_abandoned=False),
 }
 
 VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
+# Misbehaviour leak-abandoned-connections: connections the job forgot, still open; the next job
+# closes them, so the leak outlives its own case and no longer.
+_LEAKED: list = []
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
@@ -323,12 +336,16 @@ class Job:
         self.conns: list = []
 
     def run(self) -> dict:
+        while _LEAKED:
+            _LEAKED.pop().close(polite=False)
         try:
             if self.mode == "parallel":
                 self.drive(self.transfers)
             else:
                 for t in self.transfers:
                     self.drive([t])
+                    if not t.ok and not self.b.close_abandoned:
+                        self._abandon(t)
                     if not self._may_reuse():
                         self._close_all()
         finally:
@@ -340,6 +357,14 @@ class Job:
     def _may_reuse(self) -> bool:
         return ((self.connection == "reuse" or not self.b.honour_fresh)
                 and (self.b.multiplex if self.mode == "parallel" else self.b.reuse_connection))
+
+    def _abandon(self, t: Transfer) -> None:
+        """Misbehaviour: drop the failed transfer's live connection without closing it."""
+        for c in t.used:
+            if c in self.conns and not c.dead:
+                self.conns.remove(c)
+                _LEAKED.append(c)
+                t.note(f"misbehaviour: abandoning connection {c.label} without closing it")
 
     def _close_all(self) -> None:
         for c in self.conns:

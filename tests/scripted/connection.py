@@ -468,7 +468,11 @@ class H2Connection:
             return
         self._check(sid in self.state, "PROTOCOL_ERROR", f"HEADERS on idle stream {sid}"
                     + (" (even id, never promised: §5.1.1, §8.4)" if sid % 2 == 0 else " (§5.1)"))
-        self._start_block(sid, fragment, flags, "headers")
+        if self.b.self_dependency_error and flags & PRIORITY_FLAG and sid in self.state:
+            at = 1 if flags & PADDED else 0       # RFC 7540 §5.3.1: a stream cannot depend on itself
+            if struct.unpack_from("!L", payload, at)[0] & 0x7fffffff == sid:
+                self._stream_error(sid, "PROTOCOL_ERROR", f"stream {sid} depends on itself (RFC 7540 §5.3.1)")
+        self._start_block(sid, fragment, flags, "headers")   # decoded even on a reset stream (§4.3)
 
     def _on_priority(self, flags, sid, payload):
         if self._check(sid != 0, "PROTOCOL_ERROR", "PRIORITY on stream 0 (§6.3)"):
@@ -535,7 +539,11 @@ class H2Connection:
         if ident == checks.HEADER_TABLE_SIZE and self.b.respect_header_table_size:
             self.encoder.header_table_size = value   # RFC 7541 §4.2: size update in our next block
         elif ident == checks.MAX_CONCURRENT_STREAMS:
-            self.max_concurrent = value
+            lowered = self.max_concurrent is not None and value < self.max_concurrent
+            if lowered and not self.b.honour_lowered_limit:   # misbehaviour: the first limit stays
+                self.note(f"misbehaviour: ignoring MAX_CONCURRENT_STREAMS lowered to {value}")
+            else:
+                self.max_concurrent = value
         elif ident == checks.MAX_FRAME_SIZE:
             self.max_frame = value
         elif ident == checks.INITIAL_WINDOW_SIZE:     # §6.9.2: apply the delta; may go negative
@@ -702,6 +710,9 @@ class H2Connection:
         for s in self.streams.values():
             upload_pending = self.b.upload_reset_fails and not s.local_ended   # misbehaviour: wait for it
             if s.response_done and self._mine(s.transfer) and s.transfer.stream == s.id and not upload_pending:
+                if s.transfer.status == 421 and s.transfer.retry(   # RFC 9110 §15.5.20: MAY retry elsewhere
+                        "421 Misdirected Request: another connection", self.b.retry_421):
+                    continue
                 s.transfer.succeed()
                 if self.remember:
                     self.remember(self.sock)
