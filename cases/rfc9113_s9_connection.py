@@ -232,9 +232,12 @@ CASES = [
         requirement="§9.1.1 and §5.4.1: after a connection error the connection is closed and "
                     "never used again; the next request goes on a new connection.",
         server="Connection 0 answers request 1 with a PING on stream 1 (a connection error "
-               "PROTOCOL_ERROR, §6.7), then a valid response; later connections answer normally.",
+               "PROTOCOL_ERROR, §6.7), then a valid response, and stays open after the client's "
+               "GOAWAY; later connections answer normally.",
+        # The server stays open after the client's GOAWAY, so reuse would be seen, not refused.
         scenario=lambda: Script(respond=per_connection(
-            seq(frames(lambda conn, req: F.ping(b"stream-1", stream=req.stream)), reply()), reply())),
+            seq(frames(lambda conn, req: F.ping(b"stream-1", stream=req.stream)), reply()), reply()),
+            close_on_client_goaway=False),
         request=TWO,
         expect=ConnectionError("PROTOCOL_ERROR") & TransferSucceeds(1) & NOT_REUSED
         & Connections(2, why="request 2 needs a new connection"),

@@ -150,6 +150,7 @@ class Scenario:
     alpn: tuple[str, ...] | None = ("h2", "http/1.1")
     rotate_ticket_keys: bool = False
     tls_max_version: str | None = None   # e.g. "TLSv1_2"
+    close_on_client_goaway: bool = True  # False keeps the connection open to catch a client reusing it
 
     # -- transport callbacks ----------------------------------------------
     def connection_made(self, conn: Conn) -> None:
@@ -254,7 +255,7 @@ class Scenario:
     def _on_goaway(self, conn: Conn, f: Frame) -> None:
         # The client gave up on the connection with an error (§5.4.1): a real
         # server closes, and clients that wait for the peer's close end promptly.
-        if f.error_code != "NO_ERROR":
+        if f.error_code != "NO_ERROR" and self.close_on_client_goaway:
             conn.close()
 
     def _complete(self, conn: Conn, req: Request) -> None:
@@ -333,12 +334,13 @@ class Script(Scenario):
     def __init__(self, *, preface: list[Step] | None = None, respond: Responder | None = None,
                  on_frame: Callable[[Conn, Frame], None] | None = None, ack: bool = True,
                  alpn: tuple[str, ...] | None | str = "default", rotate_ticket_keys: bool = False,
-                 tls_max_version: str | None = None):
+                 tls_max_version: str | None = None, close_on_client_goaway: bool = True):
         self.preface, self.respond, self.on_frame, self.ack = preface, respond, on_frame, ack
         if alpn != "default":
             self.alpn = alpn
         self.rotate_ticket_keys = rotate_ticket_keys
         self.tls_max_version = tls_max_version
+        self.close_on_client_goaway = close_on_client_goaway
 
     def server_preface(self, conn: Conn) -> None:
         if self.preface is None:
