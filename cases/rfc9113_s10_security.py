@@ -11,13 +11,13 @@ from conformance.case import MUST, SHOULD, Case, get, gets
 from conformance.verdicts import (AnyOf, ConnectionError, Custom, Fails, Report, Succeeds,
                                   TransferSucceeds)
 from servers import frames as F
-from servers.scenario import BODY, Script, frames, reply, seq
+from servers.scenario import BODY, Script, frames, reply, response_fields, seq
 
 TIMEOUT_MS = 1000
 N_SETTINGS, N_PING, N_DATA, N_CONTINUATION = 2000, 2000, 5000, 5000
 SETTINGS_FLOOD = F.settings() * N_SETTINGS                       # 18 000 octets
 PING_FLOOD = b"".join(F.ping(i.to_bytes(8, "big")) for i in range(N_PING))   # 34 000 octets
-HEAD = [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(len(BODY)))]
+HEAD = response_fields()
 # The CONTINUATION flood's field block: :status 200 (indexed, 0x88), then a literal without
 # indexing, new name x-flood, whose raw value announces 50 000 octets (RFC 7541 §6.2.2); each
 # CONTINUATION carries one of them and none has END_HEADERS, so the block never ends.

@@ -2,17 +2,13 @@
 from conformance.case import MUST, Case, Job, Req, get
 from conformance.verdicts import AnyOf, ConnectionError, Custom, Fails, Report, Sent, Succeeds
 from servers import frames as F
-from servers.scenario import BODY, HTTP1_BODY, Script, reply
+from servers.scenario import BODY, HTTP1_BODY, Script, reply, response_fields
 
 SETTINGS = F.settings({F.MAX_CONCURRENT_STREAMS: 100})
 H2C = frozenset({"h2c"})
 FALLBACK = frozenset({"h2", "http1.1"})
 HTTP1_ANSWER = (b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: "
                 + str(len(HTTP1_BODY)).encode() + b"\r\n\r\n" + HTTP1_BODY)
-
-
-def response_fields(body: bytes = BODY) -> list[tuple[str, str]]:
-    return [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(len(body)))]
 
 
 # -- scenarios -------------------------------------------------------------------------

@@ -2,15 +2,10 @@
 from conformance.case import MUST, Case, Job, Req
 from conformance.verdicts import AnyOf, ConnectionError, Custom, Ignored, StreamError, Succeeds
 from servers import frames as F
-from servers.scenario import BODY, Script, frames
+from servers.scenario import BODY, Script, frames, response_fields
 
 HEADERS_UNDEFINED = 0x02 | 0x10 | 0x40 | 0x80           # §6.2 defines 0x01, 0x04, 0x08, 0x20
 DATA_UNDEFINED = 0x02 | 0x04 | 0x10 | 0x20 | 0x40 | 0x80  # §6.1 defines 0x01, 0x08
-
-
-def fields(length: int, *extra) -> list[tuple[str, str]]:
-    return [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(length)),
-            *extra]
 
 
 def _hpack_int(value: int, prefix: int = 7) -> bytes:
@@ -47,13 +42,13 @@ def sized_headers(conn, stream: int, block_fields, size: int) -> bytes:
 def odd_flags(conn, req):
     """§4.1: HEADERS and DATA carrying every flag their type does not define."""
     conn.send(F.frame(F.HEADERS, F.END_HEADERS | HEADERS_UNDEFINED, req.stream,
-                      conn.block(fields(len(BODY)))))
+                      conn.block(response_fields(len(BODY)))))
     conn.send(F.frame(F.DATA, F.END_STREAM | DATA_UNDEFINED, req.stream, BODY))
 
 
 def reserved_bit(conn, req):
     """§4.1: HEADERS and DATA with the reserved bit of the stream identifier set."""
-    conn.send(F.frame(F.HEADERS, F.END_HEADERS, req.stream, conn.block(fields(len(BODY))),
+    conn.send(F.frame(F.HEADERS, F.END_HEADERS, req.stream, conn.block(response_fields(len(BODY))),
                       reserved=True))
     conn.send(F.frame(F.DATA, F.END_STREAM, req.stream, BODY, reserved=True))
 
@@ -63,18 +58,18 @@ MAX_BODY = bytes(i % 251 for i in range(F.DEFAULT_MAX_FRAME))
 
 def max_size_frames(conn, req):
     """§4.2: a HEADERS frame and a DATA frame of exactly 16384 octets each."""
-    conn.send(sized_headers(conn, req.stream, fields(len(MAX_BODY)), F.DEFAULT_MAX_FRAME))
+    conn.send(sized_headers(conn, req.stream, response_fields(len(MAX_BODY)), F.DEFAULT_MAX_FRAME))
     conn.send(F.data(req.stream, MAX_BODY, end_stream=True))
 
 
 def data_too_large(conn, req):
     n = conn.peer_max_frame() + 1
-    conn.send(F.headers(req.stream, conn.block(fields(n))))
+    conn.send(F.headers(req.stream, conn.block(response_fields(n))))
     conn.send(F.data(req.stream, b"d" * n, end_stream=True))
 
 
 def headers_too_large(conn, req):
-    conn.send(sized_headers(conn, req.stream, fields(len(BODY)), conn.peer_max_frame() + 1))
+    conn.send(sized_headers(conn, req.stream, response_fields(len(BODY)), conn.peer_max_frame() + 1))
     conn.send(F.data(req.stream, BODY, end_stream=True))
 
 
@@ -85,7 +80,7 @@ UNDECODABLE = b"\x88\x40\x0aabc"
 
 def ping_inside_block(conn, req):
     """§4.3: HEADERS without END_HEADERS, a PING, then the CONTINUATION that ends the block."""
-    block = conn.block(fields(len(BODY)))
+    block = conn.block(response_fields(len(BODY)))
     conn.send(F.headers(req.stream, block[:2], end_headers=False))
     conn.send(F.ping(b"inblock!"))
     conn.send(F.continuation(req.stream, block[2:]))

@@ -7,18 +7,9 @@ from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, F
                                   Report, Sent, StreamError, Succeeds, TransferSucceeds)
 from servers import frames as F
 from conformance.verdicts.verdict import sha256
-from servers.scenario import BODY, Script, frames, reply, seq
+from servers.scenario import BODY, Script, fault_then_reply, frames, reply, response_fields
 
 UNKNOWN_TYPE = 0xEE  # no frame type registered with this code
-
-
-def fields(length: int = len(BODY)) -> list[tuple[str, str]]:
-    return [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(length))]
-
-
-def fault_then_reply(*faults):
-    """Normal preface; once the request is in, the fault frames, then a valid response."""
-    return lambda: Script(respond=seq(frames(*faults), reply()))
 
 
 def first_request(responder):
@@ -58,7 +49,7 @@ def data_after_end_stream(conn, req):
 
 
 def data_after_reset(conn, req):
-    conn.send(F.headers(req.stream, conn.block(fields())))
+    conn.send(F.headers(req.stream, conn.block(response_fields())))
     conn.send(F.rst_stream(req.stream, "INTERNAL_ERROR"))
     conn.send(F.data(req.stream, BODY, end_stream=True))
 
@@ -179,20 +170,20 @@ def self_dependent_headers(conn, req):
     """§5.3: response HEADERS with the PRIORITY flag, depending on its own stream (weight 16)."""
     priority = struct.pack(">IB", req.stream, 15)
     conn.send(F.frame(F.HEADERS, F.END_HEADERS | F.PRIORITY_FLAG, req.stream,
-                      priority + conn.block(fields())))
+                      priority + conn.block(response_fields())))
     conn.send(F.data(req.stream, BODY, end_stream=True))
 
 
 def unknown_frames(conn, req):
     """§5.5: unknown frames on stream 0 and on the request stream, around the response HEADERS."""
     conn.send(F.frame(UNKNOWN_TYPE, 0, 0, b"extension on stream 0"))
-    conn.send(F.headers(req.stream, conn.block(fields())))
+    conn.send(F.headers(req.stream, conn.block(response_fields())))
     conn.send(F.frame(UNKNOWN_TYPE, 0xFF, req.stream, b"extension on the stream"))
     conn.send(F.data(req.stream, BODY, end_stream=True))
 
 
 def unknown_inside_block(conn, req):
-    block = conn.block(fields())
+    block = conn.block(response_fields())
     conn.send(F.headers(req.stream, block[:2], end_headers=False))
     conn.send(F.frame(UNKNOWN_TYPE, 0, req.stream, b"inside"))
     conn.send(F.continuation(req.stream, block[2:]))
@@ -523,7 +514,7 @@ CASES = [
                     "reset transfer fails.",
         server="Sends response HEADERS, then RST_STREAM(CANCEL) on the stream.",
         scenario=lambda: Script(respond=frames(
-            lambda conn, req: F.headers(req.stream, conn.block(fields())),
+            lambda conn, req: F.headers(req.stream, conn.block(response_fields())),
             lambda conn, req: F.rst_stream(req.stream, "CANCEL"))),
         expect=Fails("stream", "http2") & Custom("no RST_STREAM sent back on the reset stream",
                                                  _no_rst_after_rst),

@@ -4,9 +4,9 @@ import hashlib
 from conformance.case import MUST, Case
 from conformance.verdicts import ConnectionError, Ignored
 from servers import frames as F
-from servers.scenario import BODY, Script
+from servers.scenario import BODY, Script, response_fields
 
-HEAD = [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(len(BODY)))]
+HEAD = response_fields()
 FRAGMENTS = 20
 # 56 KB of field values (hex, which Huffman only shrinks to ~40 KB), under the common 64 KiB
 # header-list limits: the block needs HEADERS plus CONTINUATION frames of 16384 octets.

@@ -1,17 +1,11 @@
 """RFC 9113 §6.1 DATA."""
-import hashlib
 
 from conformance.case import MUST, Case, gets
 from conformance.verdicts import ConnectionError, Ignored, Succeeds
 from servers import frames as F
-from servers.scenario import BODY, Script, frames, reply, seq
+from servers.scenario import BODY, Script, body_for, fault_then_reply, response_fields
 
-HEAD = [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(len(BODY)))]
-
-
-def fault_then_reply(*faults):
-    """After the request: the fault frames, then a complete valid response."""
-    return lambda: Script(respond=seq(frames(*faults), reply()))
+HEAD = response_fields()
 
 
 def body_frames(*make):
@@ -41,12 +35,6 @@ def bad_padding(stream: int) -> bytes:
 STREAMS, BODY_SIZE, FRAME = 4, 48 * 1024, 1024
 
 
-def body_for(path: str, size: int = BODY_SIZE) -> bytes:
-    """A body unique to `path` at every 32-octet block, so a misplaced frame shows."""
-    blocks = (hashlib.sha256(f"{path}:{i}".encode()).digest() for i in range(size // 32 + 1))
-    return b"".join(blocks)[:size]
-
-
 def interleaved():
     """Holds the responses until all requests arrived, then sends their bodies
     round-robin in 1024-octet DATA frames; whatever the client's windows do not
@@ -62,7 +50,7 @@ def interleaved():
         for c, r in batch:
             c.send_fields(r.stream, [(":status", "200"), ("content-type", "application/octet-stream"),
                                      ("content-length", str(BODY_SIZE))])
-            left[(c, r.stream)] = body_for(r.path)
+            left[(c, r.stream)] = body_for(r.path, BODY_SIZE)
         while left:
             for (c, sid), body in list(left.items()):
                 piece = body[:FRAME]
@@ -141,7 +129,7 @@ CASES = [
         scenario=interleaved,
         request=gets(STREAMS, mode="parallel"),
         needs=frozenset({"h2", "parallel"}),
-        expect=Succeeds(bodies=[body_for(f"/r/{i}") for i in range(1, STREAMS + 1)]),
+        expect=Succeeds(bodies=[body_for(f"/r/{i}", BODY_SIZE) for i in range(1, STREAMS + 1)]),
         bad=("mix-streams",),
         regression="curl#10525",
     ),

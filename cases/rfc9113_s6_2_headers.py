@@ -2,9 +2,9 @@
 from conformance.case import MUST, Case
 from conformance.verdicts import ConnectionError, Ignored
 from servers import frames as F
-from servers.scenario import BODY, Script, frames, reply, seq
+from servers.scenario import BODY, Script, frames, reply, response_fields, seq
 
-HEAD = [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(len(BODY)))]
+HEAD = response_fields()
 STATUS_200 = b"\x88"  # ":status: 200" from the HPACK static table: leaves the dynamic table alone
 
 

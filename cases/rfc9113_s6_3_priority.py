@@ -4,14 +4,9 @@ import struct
 from conformance.case import MUST, Case
 from conformance.verdicts import ConnectionError, Ignored, StreamError
 from servers import frames as F
-from servers.scenario import BODY, Script, frames, reply, seq
+from servers.scenario import BODY, Script, fault_then_reply, response_fields
 
-HEAD = [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(len(BODY)))]
-
-
-def fault_then_reply(*faults):
-    """After the request: the fault frames (bytes or fns of (conn, req)), then a valid response."""
-    return lambda: Script(respond=seq(frames(*faults), reply()))
+HEAD = response_fields()
 
 
 def mid_response(*faults):

@@ -4,17 +4,12 @@ import struct
 from conformance.case import MUST, Case, get
 from conformance.verdicts import ConnectionError, Fails, NotSent
 from servers import frames as F
-from servers.scenario import BODY, Script, frames, reply, seq
+from servers.scenario import BODY, Script, fault_then_reply, response_fields
 
-HEAD = [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(len(BODY)))]
+HEAD = response_fields()
 # A reset stream fails with a stream or connection-level protocol error; never "partial
 # but fine", never a timeout.
 RESET_FAILURES = ("stream", "http2", "recv", "partial")
-
-
-def fault_then_reply(*faults):
-    """After the request: the fault frames (bytes or fns of (conn, req)), then a valid response."""
-    return lambda: Script(respond=seq(frames(*faults), reply()))
 
 
 def reset_mid_response(code):

@@ -4,14 +4,9 @@ import struct
 from conformance.case import MUST, SHOULD, Case, Job, Req, get
 from conformance.verdicts import AnyOf, ConnectionError, Ignored, Report, Succeeds
 from servers import frames as F
-from servers.scenario import Script, frames, reply, seq
+from servers.scenario import Script, fault_then_reply, reply
 
 SERVER_SETTINGS = {F.MAX_CONCURRENT_STREAMS: 100}
-
-
-def fault_then_reply(*faults):
-    """Normal preface; after the request, the fault frames, then a valid response."""
-    return lambda: Script(respond=seq(frames(*faults), reply()))
 
 
 def preface(values):

@@ -3,15 +3,15 @@
 One scenario instance serves every connection of a case, so retries are
 scripted with `per_connection(first, later)`.
 """
-import hashlib
 
 from conformance.case import MUST, Case, Job, Req, get, gets
 from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Fails, Ignored,
                                   Report, Retried, Succeeds)
 from servers import frames as F
-from servers.scenario import BODY, HTTP1_BODY, Script, close, frames, per_connection, reply, seq
+from servers.scenario import (BODY, HTTP1_BODY, Script, body_for, close, frames, hold, per_connection,
+                              reply, response_fields, seq)
 
-HEAD = [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(len(BODY)))]
+HEAD = response_fields()
 MAX_STREAM = 2 ** 31 - 1
 # How a transfer fails when the server refused it: an HTTP/2-level error or a dead connection,
 # never "partial", a parse error or a timeout.
@@ -28,23 +28,11 @@ def goaway(last, code="NO_ERROR", debug=b""):
     return lambda conn, req: F.goaway(req.stream if last == "stream" else last, code, debug)
 
 
-def body_for(path: str, size: int = 2000) -> bytes:
-    """A body unique to its path, so each transfer's body shows where it came from."""
-    return b"".join(hashlib.sha256(f"{path}:{i}".encode()).digest() for i in range(size // 32 + 1))[:size]
+BODY_SIZE = 2000  # per-path bodies, so each transfer shows where its body came from
 
 
 def by_path(conn, req):
-    reply(body=body_for(req.path))(conn, req)
-
-
-def hold(n, then):
-    """Collect requests on a connection until `n` have arrived, then call `then(conn, reqs)`."""
-    def respond(conn, req):
-        held = conn.state.setdefault("held", [])
-        held.append(req)
-        if len(held) == n:
-            then(conn, sorted(held, key=lambda r: r.stream))
-    return respond
+    reply(body=body_for(req.path, BODY_SIZE))(conn, req)
 
 
 def mid_response(*steps):
@@ -275,7 +263,7 @@ CASES = [
         scenario=lambda: goaway_below_inflight(4, close_after=False),
         request=gets(4, mode="parallel"),
         needs=PARALLEL,
-        expect=Succeeds(bodies=[body_for(f"/r/{i}") for i in range(1, 5)])
+        expect=Succeeds(bodies=[body_for(f"/r/{i}", BODY_SIZE) for i in range(1, 5)])
         & Connections(min=2, max=3, why="the 2 unprocessed requests go on new connections")
         & PROCESSED_COMPLETE & NO_NEW_STREAM,
         bad=("no-retry",),
@@ -317,7 +305,7 @@ CASES = [
         scenario=lambda: goaway_below_inflight(2, close_after=True),
         request=gets(2, mode="parallel"),
         needs=PARALLEL,
-        expect=Succeeds(bodies=[body_for(f"/r/{i}") for i in range(1, 3)])
+        expect=Succeeds(bodies=[body_for(f"/r/{i}", BODY_SIZE) for i in range(1, 3)])
         & Connections(2, why="the unprocessed request needs a new connection")
         & PROCESSED_COMPLETE & NO_NEW_STREAM,
         bad=("no-retry",),

@@ -4,14 +4,9 @@ import struct
 from conformance.case import MUST, Case
 from conformance.verdicts import ConnectionError, StreamError
 from servers import frames as F
-from servers.scenario import Script, frames, reply, seq
+from servers.scenario import fault_then_reply
 
 MAX_WINDOW = 2 ** 31 - 1
-
-
-def fault_then_reply(*faults):
-    """After the request: the fault frames (bytes or fns of (conn, req)), then a valid response."""
-    return lambda: Script(respond=seq(frames(*faults), reply()))
 
 
 CASES = [

@@ -2,7 +2,7 @@
 from conformance.case import MUST, Case, Job, Req, get
 from conformance.verdicts import AnyOf, ConnectionError, Report, StreamError, Succeeds
 from servers import frames as F
-from servers.scenario import BODY, Request, Script, reply, seq
+from servers.scenario import BODY, Request, Script, reply, response_fields, seq
 
 
 # -- responders: each is fn(conn, req) and sends part of a response ------------
@@ -36,7 +36,7 @@ def outcome_of(ev):
 
 MALFORMED = "§8.1.1: a malformed response is a stream error of type PROTOCOL_ERROR"
 POST_BODY = bytes(range(256)) * 1024   # 256 KiB, far beyond the stream window below
-HEAD_FIELDS = [(":status", "200"), ("content-type", "text/plain"), ("content-length", "1234")]
+HEAD_FIELDS = response_fields(1234)
 
 
 class AnswerEarly(Script):

@@ -6,7 +6,7 @@ from conformance.case import MUST, SHOULD, Case, get, gets
 from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Fails, Report,
                                   Succeeds, TransferSucceeds)
 from servers import frames as F
-from servers.scenario import Script, close, frames, per_connection, reply, seq
+from servers.scenario import Script, close, frames, hold, per_connection, reply, seq
 
 TWO = gets(2, timeout_ms=1000)
 # How a transfer whose connection died before END_STREAM may fail: the body was cut short, the
@@ -35,17 +35,6 @@ def _after_first_fault(ev):
 
 NOT_REUSED = Custom("no new stream on connection #0 once it ended; request 2 goes on a new "
                     "connection (§9.1.1)", _after_first_fault)
-
-
-def hold(n: int):
-    """Answer nothing until `n` requests are open on the connection, then answer them all."""
-    def respond(conn, req):
-        held = conn.state.setdefault("held", [])
-        held.append(req)
-        if len(held) == n:
-            for r in held:
-                reply()(conn, r)
-    return respond
 
 
 def _multiplexed(ev):
@@ -167,7 +156,7 @@ CASES = [
                     "streams on one connection rather than spread over several.",
         server="Holds every response until three requests are open on the same connection, then "
                "answers all three.",
-        scenario=lambda: Script(respond=hold(3)),
+        scenario=lambda: Script(respond=hold(3, lambda conn, reqs: [reply()(conn, r) for r in reqs])),
         request=gets(3, mode="parallel", timeout_ms=1000),
         needs=frozenset({"h2", "parallel"}),
         expect=Succeeds() & Custom("all three requests are open at once on a single connection",

@@ -8,6 +8,7 @@ case, so it can behave differently on a retry (`conn.index`).
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Union
 
@@ -274,6 +275,18 @@ HTTP1_BODY = b"hello over http/1.1\n"
 BODY = b"hello from h2clientspec\n"
 
 
+def response_fields(length: int = len(BODY), status: int | str = 200, extra: Fields = ()) -> Fields:
+    """The field list of a plain text response with a content-length of `length`."""
+    return [(":status", str(status)), ("content-type", "text/plain"),
+            ("content-length", str(length))] + list(extra)
+
+
+def body_for(path: str, size: int) -> bytes:
+    """A body unique to `path` in every 32-octet block, so a misplaced frame shows."""
+    blocks = (hashlib.sha256(f"{path}:{i}".encode()).digest() for i in range(size // 32 + 1))
+    return b"".join(blocks)[:size]
+
+
 def reply(status: int | str = 200, body: bytes = BODY, headers: Fields = (), *,
           fields: Fields | None = None, trailers: Fields | None = None) -> Responder:
     """A response: HEADERS (+CONTINUATION), DATA within windows, optional trailers.
@@ -281,9 +294,7 @@ def reply(status: int | str = 200, body: bytes = BODY, headers: Fields = (), *,
     `fields` replaces the whole field list, pseudo-headers included, as given.
     """
     def respond(conn: Conn, req: Request) -> None:
-        block = fields if fields is not None else (
-            [(":status", str(status)), ("content-type", "text/plain"),
-             ("content-length", str(len(body)))] + list(headers))
+        block = fields if fields is not None else response_fields(len(body), status, headers)
         only_headers = not body and trailers is None
         conn.send_fields(req.stream, block, end_stream=only_headers)
         if body:
@@ -313,6 +324,22 @@ def per_connection(*responders: Responder) -> Responder:
     def respond(conn: Conn, req: Request) -> None:
         responders[min(conn.index, len(responders) - 1)](conn, req)
     return respond
+
+
+def hold(n: int, then: Callable[[Conn, list[Request]], None]) -> Responder:
+    """Answer nothing until `n` requests are in on a connection, then `then(conn, requests)`
+    with them in stream order."""
+    def respond(conn: Conn, req: Request) -> None:
+        held = conn.state.setdefault("held", [])
+        held.append(req)
+        if len(held) == n:
+            then(conn, sorted(held, key=lambda r: r.stream))
+    return respond
+
+
+def fault_then_reply(*faults: Callable[[Conn, Request], bytes] | bytes) -> Callable[[], "Script"]:
+    """A scenario factory: after each request, the fault frames, then a valid response."""
+    return lambda: Script(respond=seq(frames(*faults), reply()))
 
 
 def close() -> Responder:
