@@ -15,6 +15,7 @@ from hpack.table import HeaderTable
 from conformance.case import MUST, SHOULD, Case, Job, Req, gets
 from conformance.verdicts import ConnectionError, Connections, Custom, Report, Succeeds
 from servers import frames as F
+from servers.hpack_raw import integer
 from servers.scenario import BODY, Script
 
 STATIC = HeaderTable.STATIC_TABLE          # 61 entries, index 1..61 (RFC 7541 Appendix A)
@@ -24,18 +25,6 @@ DEFAULT_TABLE = 4096                       # SETTINGS_HEADER_TABLE_SIZE default 
 
 
 # -- encoding helpers (RFC 7541 §5 and §6) --------------------------------------------------
-def integer(value: int, prefix: int, flags: int = 0) -> bytes:
-    """§5.1: an integer with an N-bit prefix; `flags` are the bits above the prefix."""
-    top = (1 << prefix) - 1
-    if value < top:
-        return bytes([flags | value])
-    out, value = bytearray([flags | top]), value - top
-    while value >= 128:
-        out.append(value % 128 + 128)
-        value //= 128
-    return bytes(out + bytes([value]))
-
-
 def huffman_bits(data: bytes, symbols=()) -> tuple[int, int]:
     """(bits, count) of the Huffman codes of `data` (Appendix B), then of extra `symbols`."""
     bits = n = 0

@@ -2,32 +2,21 @@
 from conformance.case import MUST, Case, Job, Req
 from conformance.verdicts import AnyOf, ConnectionError, Custom, Ignored, StreamError, Succeeds
 from servers import frames as F
+from servers.hpack_raw import integer
 from servers.scenario import BODY, Script, frames, response_fields
 
 HEADERS_UNDEFINED = 0x02 | 0x10 | 0x40 | 0x80           # §6.2 defines 0x01, 0x04, 0x08, 0x20
 DATA_UNDEFINED = 0x02 | 0x04 | 0x10 | 0x20 | 0x40 | 0x80  # §6.1 defines 0x01, 0x08
 
 
-def _hpack_int(value: int, prefix: int = 7) -> bytes:
-    """RFC 7541 §5.1 integer with an N-bit prefix (flag bits left 0)."""
-    top = (1 << prefix) - 1
-    if value < top:
-        return bytes([value])
-    out, value = bytearray([top]), value - top
-    while value >= 128:
-        out.append(value % 128 + 128)
-        value //= 128
-    return bytes(out + bytes([value]))
-
-
 def filler(size: int) -> bytes:
     """A literal field 'x-fill: aaa...' without indexing (RFC 7541 §6.2.2), exactly `size` octets."""
     name = b"x-fill"
-    head = b"\x00" + _hpack_int(len(name)) + name
+    head = b"\x00" + integer(len(name), 7) + name
     for n in range(1, 6):
         value_len = size - len(head) - n
-        if value_len >= 0 and len(_hpack_int(value_len)) == n:
-            return head + _hpack_int(value_len) + b"a" * value_len
+        if value_len >= 0 and len(integer(value_len, 7)) == n:
+            return head + integer(value_len, 7) + b"a" * value_len
     raise ValueError(f"no filler of {size} octets")
 
 
