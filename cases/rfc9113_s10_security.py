@@ -112,7 +112,7 @@ def _no_stream_after_refusal(ev):
     c = ev.observations.connections[0]
     flood = [f.seq for f in c.sent if f.type == "SETTINGS" and not f.has("ACK")]
     start = flood[1] if len(flood) > 1 else 0
-    late = [f.stream for f in c.received if f.type == "HEADERS" and f.seq > start]
+    late = [f.stream for f in c.headers_after(start)]
     return not late, (f"after refusing the flood, the client opened stream(s) {late} on connection #0"
                       if late else f"streams per connection "
                       f"{[len(x.streams_opened()) for x in ev.observations.connections]}")

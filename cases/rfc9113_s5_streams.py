@@ -291,8 +291,8 @@ def _none_after_goaway(ev):
     for c in ev.observations.connections:
         goaway = min((f.seq for f in c.sent if f.type == "GOAWAY"), default=None)
         per_conn.append(len(c.streams_opened()))
-        late += [(c.index, f.stream) for f in c.received
-                 if f.type == "HEADERS" and goaway is not None and f.seq > goaway]
+        if goaway is not None:
+            late += [(c.index, f.stream) for f in c.headers_after(goaway)]
     if late:
         return False, f"(connection, stream) opened after that connection's GOAWAY: {late}"
     return True, f"streams per connection {per_conn}"

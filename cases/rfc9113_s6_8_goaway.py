@@ -54,8 +54,7 @@ def _no_new_stream(ev):
         if g is None:
             continue
         before = {f.stream for f in c.received if f.type == "HEADERS" and f.seq < g.seq}
-        late = [f.stream for f in c.received if f.type == "HEADERS" and f.seq > g.seq
-                and f.stream not in before]
+        late = [f.stream for f in c.headers_after(g.seq) if f.stream not in before]
         if late:
             found.append(f"connection #{c.index}: new stream {late[0]} after the server's GOAWAY")
     return not found, "; ".join(found) or "no new stream after GOAWAY"

@@ -27,7 +27,7 @@ def _after_first_fault(ev):
             [f.seq for f in c.sent if f.type == "PING" and f.stream != 0]
     if not marks:
         return False, "no GOAWAY or fault on connection #0 (the scenario did not run as intended)"
-    late = [f.stream for f in c.received if f.type == "HEADERS" and f.seq > min(marks)]
+    late = [f.stream for f in c.headers_after(min(marks))]
     opened = [len(x.streams_opened()) for x in ev.observations.connections]
     return not late, (f"new stream(s) {late} on connection #0 after it ended" if late else
                       f"streams per connection {opened}")

@@ -34,6 +34,10 @@ class Connection:
     def frames(self, ftype: str | None = None) -> list[Frame]:
         return [f for f in self.received if ftype is None or f.type == ftype]
 
+    def headers_after(self, seq: int) -> list[Frame]:
+        """Client HEADERS frames that arrived after wire position `seq` on this connection."""
+        return [f for f in self.received if f.type == "HEADERS" and f.seq > seq]
+
     def streams_opened(self) -> list[int]:
         """Client-initiated streams in the order their HEADERS arrived."""
         seen: list[int] = []
