@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
+from conformance.catalog import ROOT
 from conformance.case import MUST, Case, CaseDefinitionError, get
 from conformance.verdicts import Succeeds
 from servers.scenario import Script
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def pytest_run(*args: str, cwd: str = ROOT) -> subprocess.CompletedProcess:

@@ -8,7 +8,8 @@ import sys
 import time
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conformance.catalog import ROOT
+
 SOME_CASES = ["9113/6.7/ping-ack", "9113/6.5.2/enable-push-1", "9113/6.8/goaway-last-stream-0",
               "9113/3.3/h2c-prior-knowledge", "baseline/reference/get-small"]
 

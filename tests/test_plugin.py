@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conformance.catalog import ROOT
+
 FLAGS = ["-p", "no:cacheprovider", "-p", "no:xdist", "--assert=plain"]
 
 

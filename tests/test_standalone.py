@@ -1,14 +1,14 @@
 """`python -m servers serve <case-id>` serves a case to any client, here Debian's curl CLI."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conformance.catalog import ROOT
+
 
 
 @pytest.mark.skipif(not shutil.which("curl"), reason="the curl CLI is installed by make setup")
