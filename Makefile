@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # hypothesis plugin, both pure start-up cost for a conformance run.
 CASE_FLAGS := --assert=plain -p no:hypothesispytest -p no:cacheprovider
 
-.PHONY: setup conformance test selftest bench soak clean
+.PHONY: setup conformance builds matrix test selftest bench soak clean
 
 setup: $(STAMP)
 
@@ -23,22 +23,41 @@ $(STAMP): pyproject.toml scripts/setup-system.sh
 	touch $(STAMP)
 
 # The whole catalog against one build; only verdicts that differ from the
-# build's expectation file fail the run.
+# build's expectations file (expectations/BUILD.json) fail the run. A build
+# without one is judged by level, and the run says how to record one.
 conformance: setup
 	$(PY) -m pytest cases $(CASE_FLAGS) -n $(JOBS) --client $(CLIENT) \
-	  --expectations expectations/$(CLIENT).json --reports $(REPORTS) $(PYTEST_ARGS)
+	  --expectations expectations --reports $(REPORTS) $(PYTEST_ARGS)
+
+# Every client build in clients.toml that has a preparation step, each in its
+# own folder under builds/ (idempotent; Debian packages included).
+builds: setup
+	$(PY) -m conformance prepare
+
+# Every prepared build x every case, in one pytest run: one results file.
+matrix: setup
+	$(PY) -m pytest cases $(CASE_FLAGS) -n $(JOBS) --matrix \
+	  --expectations expectations --reports $(REPORTS) $(PYTEST_ARGS)
 
 selftest: setup
 	$(PY) -m pytest tests -n $(JOBS) $(PYTEST_ARGS)
 
-test: selftest conformance
+test: selftest builds matrix
 
 clean:
-	rm -rf $(VENV) $(REPORTS)
+	rm -rf $(VENV) $(REPORTS) builds
 
-bench: setup
+bench: builds
 	$(PY) -m conformance.bench --client $(CLIENT) --out $(REPORTS)/bench.json
 
 SOAK_RUNS ?= 20
-soak: setup
-	$(PY) -m conformance.soak --client $(CLIENT) --runs $(SOAK_RUNS) --out $(REPORTS)/soak.json
+soak: builds
+	$(PY) -m conformance.soak --runs $(SOAK_RUNS) --out $(REPORTS)/soak.json
+
+# pycurl compiled against your own libcurl, registered as --client NAME by builds/NAME/client.toml:
+#   make build NAME=mine CURL_CONFIG=/path/to/curl-config
+.PHONY: build
+build:
+	@test -n "$(NAME)" -a -n "$(CURL_CONFIG)" || \
+	  { echo "usage: make build NAME=mine CURL_CONFIG=/path/to/curl-config" >&2; exit 2; }
+	bash scripts/build-pycurl.sh '$(NAME)' --curl-config '$(CURL_CONFIG)'

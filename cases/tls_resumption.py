@@ -5,7 +5,7 @@ session cache. What the second ClientHello carried and whether the server resume
 from `observations.connections[1].tls`.
 """
 from conformance.case import MAY, MUST, Case, Job, Req
-from conformance.verdicts import Connections, Custom, Report, Succeeds
+from conformance.verdicts import Connections, Custom, Exercised, Report, Succeeds
 from servers.scenario import Script
 
 TWO_FRESH = Job((Req("/r/1"), Req("/r/2")), connection="fresh", tls_session_cache="shared")
@@ -29,6 +29,13 @@ def not_resumed(ev):
         return False, ("SCENARIO BROKEN: the server resumed a session although its ticket keys "
                        "were rotated, so the rejection path was never exercised")
     return True, f"the second handshake was a full one (ticket offered: {tls.ticket_offered})"
+
+
+def ticket_offered(ev):
+    tls = second_tls(ev)
+    offered = bool(tls and tls.ticket_offered)
+    return offered, ("the second ClientHello offered a ticket/PSK" if offered else
+                     "the second ClientHello offered no ticket or PSK, so there was nothing to reject")
 
 
 REPORTS = (tls_fact("ticket_offered") & tls_fact("resumed") & tls_fact("version")
@@ -62,7 +69,8 @@ CASES = [
         scenario=lambda: Script(rotate_ticket_keys=True),
         request=TWO_FRESH,
         needs=NEEDS,
-        expect=Succeeds() & TWO_CONNECTIONS
+        expect=Exercised("the client offered a ticket that the server could reject", ticket_offered)
+        & Succeeds() & TWO_CONNECTIONS
         & Custom("the second connection does not resume (the scenario rejects every ticket)",
                  not_resumed)
         & REPORTS,

@@ -1,13 +1,15 @@
-"""Command line: python -m conformance {list,expectations,diff}."""
+"""Command line: python -m conformance {list,expectations,diff,grid,builds}."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import catalog
 from .case import CaseDefinitionError
-from .reports import expectations
+from .clients import registry
+from .reports import expectations, results, writers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,19 +17,28 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     ls = sub.add_parser("list", help="list the case ids")
     ls.add_argument("-v", action="store_true", help="also print level and server behaviour")
-    ex = sub.add_parser("expectations", help="turn a results.json into an expectations file")
+    ex = sub.add_parser("expectations", help="turn one build of a results.json into an expectations file")
     ex.add_argument("results")
+    ex.add_argument("--build", help="the build to record (needed when the file holds several)")
     ex.add_argument("-o", "--output", help="write here instead of stdout")
-    df = sub.add_parser("diff", help="verdict differences between two results.json files")
-    df.add_argument("before")
-    df.add_argument("after")
+    df = sub.add_parser("diff", help="verdict differences between two builds or two runs",
+                        description="diff A.json B.json compares two runs; diff R.json --build X "
+                                    "--build Y compares two builds of one run. Exit 0: equal, "
+                                    "1: differences, 2: error.")
+    df.add_argument("files", nargs="+", metavar="results.json")
+    df.add_argument("--build", action="append", default=[],
+                    help="build to compare (give two with one file; one or two with two files)")
     gr = sub.add_parser("grid", help="an HTML grid of several results.json (builds or runs)")
     gr.add_argument("results", nargs="+")
     gr.add_argument("-o", "--output", default="reports/grid.html")
+    bl = sub.add_parser("builds", help="the client builds, whether prepared, and their commands")
+    bl.add_argument("--matrix", action="store_true", help="only the prepared builds of `make matrix`")
+    pr = sub.add_parser("prepare", help="prepare client builds (what `make builds` runs)")
+    pr.add_argument("names", nargs="*", help="builds to prepare (default: every one with a prepare step)")
     args = p.parse_args(argv)
     try:
         return COMMANDS[args.cmd](args)
-    except (CaseDefinitionError, OSError, ValueError, KeyError) as exc:
+    except (CaseDefinitionError, OSError, ValueError, KeyError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -38,18 +49,11 @@ def _list(args) -> int:
     return 0
 
 
-def _load_results(path: str) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        doc = json.load(fh)
-    if not isinstance(doc, dict) or "cases" not in doc:
-        raise ValueError(f"{path} is not a results.json (no 'cases')")
-    return doc
-
-
 def _expectations(args) -> int:
-    doc = _load_results(args.results)
-    results = {c["id"]: c for c in doc["cases"]}
-    out = expectations.from_results(results, doc["run"]["client"], doc["run"].get("client_version"))
+    doc = results.load(args.results)
+    build = results.pick(doc, args.build, args.results)
+    out = expectations.from_results(results.cases_of(doc, build), build,
+                                    doc["builds"][build].get("version"))
     text = json.dumps(out, indent=1) + "\n"
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:
@@ -60,29 +64,84 @@ def _expectations(args) -> int:
 
 
 def _diff(args) -> int:
-    a, b = _load_results(args.before), _load_results(args.after)
-    va = {c["id"]: c["label"] for c in a["cases"]}
-    vb = {c["id"]: c["label"] for c in b["cases"]}
-    print(f"before: {a['run']['client']} {a['run'].get('client_version')}")
-    print(f"after:  {b['run']['client']} {b['run'].get('client_version')}")
+    if len(args.files) > 2:
+        raise ValueError("diff takes one results file (with two --build) or two files")
+    docs = [(f, results.load(f)) for f in args.files]
+    if len(docs) == 1:
+        if len(args.build) != 2:
+            raise ValueError("with one results file, name the two builds to compare: --build A --build B")
+        sides = [(docs[0][0], docs[0][1], b) for b in args.build]
+    else:
+        names = args.build + [None] * (2 - len(args.build)) if len(args.build) < 2 else args.build
+        if len(args.build) == 1:
+            names = args.build * 2
+        sides = [(f, d, n) for (f, d), n in zip(docs, names)]
+    picked = []
+    for path, doc, build in sides:
+        build = results.pick(doc, build, path)
+        picked.append((build, doc["builds"][build].get("version"), results.cases_of(doc, build)))
+    (na, va_, a), (nb, vb_, b) = picked
+    print(f"before: {na} {va_}")
+    print(f"after:  {nb} {vb_}")
     changed = 0
-    for cid in sorted(set(va) | set(vb)):
-        if va.get(cid) != vb.get(cid):
+    for cid in sorted(set(a) | set(b)):
+        la, lb = a.get(cid, {}).get("label", "-"), b.get(cid, {}).get("label", "-")
+        if la != lb:
             changed += 1
-            print(f"  {cid}: {va.get(cid, '-')} -> {vb.get(cid, '-')}")
+            print(f"  {cid}: {la} -> {lb}")
+            for side, c in (("before", a.get(cid)), ("after", b.get(cid))):
+                if c and c["label"] != "PASS":
+                    print(f"      {side}: {writers.one_line(c.get('actual') or c.get('reason') or '', 220)}")
     print(f"{changed} verdict(s) differ")
     return 1 if changed else 0
 
 
 def _grid(args) -> int:
     from .reports.grid import grid_html
-    with open(args.output, "w", encoding="utf-8") as fh:
-        fh.write(grid_html([_load_results(p) for p in args.results]))
+    html = grid_html([results.load(p) for p in args.results])   # read everything first
+    tmp = f"{args.output}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(html)
+    os.replace(tmp, args.output)
     print(f"written: {args.output}")
     return 0
 
 
-COMMANDS = {"list": _list, "expectations": _expectations, "diff": _diff, "grid": _grid}
+def _builds(args) -> int:
+    for b in (registry.matrix() if args.matrix else registry.load().values()):
+        if args.matrix:
+            print(b.name)
+            continue
+        state = "prepared" if b.prepared else "not prepared (make builds)"
+        print(f"{b.name:16} {'matrix' if b.matrix else '      '} {state:28} {b.description}")
+    return 0
+
+
+def _prepare(args) -> int:
+    import subprocess
+    import time
+    builds = registry.load()
+    unknown = [n for n in args.names if n not in builds]
+    if unknown:
+        raise LookupError(f"unknown build {unknown[0]!r}; known: {', '.join(sorted(builds))}")
+    failed = []
+    for b in [builds[n] for n in args.names] or builds.values():
+        if b.prepare is None:
+            continue
+        t0 = time.monotonic()
+        r = subprocess.run(list(b.prepare), cwd=registry.ROOT)
+        ok = r.returncode == 0 and b.prepared
+        print(f"builds: {b.name}: {'ready' if ok else 'FAILED'} ({time.monotonic() - t0:.1f} s)", flush=True)
+        if not ok:
+            failed.append(b.name)
+    if failed:
+        print(f"error: could not prepare {', '.join(failed)}; the output above says why", file=sys.stderr)
+        return 2
+    return 0
+
+
+COMMANDS = {"list": _list, "expectations": _expectations, "diff": _diff, "grid": _grid,
+            "builds": _builds, "prepare": _prepare}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,12 +1,15 @@
-"""The pytest plugin: cases become items, verdicts become reports.
+"""The pytest plugin: cases × client builds become items, verdicts become reports.
 
-Items are collected from the modules in cases/; each item's name is the case
-slug. Options: --client, --case, --expectations, --reports; pytest's own
---strict also turns SHOULD failures into failures.
+Items are collected from the modules in cases/, one per case and build; an
+item's name is the case slug, with `[build]` appended when several builds run.
+Options: --client (repeatable), --matrix, --case, --expectations, --reports;
+pytest's own --strict also turns SHOULD failures into failures.
 """
 from __future__ import annotations
 
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -30,15 +33,18 @@ class ShouldWarning(UserWarning):
 
 def pytest_addoption(parser):
     g = parser.getgroup("h2clientspec", "HTTP/2 client conformance")
-    g.addoption("--client", default=registry.DEFAULT_CLIENT,
-                help="client build from clients.toml (default: %(default)s)")
+    g.addoption("--client", action="append", default=[], metavar="NAME",
+                help=f"client build from clients.toml (repeatable; default: {registry.DEFAULT_CLIENT})")
+    g.addoption("--matrix", action="store_true",
+                help="every prepared build marked matrix = true in clients.toml (see 'make builds')")
     g.addoption("--clients-file", default=None, help="another client registry (TOML)")
     g.addoption("--case", action="append", default=[], metavar="ID",
                 help="run only this case id (repeatable)")
-    g.addoption("--expectations", default=None, metavar="FILE",
-                help="known verdicts of this build; only differences fail the run")
+    g.addoption("--expectations", default=None, metavar="FILE|DIR",
+                help="known verdicts: a file for one build, or a folder holding BUILD.json per build; "
+                     "only differences fail the run")
     g.addoption("--reports", default=None, metavar="DIR",
-                help="write results.json, junit.xml and summary.txt here")
+                help="write results.json, junit.xml, summary.txt and grid.html here")
 
 
 def pytest_configure(config):
@@ -49,6 +55,17 @@ def pytest_configure(config):
     for rfc in ("rfc9113", "rfc7541", "rfc8446", "rfc7301", "tls", "alpn", "baseline"):
         config.addinivalue_line("markers", f"{rfc}: cases from {rfc}")
     config._h2cs = Session(config)
+
+
+def pytest_report_header(config):
+    h2 = config._h2cs
+    lines = []
+    for name in h2.builds:
+        hello = h2.hellos.get(name) or {}
+        version = (hello.get("client") or {}).get("version", "version unknown")
+        lines.append(f"client {name}: {version}")
+        lines += [f"  warning: {w}" for w in h2.version_warnings(name)]
+    return lines
 
 
 def pytest_collect_file(file_path, parent):
@@ -64,14 +81,17 @@ def _cases_dir(config):
 
 class CaseModule(pytest.File):
     def collect(self):
+        builds = list(self.config._h2cs.builds)
         for case in catalog.load_module(f"cases.{self.path.stem}"):
-            item = CaseItem.from_parent(self, name=case.id)
-            item.case = case
-            for marker in _markers(case):
-                if marker.startswith("sec_"):  # section markers are registered as found
-                    self.config.addinivalue_line("markers", f"{marker}: cases of that RFC section")
-                item.add_marker(marker)
-            yield item
+            for build in builds:
+                name = case.id if len(builds) == 1 else f"{case.id}[{build}]"
+                item = CaseItem.from_parent(self, name=name)
+                item.case, item.build = case, build
+                for marker in _markers(case):
+                    if marker.startswith("sec_"):  # section markers are registered as found
+                        self.config.addinivalue_line("markers", f"{marker}: cases of that RFC section")
+                    item.add_marker(marker)
+                yield item
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, CaseDefinitionError):
@@ -111,26 +131,29 @@ class CaseFailed(Exception):
 
 class CaseItem(pytest.Item):
     case = None
+    build = registry.DEFAULT_CLIENT
 
     def runtest(self):
         h2 = self.config._h2cs
-        result = h2.run(self.case)
+        result = h2.run(self.case, self.build)
         self.user_properties.append((PROP, result.to_json()))
-        self.user_properties.append((PROP + "-client", h2.client.hello if h2.client else None))
-        verdict, known = result.verdict, h2.expected.get(self.case.id)
+        self.user_properties.append((PROP + "-client", [self.build, h2.hello_of(self.build)]))
+        verdict, known = result.verdict, h2.known(self.build, self.case.id)
         if known is not None:
             if verdict.label != known:
-                raise CaseFailed(f"verdict changed: expected {known} (from {h2.expectations_path}), "
+                raise CaseFailed(f"verdict changed: expected {known} (from {h2.expectations_of(self.build)}), "
                                  f"got {verdict.label}\n\n" + failure_report(result))
             if verdict.outcome is not Outcome.PASS:
                 pytest.xfail(f"known {known}: {verdict.actual or verdict.reason}"[:300])
             return
         if verdict.outcome is Outcome.UNSUPPORTED:
             pytest.skip(f"UNSUPPORTED: {verdict.reason}")
+        if verdict.outcome is Outcome.NOT_EXERCISED:
+            pytest.skip(f"NOT-EXERCISED: {verdict.reason}")
         if level_fails(verdict, h2.strict):
             raise CaseFailed(failure_report(result))
         if verdict.outcome is Outcome.FAIL:
-            warnings.warn(ShouldWarning(f"{self.case.id}: SHOULD not met: {verdict.actual}"))
+            warnings.warn(ShouldWarning(f"{self.case.id} [{self.build}]: SHOULD not met: {verdict.actual}"))
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, CaseFailed):
@@ -138,48 +161,120 @@ class CaseItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
-        return self.path, None, self.case.id
+        return self.path, None, self.name
 
 
 class Session:
-    """Per-process state: the worker's servers and client process, and (on the
+    """Per-process state: the worker's servers and client processes, and (on the
     controller) the verdicts gathered from every worker."""
 
     def __init__(self, config):
         self.config = config
         self.strict = bool(config.getoption("strict", False))
-        self.client_name = config.getoption("client")
-        try:
-            self.build = registry.find(self.client_name, config.getoption("clients_file"))
-        except registry.UnknownClient as exc:
-            raise pytest.UsageError(str(exc)) from None
-        self.expectations_path = config.getoption("expectations")
-        try:
-            self.expected = expfile.load(self.expectations_path) if self.expectations_path else {}
-        except expfile.ExpectationsError as exc:
-            raise pytest.UsageError(str(exc)) from None
+        self.builds = _builds(config)
+        self.expected, self.expected_paths = _expectations(config.getoption("expectations"), self.builds)
         self.servers: ServerSet | None = None
-        self.client: ClientProcess | None = None
-        self.results: dict[str, dict] = {}
-        self.client_info: dict | None = None
+        self.clients: dict[str, ClientProcess] = {}
+        self.results: dict[tuple[str, str], dict] = {}
+        self.hellos: dict[str, dict] = {}
 
-    def run(self, case) -> CaseResult:
+    # -- expectations -------------------------------------------------------
+    def known(self, build: str, case_id: str) -> str | None:
+        exp = self.expected.get(build)
+        return None if exp is None else exp.get(case_id)
+
+    def expectations_of(self, build: str) -> str | None:
+        return self.expected_paths.get(build)
+
+    def version_warnings(self, build: str) -> list[str]:
+        exp, hello = self.expected.get(build), self.hellos.get(build)
+        if exp is None or not hello or not exp.client_version:
+            return []
+        version = hello["client"]["version"]
+        if version == exp.client_version:
+            return []
+        return [f"{self.expected_paths[build]} was recorded from {exp.client_version!r}; "
+                f"this run's {build} is {version!r}"]
+
+    # -- clients ------------------------------------------------------------
+    def probe(self) -> None:
+        """Start every build's adapter once, in parallel: its hello names the build on the
+        console, and an adapter that cannot start stops the run before any case."""
+        def hello(name):
+            proc = self._process(name)
+            try:
+                return proc.start()
+            finally:
+                proc.close()
+        with ThreadPoolExecutor(max_workers=len(self.builds)) as pool:
+            futures = {n: pool.submit(hello, n) for n in self.builds}
+        errors = []
+        for name, fut in futures.items():
+            try:
+                self.hellos[name] = fut.result()
+            except AdapterError as exc:
+                errors.append(str(exc))
+        if errors:
+            raise pytest.UsageError("cannot start the client adapter:\n  " + "\n  ".join(errors))
+
+    def _process(self, name: str) -> ClientProcess:
+        build = self.builds[name]
+        return ClientProcess(name, list(build.argv), cwd=str(self.config.rootpath),
+                             env=build.environ() if build.env else None)
+
+    def hello_of(self, name: str) -> dict | None:
+        proc = self.clients.get(name)
+        return (proc.hello if proc else None) or self.hellos.get(name)
+
+    def run(self, case, build: str) -> CaseResult:
         if self.servers is None:
             self.servers = ServerSet()
-        if self.client is None:
-            self.client = ClientProcess(self.client_name, list(self.build.argv), cwd=str(self.config.rootpath))
+        client = self.clients.get(build)
+        if client is None:
+            client = self.clients[build] = self._process(build)
             try:
-                self.client.start()
+                client.start()
             except AdapterError as exc:
-                self.client = None
+                del self.clients[build]
                 pytest.fail(str(exc), pytrace=False)
-        return run_case(case, self.servers, self.client, self.client_name)
+        return run_case(case, self.servers, client, build)
 
     def close(self):
-        if self.client is not None:
-            self.client.close()
+        for client in self.clients.values():
+            client.close()
+        self.clients.clear()
         if self.servers is not None:
             self.servers.close()
+
+
+def _builds(config) -> dict[str, registry.Build]:
+    path = config.getoption("clients_file")
+    names = list(config.getoption("client"))
+    try:
+        if config.getoption("matrix"):
+            names += [b.name for b in registry.matrix(path)]
+        names = list(dict.fromkeys(names)) or [registry.DEFAULT_CLIENT]
+        return {n: registry.find(n, path) for n in names}
+    except registry.UnknownClient as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _expectations(path: str | None, builds: dict) -> tuple[dict, dict]:
+    """Per build: its known verdicts (or None: judge by level) and the file they came from."""
+    if not path:
+        return {}, {}
+    if not os.path.isdir(path):
+        if len(builds) > 1:
+            raise pytest.UsageError(f"--expectations {path}: a file holds one build's verdicts; for "
+                                    f"{len(builds)} builds pass the folder holding BUILD.json per build")
+        files = {next(iter(builds)): path}
+    else:
+        files = {n: os.path.join(path, f"{n}.json") for n in builds
+                 if os.path.exists(os.path.join(path, f"{n}.json"))}
+    try:
+        return {n: expfile.load(p) for n, p in files.items()}, files
+    except expfile.ExpectationsError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_runtest_logreport(report):
@@ -188,9 +283,9 @@ def pytest_runtest_logreport(report):
     h2 = _CONFIG[0]._h2cs
     for name, value in getattr(report, "user_properties", []):
         if name == PROP:
-            h2.results[value["id"]] = value
-        elif name == PROP + "-client" and value:
-            h2.client_info = value
+            h2.results[(value["client"], value["id"])] = value
+        elif name == PROP + "-client" and value[1]:
+            h2.hellos[value[0]] = value[1]
 
 
 _CONFIG = []  # the running config, for hooks that are not handed one
@@ -199,6 +294,10 @@ _CONFIG = []  # the running config, for hooks that are not handed one
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
     _CONFIG[:] = [session.config]
+    h2 = session.config._h2cs
+    h2.started = writers.now()
+    if not hasattr(session.config, "workerinput") and not session.config.getoption("collectonly"):
+        h2.probe()
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -207,18 +306,54 @@ def pytest_sessionfinish(session, exitstatus):
     if hasattr(session.config, "workerinput") or not h2.results:
         return  # workers report through the controller; never overwrite reports with nothing
     reports_dir = session.config.getoption("reports")
-    if reports_dir:
-        writers.write_all(reports_dir, h2.results, h2.client_name, h2.client_info, strict=h2.strict)
+    if not reports_dir:
+        return
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        session.config._h2cs_note = f"run interrupted: the reports in {reports_dir} were left untouched"
+        return
+    writers.write_all(reports_dir, writers.RunRecord(
+        results=list(h2.results.values()), builds=_build_records(h2), strict=h2.strict,
+        started=h2.started))
+
+
+def _build_records(h2: Session) -> dict:
+    records = {}
+    for name, build in h2.builds.items():
+        hello = h2.hellos.get(name) or {}
+        results = {cid: r for (b, cid), r in h2.results.items() if b == name}
+        exp = h2.expected.get(name)
+        records[name] = {
+            "description": build.description, "version": (hello.get("client") or {}).get("version"),
+            "hello": hello or None, "expectations": h2.expected_paths.get(name),
+            "differences": expfile.diff(exp, results) if exp is not None else None}
+    return records
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     h2 = config._h2cs
+    note = getattr(config, "_h2cs_note", None)
+    if note:
+        terminalreporter.write_line(note)
     if hasattr(config, "workerinput") or not h2.results:
         return
-    terminalreporter.write_sep("=", "h2clientspec verdicts by section")
-    terminalreporter.write_line(writers.summary_text(h2.results))
-    if h2.expectations_path:
-        diff = expfile.diff(h2.expected, h2.results)
-        terminalreporter.write_sep("-", f"differences from {h2.expectations_path}: {len(diff)}")
-        for line in diff:
-            terminalreporter.write_line(line)
+    for name in h2.builds:
+        results = {cid: r for (b, cid), r in h2.results.items() if b == name}
+        if not results:
+            continue
+        version = (h2.hellos.get(name, {}).get("client") or {}).get("version", "")
+        terminalreporter.write_sep("=", f"h2clientspec verdicts by section: {name}")
+        terminalreporter.write_line(f"client {name}: {version}")
+        terminalreporter.write_line(writers.summary_text(results))
+        exp = h2.expected.get(name)
+        if exp is not None:
+            diff = expfile.diff(exp, results)
+            terminalreporter.write_sep("-", f"differences from {h2.expected_paths[name]}: {len(diff)}")
+            for line in diff:
+                terminalreporter.write_line(line)
+            for w in h2.version_warnings(name):
+                terminalreporter.write_line(f"warning: {w}")
+        elif config.getoption("expectations"):
+            terminalreporter.write_line(
+                f"no expectations file for {name} yet: judged by level. Record one with:\n"
+                f"  .venv/bin/python -m conformance expectations {config.getoption('reports') or 'RESULTS'}"
+                f"/results.json --build {name} -o expectations/{name}.json")

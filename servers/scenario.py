@@ -50,6 +50,7 @@ class Conn:
         self.protocol: str | None = None    # "h2" or "http/1.1" once known
         self.out = bytearray()
         self.closing = False
+        self.half_close = False
         self.peer_settings: dict[str, int] = {}
         self.conn_window = 65535            # client's receive windows (§6.9)
         self.stream_windows: dict[int, int] = {}
@@ -86,9 +87,11 @@ class Conn:
         self._pending[stream] = [bytes(body), end_stream]
         self._drain(stream)
 
-    def close(self) -> None:
-        """Close after everything buffered has been written."""
+    def close(self, *, half: bool = False) -> None:
+        """Close after everything buffered has been written. `half`: send FIN (and TLS
+        close_notify) but keep reading, so what the client sends after it is still seen."""
         self.closing = True
+        self.half_close = half
 
     # -- windows ----------------------------------------------------------
     def stream_window(self, stream: int) -> int:

@@ -100,7 +100,7 @@ class Hosted:
         while True:
             client, _ = await loop.sock_accept(self._sock)
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            proto = _Protocol(self, len(self.observations.connections))
+            proto = _Protocol(self, len(self.observations.connections), client)
             self._protocols.append(proto)
             self._all_closed.clear()
             await loop.connect_accepted_socket(lambda: proto, client)
@@ -133,8 +133,9 @@ class Hosted:
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, hosted: Hosted, index: int):
+    def __init__(self, hosted: Hosted, index: int, sock: socket.socket):
         self.hosted = hosted
+        self.sock = sock
         self.record = Connection(index, hosted.secure)
         hosted.observations.connections.append(self.record)
         self.conn = Conn(self.record)
@@ -143,6 +144,7 @@ class _Protocol(asyncio.Protocol):
         self._hello = bytearray()
         self._tls: ssl.SSLObject | None = None
         self._ready = not hosted.secure
+        self._half_closed = False
 
     # -- asyncio callbacks ------------------------------------------------
     def connection_made(self, transport) -> None:
@@ -169,12 +171,26 @@ class _Protocol(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc) -> None:
+        self._drain()
         if self.record.closed_by is None:
             self.record.closed_by = "client" if exc is None else f"client ({exc})"
         self.closed = True
         if self._ready:
             self._call("connection_lost")
         self.hosted._closed()
+
+    def _drain(self) -> None:
+        """Read what the client sent before it closed. asyncio stops reading when one of our
+        writes fails (EPIPE, ECONNRESET), but the client's last frames, its GOAWAY above all,
+        may still wait in the kernel's receive queue: they must be judged too."""
+        try:
+            while True:
+                chunk = self.sock.recv(65536, socket.MSG_DONTWAIT)
+                if not chunk:
+                    return
+                self.data_received(chunk)
+        except OSError:   # EAGAIN: nothing left; ECONNRESET, EBADF: the queue is gone
+            return
 
     # -- TLS through memory BIOs -------------------------------------------
     def _start_tls(self, hello: bytes) -> None:
@@ -232,7 +248,7 @@ class _Protocol(asyncio.Protocol):
         self._flush()
 
     def _flush(self) -> None:
-        if self.transport is None or self.transport.is_closing():
+        if self.transport is None or self.transport.is_closing() or self._half_closed:
             return
         out, self.conn.out = bytes(self.conn.out), bytearray()
         if out:
@@ -244,7 +260,9 @@ class _Protocol(asyncio.Protocol):
                 self._flush_tls()
             else:
                 self.transport.write(out)
-        if self.conn.closing:
+        if self.conn.closing and self.conn.half_close:
+            self._half_close()
+        elif self.conn.closing:
             self.record.closed_by = self.record.closed_by or "server"
             if self._tls is not None:
                 try:
@@ -253,3 +271,21 @@ class _Protocol(asyncio.Protocol):
                     pass
                 self._flush_tls()
             self.transport.close()
+
+    def _half_close(self) -> None:
+        """FIN (after TLS close_notify) but go on reading until the client closes."""
+        self._half_closed = True
+        self.record.closed_by = self.record.closed_by or "server (FIN, kept reading)"
+        if self._tls is not None:
+            try:
+                self._tls.unwrap()
+            except (ssl.SSLError, OSError):   # SSLWantReadError: the client's close_notify is not in
+                pass
+            self._flush_tls_raw()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+
+    def _flush_tls_raw(self) -> None:
+        pending = self._out.read()
+        if pending:
+            self.transport.write(pending)

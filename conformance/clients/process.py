@@ -35,6 +35,7 @@ class ClientProcess:
     name: str
     argv: list[str]
     cwd: str | None = None
+    env: dict | None = None          # the adapter's whole environment; None inherits ours
     hello: dict | None = None
     _proc: subprocess.Popen | None = None
     _buf: bytearray = field(default_factory=bytearray)
@@ -46,7 +47,7 @@ class ClientProcess:
         self._stderr.clear()
         try:
             self._proc = subprocess.Popen(
-                self.argv, cwd=self.cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:
             raise AdapterError(f"client {self.name!r}: cannot start {self.argv[0]!r}: {exc}") from exc

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-LABELS = {"PASS", "FAIL", "FAIL-SHOULD", "UNSUPPORTED", "CRASH", "TIMEOUT", "ERROR"}
+LABELS = {"PASS", "FAIL", "FAIL-SHOULD", "NOT-EXERCISED", "UNSUPPORTED", "CRASH", "TIMEOUT", "ERROR"}
 
 
 class ExpectationsError(ValueError):
@@ -15,7 +15,10 @@ class ExpectationsError(ValueError):
 
 
 class Expected(dict):
-    """case id -> label; missing ids default to PASS."""
+    """case id -> label; missing ids default to PASS. `client_version` is the runtime
+    version string of the build the file was recorded from."""
+
+    client_version: str | None = None
 
     def get(self, key, default=None):
         return super().get(key, "PASS")
@@ -35,7 +38,9 @@ def load(path: str) -> Expected:
     for cid, label in known.items():
         if label not in LABELS:
             raise ExpectationsError(f"{path}: {cid!r} has verdict {label!r}; use one of {sorted(LABELS)}")
-    return Expected(known)
+    exp = Expected(known)
+    exp.client_version = doc.get("client_version")
+    return exp
 
 
 def from_results(results: dict[str, dict], client: str, version: str | None) -> dict:

@@ -4,18 +4,21 @@ from __future__ import annotations
 import re
 from html import escape
 
-COLOURS = {"PASS": "#c8f0c8", "FAIL": "#f4b4b4", "FAIL-SHOULD": "#f8dca0", "UNSUPPORTED": "#dddddd",
+COLOURS = {"PASS": "#c8f0c8", "FAIL": "#f4b4b4", "FAIL-SHOULD": "#f8dca0", "NOT-EXERCISED": "#e8e8ff",
+           "UNSUPPORTED": "#dddddd",
            "CRASH": "#d080d0", "TIMEOUT": "#a0c0f0", "ERROR": "#999999"}
 
 
 def grid_html(docs: list[dict]) -> str:
-    """`docs` are results.json documents, one per build (or per run)."""
-    builds = [f"{d['run']['client']}<br><small>{escape(str(d['run'].get('client_version') or ''))[:90]}"
-              f"</small>" for d in docs]
+    """`docs` are results.json documents (schema 2); one column per build of each."""
+    columns = [(d, name) for d in docs for name in d["builds"]]
+    builds = [f"{escape(name)}<br><small>{escape(str(d['builds'][name].get('version') or ''))}</small>"
+              for d, name in columns]
     rows: dict[str, dict] = {}
-    for i, d in enumerate(docs):
+    for i, (d, name) in enumerate(columns):
         for c in d["cases"]:
-            rows.setdefault(c["id"], {"case": c})[i] = c
+            if c["client"] == name:
+                rows.setdefault(c["id"], {"case": c})[i] = c
     out = ["<!doctype html><meta charset=utf-8><title>h2clientspec compatibility grid</title>",
            "<style>body{font:13px sans-serif}td,th{border:1px solid #bbb;padding:2px 6px}"
            "table{border-collapse:collapse}td.v{text-align:center}</style>",
@@ -24,7 +27,7 @@ def grid_html(docs: list[dict]) -> str:
     for cid in sorted(rows, key=_natural):
         row, case = rows[cid], rows[cid]["case"]
         cells = []
-        for i in range(len(docs)):
+        for i in range(len(columns)):
             c = row.get(i)
             label = c["label"] if c else "-"
             tip = escape((c["actual"] or c["reason"] or "") if c else "not run", quote=True)

@@ -1,79 +1,120 @@
-"""Report writers: results.json (versioned schema), junit.xml, summary.txt."""
+"""Report writers: results.json (versioned schema), junit.xml, summary.txt, grid.html.
+
+A run is written to a fresh folder beside the reports folder and swapped in
+whole, so a reader never sees half of one run and half of another.
+"""
 from __future__ import annotations
 
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
 from .grid import grid_html
+from .results import SCHEMA
 
-SCHEMA = "h2clientspec/results/1"
-ORDER = ("PASS", "FAIL", "FAIL-SHOULD", "UNSUPPORTED", "CRASH", "TIMEOUT", "ERROR")
-
-
-def _atomic_write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+ORDER = ("PASS", "FAIL", "FAIL-SHOULD", "NOT-EXERCISED", "UNSUPPORTED", "CRASH", "TIMEOUT", "ERROR")
 
 
-def results_document(results: dict[str, dict], client_name: str, client: dict | None, *,
-                     strict: bool) -> dict:
-    ordered = [results[k] for k in sorted(results)]
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass
+class RunRecord:
+    results: list[dict]                   # one per case and build; each names its `client`
+    builds: dict[str, dict]               # name -> description, version, hello, expectations, differences
+    strict: bool = False
+    started: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def results_document(run: RunRecord) -> dict:
+    ordered = sorted(run.results, key=lambda r: (r["id"], r["client"]))
+    builds = {}
+    for name, b in run.builds.items():
+        mine = [r for r in ordered if r["client"] == name]
+        builds[name] = {**b, "counts": dict(Counter(r["label"] for r in mine))}
     return {
         "schema": SCHEMA,
-        "run": {"client": client_name,
-                "client_version": (client or {}).get("client", {}).get("version"),
-                "client_hello": client, "strict": strict,
-                "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "run": {"started": run.started, "finished": now(), "strict": run.strict,
                 "python": sys.version.split()[0], "platform": platform.platform(),
-                "counts": dict(Counter(r["label"] for r in ordered))},
+                "counts": dict(Counter(r["label"] for r in ordered)), **run.extra},
+        "builds": builds,
         "cases": ordered,
     }
 
 
-def write_all(directory: str, results: dict[str, dict], client_name: str, client: dict | None, *,
-              strict: bool) -> None:
-    os.makedirs(directory, exist_ok=True)
-    doc = results_document(results, client_name, client, strict=strict)
-    _atomic_write(os.path.join(directory, "results.json"), json.dumps(doc, indent=1, default=str))
-    _atomic_write(os.path.join(directory, "junit.xml"), junit_xml(doc))
-    _atomic_write(os.path.join(directory, "summary.txt"), summary_text(results) + "\n")
-    _atomic_write(os.path.join(directory, "grid.html"), grid_html([doc]))
+def write_all(directory: str, run: RunRecord) -> None:
+    doc = results_document(run)
+    directory = os.path.abspath(directory)
+    parent = os.path.dirname(directory)
+    os.makedirs(parent, exist_ok=True)
+    tmp = f"{directory}.new{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    files = {"results.json": json.dumps(doc, indent=1, default=str),
+             "junit.xml": junit_xml(doc),
+             "summary.txt": "\n\n".join(f"{name}: {doc['builds'][name].get('version')}\n"
+                                        + summary_text({c["id"]: c for c in doc["cases"]
+                                                        if c["client"] == name})
+                                        for name in doc["builds"]) + "\n",
+             "grid.html": grid_html([doc])}
+    for name, text in files.items():
+        with open(os.path.join(tmp, name), "w", encoding="utf-8") as fh:
+            fh.write(text)
+    old = f"{directory}.old{os.getpid()}"
+    if os.path.isdir(directory):
+        keep = [n for n in os.listdir(directory) if n not in files]   # bench.json, soak.json, ...
+        for n in keep:
+            os.replace(os.path.join(directory, n), os.path.join(tmp, n))
+        os.replace(directory, old)
+    os.replace(tmp, directory)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def junit_xml(doc: dict) -> str:
-    """FAIL, CRASH and TIMEOUT are <failure>; ERROR (a harness fault) is <error>."""
-    cases = doc["cases"]
-    counts = Counter(c["verdict"] for c in cases)
-    failures = counts["FAIL"] + counts["CRASH"] + counts["TIMEOUT"]
-    out = ['<?xml version="1.0" encoding="utf-8"?>',
-           f'<testsuite name="h2clientspec" tests="{len(cases)}" failures="{failures}" '
-           f'errors="{counts["ERROR"]}" skipped="{counts["UNSUPPORTED"]}" '
-           f'time="{sum(c["seconds"] for c in cases):.3f}">',
-           f'  <properties><property name="client" value={quoteattr(str(doc["run"]["client"]))}/>'
-           f'<property name="client_version" value={quoteattr(str(doc["run"]["client_version"]))}/>'
-           f'</properties>']
-    for c in cases:
-        out.append(f'  <testcase classname={quoteattr("rfc" + c["rfc"] + "." + c["section"])} '
-                   f'name={quoteattr(c["id"])} time="{c["seconds"]:.3f}">')
-        text = escape(f"Requirement: {c['requirement']}\nExpected: {c['expected']}\nActual: "
-                      f"{c['actual'] or c['reason']}")
-        msg = quoteattr((c["actual"] or c["reason"] or "")[:300])
-        if c["verdict"] in ("FAIL", "CRASH", "TIMEOUT"):
-            out.append(f'    <failure type="{c["label"]}" message={msg}>{text}</failure>')
-        elif c["verdict"] == "ERROR":
-            out.append(f'    <error type="ERROR" message={msg}>{text}</error>')
-        elif c["verdict"] == "UNSUPPORTED":
-            out.append(f'    <skipped message={msg}/>')
-        out.append("  </testcase>")
-    out.append("</testsuite>")
+    """One testsuite per build. FAIL, CRASH and TIMEOUT are <failure>; ERROR (a harness
+    fault) is <error>; UNSUPPORTED and NOT-EXERCISED are <skipped>."""
+    out = ['<?xml version="1.0" encoding="utf-8"?>', "<testsuites>"]
+    for name, build in doc["builds"].items():
+        cases = [c for c in doc["cases"] if c["client"] == name]
+        counts = Counter(c["verdict"] for c in cases)
+        failures = counts["FAIL"] + counts["CRASH"] + counts["TIMEOUT"]
+        out += [f'<testsuite name={quoteattr("h2clientspec " + name)} tests="{len(cases)}" '
+                f'failures="{failures}" errors="{counts["ERROR"]}" '
+                f'skipped="{counts["UNSUPPORTED"] + counts["NOT-EXERCISED"]}" '
+                f'time="{sum(c["seconds"] for c in cases):.3f}">',
+                f'  <properties><property name="client" value={quoteattr(name)}/>'
+                f'<property name="client_version" value={quoteattr(str(build.get("version")))}/>'
+                f'</properties>']
+        for c in cases:
+            out.append(f'  <testcase classname={quoteattr(name + ".rfc" + c["rfc"] + "." + c["section"])} '
+                       f'name={quoteattr(c["id"])} time="{c["seconds"]:.3f}">')
+            text = escape(f"Requirement: {c['requirement']}\nExpected: {c['expected']}\nActual: "
+                          f"{c['actual'] or c['reason']}")
+            msg = quoteattr(one_line(c["actual"] or c["reason"] or "", 300))
+            if c["verdict"] in ("FAIL", "CRASH", "TIMEOUT"):
+                out.append(f'    <failure type="{c["label"]}" message={msg}>{text}</failure>')
+            elif c["verdict"] == "ERROR":
+                out.append(f'    <error type="ERROR" message={msg}>{text}</error>')
+            elif c["verdict"] in ("UNSUPPORTED", "NOT-EXERCISED"):
+                out.append(f'    <skipped message={quoteattr(c["label"] + ": " + one_line(c["reason"] or "", 300))}/>')
+            out.append("  </testcase>")
+        out.append("</testsuite>")
+    out.append("</testsuites>")
     return "\n".join(out) + "\n"
+
+
+def one_line(text: str, limit: int) -> str:
+    """Control characters escaped, cut at `limit` with a visible ellipsis."""
+    text = text.strip().encode("unicode_escape").decode("ascii") if not text.isprintable() else text.strip()
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def summary_text(results: dict[str, dict]) -> str:
@@ -83,15 +124,15 @@ def summary_text(results: dict[str, dict]) -> str:
         by_section[f"{r['rfc']} §{r['section']}"][r["label"]] += 1
     cols = [c for c in ORDER if any(cnt[c] for cnt in by_section.values())]
     width = max(len(s) for s in by_section) if by_section else 8
-    lines = [f"{'section':<{width}}  " + "  ".join(f"{c:>11}" for c in cols)]
+    lines = [f"{'section':<{width}}  " + "  ".join(f"{c:>13}" for c in cols)]
     for sec in sorted(by_section, key=_section_key):
-        lines.append(f"{sec:<{width}}  " + "  ".join(f"{by_section[sec][c]:>11}" for c in cols))
+        lines.append(f"{sec:<{width}}  " + "  ".join(f"{by_section[sec][c]:>13}" for c in cols))
     total = Counter(r["label"] for r in results.values())
-    lines.append(f"{'total':<{width}}  " + "  ".join(f"{total[c]:>11}" for c in cols))
+    lines.append(f"{'total':<{width}}  " + "  ".join(f"{total[c]:>13}" for c in cols))
     bad = sorted((r for r in results.values() if r["label"] != "PASS"), key=lambda r: r["id"])
     if bad:
         lines.append("")
-        lines += [f"{r['label']:<12} {r['id']}: {(r['actual'] or r['reason'] or '').strip()[:160]}"
+        lines += [f"{r['label']:<13} {r['id']}: {one_line(r['actual'] or r['reason'] or '', 200)}"
                   for r in bad]
     return "\n".join(lines)
 

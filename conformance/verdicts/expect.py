@@ -250,6 +250,18 @@ class Custom(Expectation):
         return [Check(passed, self.expected, actual, self.level)]
 
 
+class Exercised(Expectation):
+    """A precondition: `fn(ev) -> (reached, actual)` says whether the scenario reached the
+    behaviour under test. When it did not, the verdict is NOT-EXERCISED, never PASS."""
+
+    def __init__(self, what: str, fn: Callable[[Evidence], tuple[bool, str]]):
+        self.what, self.fn = what, fn
+
+    def judge(self, ev: Evidence) -> list[Check]:
+        reached, actual = self.fn(ev)
+        return [Check(reached, f"exercised: {self.what}", actual, Level.MAY, precondition=True)]
+
+
 class Report(Expectation):
     """MAY-level behaviour: recorded in the verdict's info, never judged."""
 

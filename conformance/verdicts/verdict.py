@@ -12,6 +12,7 @@ from servers.observations import Observations
 class Outcome(str, enum.Enum):
     PASS = "PASS"
     FAIL = "FAIL"
+    NOT_EXERCISED = "NOT-EXERCISED"   # the scenario never reached the behaviour under test
     UNSUPPORTED = "UNSUPPORTED"   # the client build lacks a needed capability
     CRASH = "CRASH"               # the client process died
     TIMEOUT = "TIMEOUT"           # the client did not answer within the case's bound
@@ -64,11 +65,13 @@ class Evidence:
 
 @dataclass
 class Check:
-    """One judged fact. `level` None means the case's own level."""
+    """One judged fact. `level` None means the case's own level. A `precondition` check
+    says whether the scenario reached the behaviour under test at all."""
     passed: bool
     expected: str
     actual: str
     level: Level | None = None
+    precondition: bool = False
 
 
 @dataclass
@@ -94,11 +97,19 @@ class Verdict:
                 "reason": self.reason, "expected": self.expected, "actual": self.actual,
                 "info": self.info,
                 "checks": [{"passed": c.passed, "expected": c.expected, "actual": c.actual,
-                            "level": c.level.value if c.level else None} for c in self.checks]}
+                            "level": c.level.value if c.level else None,
+                            **({"precondition": True} if c.precondition else {})}
+                           for c in self.checks]}
 
 
 def combine(checks: list[Check], case_level: Level, info: dict) -> Verdict:
-    """MUST failures fail; SHOULD failures fail at SHOULD level; MAY checks only inform."""
+    """MUST failures fail; SHOULD failures fail at SHOULD level; MAY checks only inform.
+    A failed precondition makes the case NOT-EXERCISED, whatever the other checks say."""
+    unmet = [c for c in checks if c.precondition and not c.passed]
+    if unmet:
+        return Verdict(Outcome.NOT_EXERCISED, None, "; ".join(c.actual for c in unmet),
+                       "; ".join(c.expected for c in unmet), "; ".join(c.actual for c in unmet),
+                       info, checks)
     failing = [c for c in checks if not c.passed and (c.level or case_level) is not Level.MAY]
     expected = "; ".join(c.expected for c in checks)
     if not failing:
