@@ -33,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     gr.add_argument("-o", "--output", default="reports/grid.html")
     bl = sub.add_parser("builds", help="the client builds, whether prepared, and their commands")
     bl.add_argument("--matrix", action="store_true", help="only the prepared builds of `make matrix`")
+    cv = sub.add_parser("coverage", help="requirement IDs with their cases and levels; uncovered IDs")
+    cv.add_argument("--requirements", default=None, help="the requirement catalog (default: "
+                    "../shared/requirements.md)")
+    cv.add_argument("--strict", action="store_true",
+                    help="also fail on cases without covers, level mismatches and uncovered IDs")
     pr = sub.add_parser("prepare", help="prepare client builds (what `make builds` runs)")
     pr.add_argument("names", nargs="*", help="builds to prepare (default: every one with a prepare step)")
     args = p.parse_args(argv)
@@ -140,8 +145,29 @@ def _prepare(args) -> int:
     return 0
 
 
+def _coverage(args) -> int:
+    from . import coverage
+    reqs = coverage.load(args.requirements or coverage.DEFAULT_PATH)
+    cases = list(catalog.load_all().values())
+    unknown = coverage.attach(reqs, cases)
+    print(coverage.report(reqs))
+    bare = [c.id for c in cases if not c.covers]
+    levels = coverage.level_mismatches(reqs, cases)
+    for title, items in (("cases without covers", bare), ("level mismatches", levels)):
+        if items:
+            print(f"\n{title} ({len(items)}):")
+            print("\n".join(f"  {i}" for i in items))
+    for line in unknown:
+        print(f"error: {line}", file=sys.stderr)
+    if unknown:
+        return 2
+    uncovered = any(not r.cases for r in reqs.values())
+    return 1 if args.strict and (bare or levels or uncovered) else 0
+
+
 COMMANDS = {"list": _list, "expectations": _expectations, "diff": _diff, "grid": _grid,
-            "builds": _builds, "prepare": _prepare}
+            "builds": _builds, "prepare": _prepare,
+            "coverage": _coverage}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -67,6 +67,7 @@ def gets(n: int, *, mode: str = "sequential", timeout_ms: int = 3000, **kw) -> J
 SLUG = re.compile(r"^(9113|7541|8446|7301|tls|alpn|baseline)/[0-9][0-9.]*/[a-z0-9][a-z0-9-]*$|"
                   r"^(tls|alpn|baseline)/[a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9-]*$")
 TRANSPORTS = ("tls", "h2c", "reference")
+COVERS_ID = re.compile(r"^R-[A-Za-z0-9.]+-[0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class Case:
     good: tuple[str, ...] = ("good",)    # scripted-client behaviours that must PASS
     regression: str | None = None        # public bug reference, e.g. "curl#11859"
     waits: bool = False                  # True when the client's own timeout is the behaviour under test
+    covers: tuple[str, ...] = ()         # requirement IDs of ../shared/requirements.md, e.g. ("R-6.8-2",)
+    level_note: str = ""                 # why the level differs from the covered line's, if it does
 
     @property
     def rfc(self) -> str:
@@ -112,6 +115,9 @@ class Case:
             bad("request must be a Job (use conformance.case.get/gets/Job)")
         if self.transport not in TRANSPORTS:
             bad(f"transport must be one of {', '.join(TRANSPORTS)}")
+        if not isinstance(self.covers, tuple) or not all(
+                isinstance(r, str) and COVERS_ID.match(r) for r in self.covers):
+            bad("covers must be a tuple of requirement IDs like ('R-6.8-2',)")
         if not self.bad:
             bad("needs at least one misbehaving scripted client in 'bad' (a negative control)")
         if self.request.timeout_ms > 10000:
