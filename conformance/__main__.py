@@ -14,6 +14,7 @@ from .reports import expectations, results, writers
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m conformance")
+    p.add_argument("--version", action="version", version=f"h2clientspec {suite_version()}")
     sub = p.add_subparsers(dest="cmd", required=True)
     ls = sub.add_parser("list", help="list the case ids")
     ls.add_argument("-v", action="store_true", help="also print level and server behaviour")
@@ -43,9 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         return COMMANDS[args.cmd](args)
+    except BrokenPipeError:   # `list | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CaseDefinitionError, OSError, ValueError, KeyError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def suite_version() -> str:
+    from importlib import metadata
+    try:
+        return metadata.version("h2clientspec")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _list(args) -> int:

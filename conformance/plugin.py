@@ -173,6 +173,7 @@ class Session:
         self.strict = bool(config.getoption("strict", False))
         self.builds = _builds(config)
         self.expected, self.expected_paths = _expectations(config.getoption("expectations"), self.builds)
+        _check_reports_dir(config.getoption("reports"))
         self.servers: ServerSet | None = None
         self.clients: dict[str, ClientProcess] = {}
         self.results: dict[tuple[str, str], dict] = {}
@@ -259,6 +260,20 @@ def _builds(config) -> dict[str, registry.Build]:
         raise pytest.UsageError(str(exc)) from None
 
 
+def _check_reports_dir(path: str | None) -> None:
+    """Find an unusable --reports folder before the first case, not after the last."""
+    if not path:
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise pytest.UsageError(f"--reports {path}: exists and is not a folder")
+    probe = parent if not os.path.isdir(path) else os.path.abspath(path)
+    while not os.path.isdir(probe):
+        probe = os.path.dirname(probe)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise pytest.UsageError(f"--reports {path}: {probe} is not writable; pick another folder")
+
+
 def _expectations(path: str | None, builds: dict) -> tuple[dict, dict]:
     """Per build: its known verdicts (or None: judge by level) and the file they came from."""
     if not path:
@@ -325,6 +340,7 @@ def _build_records(h2: Session) -> dict:
         records[name] = {
             "description": build.description, "version": (hello.get("client") or {}).get("version"),
             "hello": hello or None, "expectations": h2.expected_paths.get(name),
+            "known": dict(exp) if exp is not None else None,
             "differences": expfile.diff(exp, results) if exp is not None else None}
     return records
 

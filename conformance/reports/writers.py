@@ -80,35 +80,57 @@ def write_all(directory: str, run: RunRecord) -> None:
 
 def junit_xml(doc: dict) -> str:
     """One testsuite per build. FAIL, CRASH and TIMEOUT are <failure>; ERROR (a harness
-    fault) is <error>; UNSUPPORTED and NOT-EXERCISED are <skipped>."""
+    fault) is <error>; UNSUPPORTED and NOT-EXERCISED are <skipped>. With an expectations
+    file, a verdict it expects is never a failure (it is <skipped> "known ..."), and one
+    that differs from it always is, so the XML agrees with the run's exit status."""
     out = ['<?xml version="1.0" encoding="utf-8"?>', "<testsuites>"]
     for name, build in doc["builds"].items():
         cases = [c for c in doc["cases"] if c["client"] == name]
-        counts = Counter(c["verdict"] for c in cases)
-        failures = counts["FAIL"] + counts["CRASH"] + counts["TIMEOUT"]
+        known = build.get("known")
+        kinds = [_junit_kind(c, known, doc["run"]["strict"]) for c in cases]
+        counts = Counter(k for k, _ in kinds)
+        failures = counts["failure"]
         out += [f'<testsuite name={quoteattr("h2clientspec " + name)} tests="{len(cases)}" '
-                f'failures="{failures}" errors="{counts["ERROR"]}" '
-                f'skipped="{counts["UNSUPPORTED"] + counts["NOT-EXERCISED"]}" '
+                f'failures="{failures}" errors="{counts["error"]}" skipped="{counts["skipped"]}" '
                 f'time="{sum(c["seconds"] for c in cases):.3f}">',
                 f'  <properties><property name="client" value={quoteattr(name)}/>'
                 f'<property name="client_version" value={quoteattr(str(build.get("version")))}/>'
                 f'</properties>']
-        for c in cases:
+        for c, (kind, why) in zip(cases, kinds):
             out.append(f'  <testcase classname={quoteattr(name + ".rfc" + c["rfc"] + "." + c["section"])} '
                        f'name={quoteattr(c["id"])} time="{c["seconds"]:.3f}">')
             text = escape(f"Requirement: {c['requirement']}\nExpected: {c['expected']}\nActual: "
                           f"{c['actual'] or c['reason']}")
             msg = quoteattr(one_line(c["actual"] or c["reason"] or "", 300))
-            if c["verdict"] in ("FAIL", "CRASH", "TIMEOUT"):
+            if why:
+                msg = quoteattr(one_line(why + ": " + (c["actual"] or c["reason"] or ""), 300))
+            if kind == "failure":
                 out.append(f'    <failure type="{c["label"]}" message={msg}>{text}</failure>')
-            elif c["verdict"] == "ERROR":
+            elif kind == "error":
                 out.append(f'    <error type="ERROR" message={msg}>{text}</error>')
-            elif c["verdict"] in ("UNSUPPORTED", "NOT-EXERCISED"):
-                out.append(f'    <skipped message={quoteattr(c["label"] + ": " + one_line(c["reason"] or "", 300))}/>')
+            elif kind == "skipped":
+                out.append(f'    <skipped message={msg}/>')
             out.append("  </testcase>")
         out.append("</testsuite>")
     out.append("</testsuites>")
     return "\n".join(out) + "\n"
+
+
+def _junit_kind(c: dict, known: dict | None, strict: bool) -> tuple[str, str]:
+    """(failure | error | skipped | passed, why) for one case."""
+    label = c["label"]
+    if known is not None:
+        want = known.get(c["id"], "PASS")
+        if label != want:
+            return "failure", f"verdict changed: expected {want}, got {label}"
+        return ("passed", "") if label == "PASS" else ("skipped", f"known {label}")
+    if label in ("FAIL", "CRASH", "TIMEOUT") or (strict and label == "FAIL-SHOULD"):
+        return "failure", ""
+    if label == "ERROR":
+        return "error", ""
+    if label in ("UNSUPPORTED", "NOT-EXERCISED"):
+        return "skipped", label
+    return "passed", ""   # PASS, and FAIL-SHOULD (a warning unless --strict)
 
 
 def one_line(text: str, limit: int) -> str:
