@@ -42,7 +42,7 @@ matrix: setup
 selftest: setup
 	$(PY) -m pytest tests -n $(JOBS) $(PYTEST_ARGS)
 
-test: selftest builds matrix
+test: builds selftest matrix
 
 clean:
 	rm -rf $(VENV) $(REPORTS) builds

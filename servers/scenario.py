@@ -211,12 +211,15 @@ class Scenario:
             return
         for name, value in f.settings or []:
             conn.peer_settings[name] = value
-            if name == "HEADER_TABLE_SIZE":
-                conn.encoder.header_table_size = value
         self.ack_settings(conn, f)
 
     def ack_settings(self, conn: Conn, f: Frame) -> None:
+        """ACK, and only then let our encoder use the client's HEADER_TABLE_SIZE: until the
+        client has our ACK it cannot know the new size is in force (RFC 9113 §6.5.3)."""
         conn.send(F.settings_ack())
+        size = dict(f.settings or []).get("HEADER_TABLE_SIZE")
+        if size is not None:
+            conn.encoder.header_table_size = size
 
     def _on_ping(self, conn: Conn, f: Frame) -> None:
         if not f.has("ACK") and f.ping is not None:

@@ -44,8 +44,16 @@ def load(path: str) -> Expected:
 
 
 def from_results(results: dict[str, dict], client: str, version: str | None) -> dict:
+    """`evidence` keeps, per known verdict, the one line the verdict was judged on."""
+    known = {k: r for k, r in sorted(results.items()) if r["label"] != "PASS"}
     return {"client": client, "client_version": version,
-            "known": {k: r["label"] for k, r in sorted(results.items()) if r["label"] != "PASS"}}
+            "known": {k: r["label"] for k, r in known.items()},
+            "evidence": {k: _one_line(r.get("actual") or r.get("reason") or "") for k, r in known.items()}}
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split()).encode("unicode_escape").decode("ascii")
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def diff(expected: Expected, results: dict[str, dict]) -> list[str]:
