@@ -1,0 +1,332 @@
+"""Client adapter for the curl command-line tool, speaking docs/clients.md.
+
+python -m conformance.clients.curl_cli_adapter   (JSON lines on stdin/stdout)
+
+The binary is env CURL (default: `curl` on PATH). A job runs as few curl processes as its
+shape allows: one for "reuse" (all URLs in order, `--next` between them, `--parallel` for
+mode "parallel"), one per request for "fresh". Each transfer reports through `-w`, writes
+its body with `-o` and its headers with `-D`; `--trace-ascii` gives the trace.
+
+The curl tool has no option to force a new connection per URL, so "fresh" costs one
+process per request and nothing is shared between them: "tls-session-cache" is not
+claimed. Linux only (pidfd, PDEATHSIG): curl dies with the adapter, and when stdin hangs
+up mid-job the adapter kills curl and exits (feed jobs by hand with `< file`, not a pipe).
+"""
+from __future__ import annotations
+
+import base64
+import ctypes
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from conformance.clients.jobs import (
+    INFO_APPCONNECT_TIME, INFO_CONNECT_TIME, INFO_HTTP_VERSION, INFO_RESPONSE_CODE,
+    INFO_TOTAL_TIME, CurlTransfer, answer_with, curl_result)
+from conformance.clients.jsonlines import serve
+
+PROTOCOL = 1
+CURL = os.environ.get("CURL", "curl")
+# No flag for "h2": the tool's default is CURL_HTTP_VERSION_2TLS (see `curl --libcurl -`),
+# which is what the protocol asks for; `--http2` would try an h2c upgrade on http:// URLs.
+VERSION_FLAGS = {"h2": [], "h2-or-http1.1": [], "http1.1": ["--http1.1"],
+                 "h2-prior-knowledge": ["--http2-prior-knowledge"]}
+# %{http_version} as -w writes it, as the CURL_HTTP_VERSION_* number CurlTransfer expects
+WRITEOUT_VERSIONS = {"1": 1, "1.1": 2, "2": 3}
+# Each transfer's -w line: its request index and everything curl knows about it
+WRITEOUT = '{"i":%d,"w":%%{json}}\\n'
+KILL_MARGIN_S = 1.0   # past curl's own --max-time; below the harness's margin
+PR_SET_PDEATHSIG = 1
+
+# --trace-ascii: an event line, then dump lines ("0000: ...") for headers and payloads
+TRACE_EVENT = re.compile(r"^(== Info: |=> Send header|<= Recv header|=> Send data|"
+                         r"<= Recv data|=> Send SSL data|<= Recv SSL data)(.*)$")
+DUMP_LINE = re.compile(r"^[0-9a-f]{4,}: ")
+BYTE_COUNT = re.compile(r"^, (\d+ bytes)")
+TRANSFER_END = re.compile(r"^\* (Connection #\d+ to host .* left intact|Closing connection)")
+
+
+def hello() -> dict:
+    out = subprocess.run([CURL, "-q", "--version"], capture_output=True, text=True,
+                         env=curl_env(), check=True).stdout
+    first = out.splitlines()[0]
+    features = next((line.split()[1:] for line in out.splitlines()
+                     if line.startswith("Features:")), [])
+    h2, tls = "HTTP2" in features, "SSL" in features
+    caps = ["http1.1", "trace"]
+    caps += ["h2", "alpn"] if h2 and tls else []
+    caps += ["h2c", "parallel"] if h2 else []
+    return {"type": "hello", "protocol": PROTOCOL,
+            "client": {"name": "curl", "version": first, "libcurl": version_of("libcurl", first),
+                       "tls": tls_backend(first, features), "nghttp2": version_of("nghttp2", first),
+                       "features": features},
+            "capabilities": caps}
+
+
+def version_of(name: str, line: str) -> str | None:
+    found = re.search(rf"(?:^|\s){name}/(\S+)", line)
+    return found.group(1) if found else None
+
+
+def tls_backend(line: str, features: list[str]) -> str | None:
+    """curl names its TLS library right after libcurl/x.y.z."""
+    words = line.split()
+    at = next((n for n, w in enumerate(words) if w.startswith("libcurl/")), len(words))
+    return words[at + 1].strip("()") if "SSL" in features and at + 1 < len(words) else None
+
+
+def curl_env() -> dict:
+    """Our environment without proxy settings (the command line also says --noproxy '*')."""
+    return {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+
+
+# -- the command line -----------------------------------------------------------------------
+def request_args(i: int, req: dict, job: dict, tmp: str) -> list[str]:
+    seconds = f"{job['timeout_ms'] / 1000:.3f}"
+    args = ["--url", req["url"], "-g", "--noproxy", "*", "--capath", os.path.join(tmp, "capath"),
+            "--max-time", seconds, "--connect-timeout", seconds,
+            "-o", path(tmp, "body", i), "-D", path(tmp, "headers", i), "-w", WRITEOUT % i,
+            *VERSION_FLAGS[req["http_version"]]]
+    if job["ca_file"] is not None:
+        args += ["--cacert", job["ca_file"]]
+    if job["tls_session_cache"] == "separate":
+        args.append("--no-sessionid")
+    for name, value in req.get("headers") or []:
+        args += ["-H", f"{name}: {value}" if value else f"{name};"]   # "name;" sends it empty
+    return args + method_args(i, req, tmp)
+
+
+def method_args(i: int, req: dict, tmp: str) -> list[str]:
+    method, body = req["method"], req.get("body_b64")
+    if method == "HEAD":
+        return ["-I", "--no-include"]   # -I alone would also write the headers as the body
+    if body is None and method != "POST":
+        return [] if method == "GET" else ["-X", method]
+    data = path(tmp, "upload", i)
+    with open(data, "wb") as fh:
+        fh.write(base64.b64decode(body or ""))
+    return ["--data-binary", "@" + data] + ([] if method == "POST" else ["-X", method])
+
+
+def command(indices: list[int], job: dict, tmp: str, run: int) -> list[str]:
+    argv = [CURL, "-q", "-sS", "--trace-ascii", path(tmp, "trace", run)]
+    if job["mode"] == "parallel" and len(indices) > 1:
+        argv += ["--parallel", "--parallel-max", str(len(indices))]   # waits to multiplex
+    for n, i in enumerate(indices):
+        argv += (["--next"] if n else []) + request_args(i, job["requests"][i], job, tmp)
+    return argv
+
+
+def path(tmp: str, kind: str, i: int) -> str:
+    return os.path.join(tmp, f"{kind}.{i}")
+
+
+# -- running curl ---------------------------------------------------------------------------
+def die_with_adapter() -> None:
+    """In the child: the kernel kills curl if the adapter dies first."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def start(argv: list[str], tmp: str, run: int) -> subprocess.Popen:
+    with open(path(tmp, "stdout", run), "wb") as out, open(path(tmp, "stderr", run), "wb") as err:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                env=curl_env(), preexec_fn=die_with_adapter)
+
+
+def wait(procs: list[subprocess.Popen], deadline: float) -> bool:
+    """Wait for every process; kill what is left at the deadline. False if one was killed.
+    If our stdin hangs up (the harness went away), kill them all and exit."""
+    watch, stdin = select.poll(), sys.stdin.fileno()
+    watch.register(stdin, select.POLLHUP)
+    running = {os.pidfd_open(p.pid): p for p in procs}   # readable once the process ends
+    for fd in running:
+        watch.register(fd, select.POLLIN)
+    try:
+        while any(p.poll() is None for p in running.values()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                kill(procs)
+                return False
+            for fd, events in watch.poll(left * 1000):
+                if fd == stdin and events & (select.POLLHUP | select.POLLERR):
+                    kill(procs)
+                    sys.exit(0)
+                if fd in running:
+                    watch.unregister(fd)
+        return True
+    finally:
+        for fd in running:
+            os.close(fd)
+
+
+def kill(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+# -- reading what curl left -----------------------------------------------------------------
+def writeouts(tmp: str, run: int) -> dict[int, dict]:
+    """The -w lines of one curl process, by request index."""
+    found = {}
+    with open(path(tmp, "stdout", run), encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                entry = json.loads(line)
+                found[entry["i"]] = entry["w"]
+            except (ValueError, KeyError, TypeError):
+                print(f"curl_cli_adapter: unexpected stdout line {line[:200]!r}", file=sys.stderr)
+    return found
+
+
+def trace_lines(trace_file: str) -> list[str]:
+    """--trace-ascii in the curl family's trace shape: text and headers line by line,
+    payloads by size, TLS records left out."""
+    out, prefix = [], None
+    try:
+        fh = open(trace_file, encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return out
+    with fh:
+        for line in fh:
+            line = line.rstrip("\n")
+            event = TRACE_EVENT.match(line)
+            if event:
+                prefix = trace_event(event.group(1), event.group(2), out)
+            elif prefix and DUMP_LINE.match(line):
+                out.append(prefix + line.split(": ", 1)[1])
+    return out
+
+
+def trace_event(kind: str, rest: str, out: list[str]) -> str | None:
+    """Record one event line; the prefix its dump lines get, or None to drop them."""
+    if kind == "== Info: ":
+        out.append("* " + rest)
+    elif kind.endswith(" header"):
+        return "> " if kind.startswith("=>") else "< "
+    elif "SSL" not in kind:
+        count = BYTE_COUNT.match(rest)
+        out.append(f"{kind}, {count.group(1) if count else '? bytes'}")
+    return None
+
+
+def per_transfer(lines: list[str], n: int) -> list[str]:
+    """Split a serial run's trace where each transfer lets go of its connection; if that
+    does not give n parts, every transfer gets the whole trace."""
+    parts, current = [], []
+    for line in lines:
+        current.append(line)
+        if TRANSFER_END.match(line):
+            parts.append(as_text(current))
+            current = []
+    if current and parts:
+        parts[-1] += as_text(current)
+    return parts if len(parts) == n else [as_text(lines)] * n
+
+
+def as_text(lines: list[str]) -> str:
+    return "".join(f"{line}\n" for line in lines)
+
+
+def feed(t: CurlTransfer, tmp: str, i: int) -> None:
+    """Give the transfer its headers and body as libcurl's callbacks would have."""
+    try:
+        with open(path(tmp, "headers", i), "rb") as fh:
+            for line in fh:
+                t.on_header(line)
+    except FileNotFoundError:
+        pass
+    try:
+        with open(path(tmp, "body", i), "rb") as fh:
+            while chunk := fh.read(1 << 16):
+                t.on_write(chunk)
+    except FileNotFoundError:
+        pass
+
+
+def getinfo_from(w: dict):
+    """curl_easy_getinfo over the -w values, for CurlTransfer.finish."""
+    values = {INFO_RESPONSE_CODE: w.get("response_code") or 0,
+              INFO_HTTP_VERSION: WRITEOUT_VERSIONS.get(w.get("http_version"), 0),
+              INFO_TOTAL_TIME: w.get("time_total") or 0.0,
+              INFO_CONNECT_TIME: w.get("time_connect") or 0.0,
+              INFO_APPCONNECT_TIME: w.get("time_appconnect") or 0.0}
+    return values.__getitem__
+
+
+def finish(t: CurlTransfer, w: dict | None, missing: str) -> None:
+    if w is not None:
+        t.finish(getinfo_from(w), w.get("exitcode") or 0, w.get("errormsg") or "")
+        return
+    t.finish(getinfo_from({}), 0, "")
+    t.result.update(ok=False, error={"code": None, "name": "NOT_ATTEMPTED", "class": "other",
+                                     "message": f"curl reported nothing for this transfer: "
+                                                f"{missing}"})
+
+
+def why_missing(proc: subprocess.Popen, finished: bool, tmp: str, run: int) -> str:
+    if not finished:
+        return "curl was still running at the job's deadline and was killed"
+    with open(path(tmp, "stderr", run), encoding="utf-8", errors="replace") as fh:
+        said = fh.read().strip()[-500:]
+    return f"curl exited with status {proc.returncode}" + (f": {said}" if said else "")
+
+
+# -- a job ----------------------------------------------------------------------------------
+def runs_of(job: dict) -> list[list[int]]:
+    """Request indices per curl process."""
+    indices = list(range(len(job["requests"])))
+    return [[i] for i in indices] if job["connection"] == "fresh" else [indices]
+
+
+def run_job(job: dict) -> dict:
+    n = len(job["requests"])
+    if job["connection"] == "fresh" and job["tls_session_cache"] == "shared" and n > 1:
+        return {"type": "error", "id": job["id"],
+                "message": "the curl tool cannot force a new connection per URL within one "
+                           "process, so fresh connections cannot share a TLS session cache"}
+    transfers = [CurlTransfer(r) for r in job["requests"]]
+    parallel = job["mode"] == "parallel"
+    deadline = time.monotonic() + job["timeout_ms"] / 1000 * (1 if parallel else n) + KILL_MARGIN_S
+    with tempfile.TemporaryDirectory(prefix="h2cs-curl-") as tmp:
+        os.mkdir(os.path.join(tmp, "capath"))   # empty: the CA file is the only trust anchor
+        runs = runs_of(job)
+        procs, finished = [], []
+        for run, indices in enumerate(runs):
+            procs.append(start(command(indices, job, tmp, run), tmp, run))
+            if not parallel:
+                finished.append(wait(procs[-1:], deadline))
+        if parallel:
+            finished = [wait(procs, deadline)] * len(procs)
+        for run, (indices, proc) in enumerate(zip(runs, procs)):
+            collect(transfers, indices, job, tmp, run, why_missing(proc, finished[run], tmp, run))
+    return curl_result(job, transfers)
+
+
+def collect(transfers: list[CurlTransfer], indices: list[int], job: dict, tmp: str, run: int,
+            missing: str) -> None:
+    found, lines = writeouts(tmp, run), trace_lines(path(tmp, "trace", run))
+    if job["mode"] == "sequential":
+        traces = per_transfer(lines, len(indices))
+    else:   # parallel transfers interleave: each gets the whole trace
+        traces = [as_text(lines)] * len(indices)
+    for i, trace in zip(indices, traces):
+        t = transfers[i]
+        t.trace.add(trace)
+        feed(t, tmp, i)
+        finish(t, found.get(i), missing)
+
+
+def main() -> int:
+    return serve(hello(), answer_with(run_job))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
