@@ -63,6 +63,10 @@ CASES = [
         scenario=response(split(FRAGMENTS)),
         bad=("continuation-limit",),
         expect=Ignored(),
+        covers=("R-6.10-3",),
+        level_note="R-6.10-3 reports (Y) whether many CONTINUATIONs are accepted, since §10.5 lets a "
+                   "client limit them; the MUST judges acceptance, the only check continuation-limit "
+                   "(a cap of 8, as in nghttp2) breaks.",
     ),
     Case(
         id="9113/6.10/continuation-full-frames",
@@ -74,6 +78,7 @@ CASES = [
         scenario=response(split(None)),
         bad=("no-continuation",),
         expect=Ignored(),
+        covers=("R-6.10-1",),
     ),
     Case(
         id="9113/6.10/continuation-stream-0",
@@ -83,6 +88,7 @@ CASES = [
         server="Sends an empty CONTINUATION (END_HEADERS) on stream 0, then a normal response.",
         scenario=response(stream_0_then_headers),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.10-2",),
     ),
     Case(
         id="9113/6.10/continuation-after-end-headers",
@@ -94,6 +100,7 @@ CASES = [
                "stream, then the body.",
         scenario=response(after_end_headers),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.10-2",),
     ),
     Case(
         id="9113/6.10/continuation-other-stream",
@@ -105,5 +112,6 @@ CASES = [
                "stream request+2, the closing CONTINUATION on the request stream, then the body.",
         scenario=response(interleaved),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.10-2",),
     ),
 ]

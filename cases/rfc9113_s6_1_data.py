@@ -75,6 +75,7 @@ CASES = [
         server="Sends a 5-octet DATA frame on stream 0, then a normal response.",
         scenario=fault_then_reply(F.frame(F.DATA, 0, 0, b"hello")),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.1-1",),
     ),
     Case(
         id="9113/6.1/data-padding-exceeds-payload",
@@ -84,6 +85,7 @@ CASES = [
         server="Sends response HEADERS, a 5-octet padded DATA frame whose Pad Length is 5, then the body.",
         scenario=body_frames(bad_padding, lambda s: F.data(s, BODY, end_stream=True)),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.1-1",),
     ),
     Case(
         id="9113/6.1/data-padded",
@@ -97,6 +99,7 @@ CASES = [
                              lambda s: F.data(s, BODY[10:], pad=255, end_stream=True)),
         expect=Ignored(),
         bad=("no-padding",),
+        covers=("R-6.1-2",),
     ),
     Case(
         id="9113/6.1/data-empty",
@@ -108,6 +111,7 @@ CASES = [
                              lambda s: F.data(s, end_stream=True)),
         expect=Ignored(),
         bad=("reject-empty-data",),
+        covers=("R-6.1-2", "R-6.1-3"),
     ),
     Case(
         id="9113/6.1/data-many-small",
@@ -118,6 +122,7 @@ CASES = [
         scenario=body_frames(one_byte_frames),
         expect=Ignored(),
         bad=("small-frame-limit",),
+        covers=("R-6.1-3",),
     ),
     Case(
         id="9113/6.1/parallel-small-frames",
@@ -132,5 +137,6 @@ CASES = [
         expect=Succeeds(bodies=[body_for(f"/r/{i}", BODY_SIZE) for i in range(1, STREAMS + 1)]),
         bad=("mix-streams",),
         regression="curl#10525",
+        covers=("R-6.1-3",),
     ),
 ]

@@ -28,6 +28,7 @@ CASES = [
         scenario=lambda: Script(respond=seq(
             frames(F.frame(F.HEADERS, F.END_HEADERS | F.END_STREAM, 0, STATUS_200)), reply())),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.2-1",),
     ),
     Case(
         id="9113/6.2/headers-padded",
@@ -38,6 +39,7 @@ CASES = [
         scenario=response(lambda conn, s: F.headers(s, conn.block(HEAD), pad=32)),
         expect=Ignored(),
         bad=("no-padding",),
+        covers=("R-6.2-2",),
     ),
     Case(
         id="9113/6.2/headers-priority-flag",
@@ -48,6 +50,7 @@ CASES = [
         scenario=response(lambda conn, s: F.headers(s, conn.block(HEAD), priority=True)),
         expect=Ignored(),
         bad=("no-priority-flag",),
+        covers=("R-6.2-2", "R-5.3-1"),
     ),
     Case(
         id="9113/6.2/headers-padded-priority",
@@ -58,6 +61,7 @@ CASES = [
         scenario=response(lambda conn, s: F.headers(s, conn.block(HEAD), pad=8, priority=True)),
         expect=Ignored(),
         bad=("no-padding", "no-priority-flag"),
+        covers=("R-6.2-2",),
     ),
     Case(
         id="9113/6.2/headers-padding-exceeds-payload",
@@ -70,5 +74,6 @@ CASES = [
                           before=[lambda s: F.frame(F.HEADERS, F.END_HEADERS | F.PADDED, s,
                                                     b"\x02" + STATUS_200)]),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.2-1",),
     ),
 ]

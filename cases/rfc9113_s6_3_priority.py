@@ -30,6 +30,7 @@ CASES = [
         server="Sends a well-formed PRIORITY frame on stream 0, then a normal response.",
         scenario=fault_then_reply(F.frame(F.PRIORITY, 0, 0, struct.pack(">IB", 0, 15))),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.3-1",),
     ),
     Case(
         id="9113/6.3/priority-bad-length",
@@ -41,6 +42,7 @@ CASES = [
         scenario=fault_then_reply(lambda conn, req: F.frame(F.PRIORITY, 0, req.stream, b"\0\0\0\0")),
         expect=StreamError("FRAME_SIZE_ERROR"),
         good=("good", "stream-as-connection"),
+        covers=("R-6.3-1",),
     ),
     Case(
         id="9113/6.3/priority-mid-response",
@@ -52,6 +54,7 @@ CASES = [
                               lambda s: F.priority(s, depends_on=0, weight=1, exclusive=True)),
         expect=Ignored(),
         bad=("reject-priority",),
+        covers=("R-5.3-1",),
     ),
     Case(
         id="9113/6.3/priority-idle-stream",
@@ -63,5 +66,6 @@ CASES = [
                               lambda s: F.priority(s + 2, depends_on=s)),
         expect=Ignored(),
         bad=("reject-priority",),
+        covers=("R-5.3-1",),
     ),
 ]

@@ -32,6 +32,7 @@ CASES = [
         server="Sends RST_STREAM(CANCEL) on stream 0, then a normal response.",
         scenario=fault_then_reply(F.rst_stream(0, "CANCEL")),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.4-1",),
     ),
     Case(
         id="9113/6.4/rst-idle-stream",
@@ -41,6 +42,7 @@ CASES = [
         server="Sends RST_STREAM(CANCEL) on the idle stream request+2, then a normal response.",
         scenario=fault_then_reply(lambda conn, req: F.rst_stream(req.stream + 2, "CANCEL")),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.4-1",),
     ),
     Case(
         id="9113/6.4/rst-bad-length",
@@ -51,6 +53,7 @@ CASES = [
         scenario=fault_then_reply(lambda conn, req: F.frame(
             F.RST_STREAM, 0, req.stream, struct.pack(">I", F.ERROR_CODES["CANCEL"]) + b"\0")),
         expect=ConnectionError("FRAME_SIZE_ERROR"),
+        covers=("R-6.4-1",),
     ),
     Case(
         id="9113/6.4/rst-mid-response",
@@ -62,6 +65,7 @@ CASES = [
         request=get(timeout_ms=1000),
         expect=Fails(*RESET_FAILURES),
         bad=("truncated-ok",),
+        covers=("R-6.4-2",),
     ),
     Case(
         id="9113/6.4/rst-unknown-error-code",
@@ -73,5 +77,6 @@ CASES = [
         request=get(timeout_ms=1000),
         expect=Fails(*RESET_FAILURES) & NO_CONNECTION_ERROR,
         bad=("truncated-ok",),
+        covers=("R-7-1", "R-6.4-2"),
     ),
 ]

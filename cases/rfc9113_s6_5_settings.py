@@ -50,6 +50,7 @@ CASES = [
         server="Acknowledges the client's SETTINGS with an ACK carrying 6 octets, then answers normally.",
         scenario=ack_with_payload,
         expect=ConnectionError("FRAME_SIZE_ERROR"),
+        covers=("R-6.5-1",),
     ),
     Case(
         id="9113/6.5/settings-nonzero-stream",
@@ -59,6 +60,7 @@ CASES = [
         server="Sends SETTINGS(MAX_CONCURRENT_STREAMS=100) on stream 1, then a normal response.",
         scenario=fault_then_reply(F.settings(SERVER_SETTINGS, stream=1)),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.5-1",),
     ),
     Case(
         id="9113/6.5/settings-bad-length",
@@ -69,6 +71,7 @@ CASES = [
         scenario=fault_then_reply(F.frame(F.SETTINGS, 0, 0, struct.pack(">HI", F.MAX_CONCURRENT_STREAMS,
                                                                         100) + b"\0")),
         expect=ConnectionError("FRAME_SIZE_ERROR"),
+        covers=("R-6.5-1",),
     ),
     # §6.5.2: values
     Case(
@@ -79,6 +82,7 @@ CASES = [
         server="Sends SETTINGS_ENABLE_PUSH=1 in its preface, then answers normally.",
         scenario=preface({F.ENABLE_PUSH: 1}),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.5.2-1",),
     ),
     Case(
         id="9113/6.5.2/enable-push-2",
@@ -88,6 +92,7 @@ CASES = [
         server="Sends SETTINGS_ENABLE_PUSH=2 in its preface, then answers normally.",
         scenario=preface({F.ENABLE_PUSH: 2}),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.5.2-1",),
     ),
     Case(
         id="9113/6.5.2/initial-window-too-large",
@@ -97,6 +102,7 @@ CASES = [
         server="Sends SETTINGS_INITIAL_WINDOW_SIZE=2^31 in its preface, then answers normally.",
         scenario=preface({F.INITIAL_WINDOW_SIZE: 2 ** 31}),
         expect=ConnectionError("FLOW_CONTROL_ERROR"),
+        covers=("R-6.5.2-2",),
     ),
     Case(
         id="9113/6.5.2/max-frame-size-too-small",
@@ -106,6 +112,7 @@ CASES = [
         server="Sends SETTINGS_MAX_FRAME_SIZE=16383 in its preface, then answers normally.",
         scenario=preface({F.MAX_FRAME_SIZE: 16383}),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.5.2-3",),
     ),
     Case(
         id="9113/6.5.2/max-frame-size-too-large",
@@ -115,6 +122,7 @@ CASES = [
         server="Sends SETTINGS_MAX_FRAME_SIZE=2^24 in its preface, then answers normally.",
         scenario=preface({F.MAX_FRAME_SIZE: 2 ** 24}),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.5.2-3",),
     ),
     Case(
         id="9113/6.5.2/unknown-setting",
@@ -124,6 +132,7 @@ CASES = [
         scenario=preface([(0x7F3A, 1), (F.MAX_CONCURRENT_STREAMS, 100), (0xFFFF, 2 ** 32 - 1)]),
         expect=Ignored(),
         bad=("reject-unknown-setting",),
+        covers=("R-5.5-2",),
     ),
     # §6.5.3: synchronisation
     Case(
@@ -137,6 +146,7 @@ CASES = [
         request=Job((Req("/r/1"), Req("/r/2", method="POST", body=UPLOAD)), timeout_ms=1000),
         expect=Succeeds(),
         bad=("first-setting-wins",),
+        covers=("R-6.5.3-1",),
     ),
     Case(
         id="9113/6.5.3/settings-never-acked",
@@ -149,6 +159,9 @@ CASES = [
         expect=AnyOf(Succeeds(), ConnectionError("SETTINGS_TIMEOUT"), why=BOUNDED)
         & Report("succeeded", lambda ev: ev.outcome.ok),
         bad=("wait-for-settings-ack",),
+        covers=("R-6.5.3-2", "R-HYG-2"),
+        level_note="§6.5.3 has only a MAY here and R-HYG-2 (no hang) no keyword; the SHOULD stands on "
+                   "not hanging, the only check wait-for-settings-ack breaks.",
     ),
     Case(
         id="9113/6.5.3/settings-never-acked-h2c",
@@ -165,5 +178,8 @@ CASES = [
         & Report("succeeded", lambda ev: ev.outcome.ok),
         bad=("wait-for-settings-ack",),
         regression="curl#192",
+        covers=("R-6.5.3-2", "R-HYG-2"),
+        level_note="§6.5.3 has only a MAY here and R-HYG-2 (no hang) no keyword; the SHOULD stands on "
+                   "not hanging, the only check wait-for-settings-ack breaks.",
     ),
 ]

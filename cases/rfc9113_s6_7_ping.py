@@ -17,6 +17,7 @@ CASES = [
         expect=Succeeds() & Sent("PING", "PING ACK with the same payload",
                                  lambda f: f.has("ACK") and f.ping == PAYLOAD),
         bad=("no-ping-ack",),
+        covers=("R-6.7-1",),
     ),
     Case(
         id="9113/6.7/ping-ack-not-answered",
@@ -26,6 +27,7 @@ CASES = [
         scenario=fault_then_reply(F.ping(PAYLOAD, ack=True)),
         expect=Succeeds() & NotSent("PING", "a reply to the PING ACK", lambda f: f.ping == PAYLOAD),
         bad=("answer-ping-ack",),
+        covers=("R-6.7-2",),
     ),
     Case(
         id="9113/6.7/ping-nonzero-stream",
@@ -35,6 +37,7 @@ CASES = [
         server="Sends PING on stream 1 before the response.",
         scenario=fault_then_reply(F.ping(PAYLOAD, stream=1)),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.7-3",),
     ),
     Case(
         id="9113/6.7/ping-bad-length",
@@ -44,5 +47,6 @@ CASES = [
         server="Sends a 6-octet PING before the response.",
         scenario=fault_then_reply(F.frame(F.PING, 0, 0, b"abcdef")),
         expect=ConnectionError("FRAME_SIZE_ERROR"),
+        covers=("R-6.7-3",),
     ),
 ]

@@ -6,7 +6,7 @@ scripted with `per_connection(first, later)`.
 
 from conformance.case import MUST, Case, Job, Req, get, gets
 from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Fails, Ignored,
-                                  Report, Retried, Succeeds)
+                                  Report, Succeeds)
 from servers import frames as F
 from servers.scenario import (BODY, HTTP1_BODY, Script, body_for, close, frames, hold, per_connection,
                               reply, response_fields, seq)
@@ -143,18 +143,17 @@ CASES = [
     Case(
         id="9113/6.8/goaway-last-stream-0",
         level=MUST,
-        requirement="§6.8 and §8.7: GOAWAY with last-stream-id 0 tells the client its request was not "
-                    "processed; the client MAY retry it on a new connection (a bounded number of "
-                    "times) or fail it, but must not keep waiting for a response, and opens no new "
-                    "stream on that connection.",
+        requirement="§6.8: after GOAWAY with last-stream-id 0 the client MUST open no new stream on "
+                    "that connection. The request was not processed; whether it is retried on a new "
+                    "connection (§8.7, MAY) and how it ends is reported.",
         server="Connection 0 answers the request with GOAWAY(NO_ERROR, last=0) and keeps the "
                "connection open; later connections answer normally.",
         scenario=refuse_then_answer,
-        request=get(timeout_ms=1000),
-        expect=AnyOf(Succeeds(), Fails(*REFUSED),
-                     why="§8.7: an unprocessed request may be retried on a new connection or failed")
-        & Retried(max_retries=2) & NO_NEW_STREAM,
+        request=gets(1, timeout_ms=1000),
+        expect=NO_NEW_STREAM & AFTER_GOAWAY,
+        good=("good", "no-retry"),
         bad=("ignore-goaway",),
+        covers=("R-6.8-2", "R-6.8-3"),
     ),
     Case(
         id="9113/6.8/goaway-graceful-new-connection",
@@ -167,6 +166,7 @@ CASES = [
         request=gets(2),
         expect=Succeeds() & Connections(2, why="request 2 needs a new connection") & NO_NEW_STREAM,
         bad=("ignore-goaway",),
+        covers=("R-6.8-2",),
     ),
     Case(
         id="9113/6.8/goaway-nonzero-stream",
@@ -176,6 +176,7 @@ CASES = [
         server="Sends GOAWAY(NO_ERROR, last=2^31-1) on stream 1, then a normal response.",
         scenario=lambda: Script(respond=seq(frames(F.goaway(MAX_STREAM, stream=1)), reply())),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        covers=("R-6.8-1",),
     ),
     Case(
         id="9113/6.8/goaway-two-step",
@@ -189,6 +190,7 @@ CASES = [
         request=gets(2),
         expect=Ignored() & Connections(2, why="request 2 needs a new connection") & NO_NEW_STREAM,
         bad=("goaway-fails-inflight", "ignore-goaway"),
+        covers=("R-6.8-6", "R-6.8-2"),
     ),
     Case(
         id="9113/6.8/goaway-debug-data",
@@ -202,6 +204,7 @@ CASES = [
             goaway("stream", debug=b"draining for maintenance\x00\xff\xfe; bye!  "))),
         expect=Ignored() & NO_NEW_STREAM,
         bad=("goaway-fails-inflight",),
+        covers=("R-6.8-7",),
     ),
     Case(
         id="9113/6.8/goaway-enhance-your-calm",
@@ -213,6 +216,10 @@ CASES = [
         request=get(timeout_ms=1000),
         expect=Fails(*REFUSED) & Connections(max=PER_TRANSFER, why="retries are bounded"),
         bad=("retry-forever",),
+        covers=("R-6.8-9", "R-HYG-3"),
+        level_note="R-6.8-9 and R-HYG-3 (what follows an error GOAWAY, and that retries end) have no "
+                   "keyword; the MUST stands on the retry bound (§8.7 only allows retrying), the only "
+                   "check retry-forever breaks.",
     ),
     Case(
         id="9113/6.8/goaway-enhance-your-calm-parallel",
@@ -228,6 +235,10 @@ CASES = [
         & Connections(max=2 * PER_TRANSFER, why="retries are bounded"),
         bad=("retry-forever",),
         regression="curl#5119",
+        covers=("R-6.8-9", "R-HYG-3"),
+        level_note="R-6.8-9 and R-HYG-3 (what follows an error GOAWAY, and that retries end) have no "
+                   "keyword; the MUST stands on the retry bound (§8.7 only allows retrying), the only "
+                   "check retry-forever breaks.",
     ),
     Case(
         id="9113/6.8/goaway-http-1-1-required",
@@ -247,6 +258,10 @@ CASES = [
         & Report("h2_connections", _h2_connections),
         bad=("h2-retry-forever",),
         regression="curl#22923",
+        covers=("R-6.8-9", "R-HYG-3"),
+        level_note="R-6.8-9 and R-HYG-3 (what follows an error GOAWAY, and that retries end) have no "
+                   "keyword; the MUST stands on the retry bound (§8.7 only allows retrying), the only "
+                   "check h2-retry-forever breaks.",
     ),
     Case(
         id="9113/6.8/goaway-inflight-retry",
@@ -264,6 +279,7 @@ CASES = [
         good=("good", "no-retry", "goaway-fails-inflight"),
         bad=("ignore-goaway",),
         regression="curl#11859",
+        covers=("R-6.8-2", "R-6.8-3", "R-6.8-4"),
     ),
     Case(
         id="9113/6.8/goaway-max-requests",
@@ -277,6 +293,7 @@ CASES = [
         expect=Succeeds() & Connections(2, why="request 3 needs a new connection") & NO_NEW_STREAM,
         bad=("ignore-goaway",),
         regression="curl#2416, curl#5611",
+        covers=("R-6.8-2",),
     ),
     Case(
         id="9113/6.8/goaway-after-204",
@@ -289,6 +306,7 @@ CASES = [
         expect=Ignored(body=b"", status=204),
         bad=("close-fails-complete",),
         regression="curl#4267",
+        covers=("R-6.8-5",),
     ),
     Case(
         id="9113/6.8/goaway-max-age",
@@ -307,5 +325,6 @@ CASES = [
         good=("good", "no-retry", "goaway-fails-inflight"),
         bad=("ignore-goaway",),
         regression="curl#5389",
+        covers=("R-6.8-2", "R-6.8-3", "R-6.8-4"),
     ),
 ]
