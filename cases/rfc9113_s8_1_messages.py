@@ -73,6 +73,7 @@ CASES = [
         scenario=script(block([(":status", "100")]), reply()),
         expect=Succeeds(),
         bad=("final-1xx",),
+        covers=("R-8.1-1",),
     ),
     Case(
         id="9113/8.1/informational-103",
@@ -84,6 +85,7 @@ CASES = [
                         reply()),
         expect=Succeeds(),
         bad=("final-1xx",),
+        covers=("R-8.1-1",),
     ),
     Case(
         id="9113/8.1/trailers",
@@ -94,6 +96,7 @@ CASES = [
         scenario=lambda: Script(respond=reply(trailers=[("x-checksum", "abc123")])),
         expect=Succeeds(),
         bad=("reject-trailers",),
+        covers=("R-8.1-2",),
     ),
     Case(
         id="9113/8.1/trailers-without-body",
@@ -104,6 +107,7 @@ CASES = [
         scenario=lambda: Script(respond=reply(body=b"", trailers=[("x-checksum", "abc123")])),
         expect=Succeeds(body=b""),
         bad=("reject-trailers",),
+        covers=("R-8.1-2",),
     ),
     # -- §8.1: field blocks in the wrong place -----------------------------------
     Case(
@@ -115,6 +119,7 @@ CASES = [
         server="Sends HEADERS 200, a second HEADERS 200 without END_STREAM, then DATA with END_STREAM.",
         scenario=script(block(head()), block(head()), body()),
         expect=StreamError("PROTOCOL_ERROR"),
+        covers=("R-8.1-3",),
     ),
     Case(
         id="9113/8.1/trailers-without-end-stream",
@@ -125,6 +130,7 @@ CASES = [
         scenario=script(block(head()), body(end_stream=False), block([("x-checksum", "abc123")]),
                         raw(lambda s: F.data(s, b"", end_stream=True))),
         expect=StreamError("PROTOCOL_ERROR"),
+        covers=("R-8.1-3",),
     ),
     Case(
         id="9113/8.1/informational-end-stream",
@@ -135,6 +141,7 @@ CASES = [
         scenario=script(block([(":status", "100")], end_stream=True)),
         request=get(timeout_ms=1000),
         expect=StreamError("PROTOCOL_ERROR"),
+        covers=("R-8.1-3",),
     ),
     Case(
         id="9113/8.1/data-before-headers",
@@ -146,6 +153,7 @@ CASES = [
         expect=AnyOf(StreamError("PROTOCOL_ERROR"), ConnectionError("PROTOCOL_ERROR"),
                      why="§8.1.1 makes it a stream error and §5.4.1 lets a client escalate "
                          "any stream error to a connection error"),
+        covers=("R-8.1-4",),
     ),
     Case(
         id="9113/8.6/status-101",
@@ -155,6 +163,10 @@ CASES = [
         server="Sends HEADERS :status 101 (no END_STREAM), then a normal 200 response.",
         scenario=script(block([(":status", "101")]), reply()),
         expect=StreamError("PROTOCOL_ERROR"),
+        covers=("R-8.6-1",),
+        level_note="R-8.6-1 is Y (ignoring the 101 as an unexpected 1xx is allowed too, RFC 9110 "
+                   "§15.2); the check that could stay at MUST, never delivering the 101 as the final "
+                   "response (R-8.1-1), is broken by no scripted profile.",
     ),
     # -- §8.1.1: content-length ---------------------------------------------------
     Case(
@@ -165,6 +177,7 @@ CASES = [
         server="Sends content-length 124 but only a 24-byte body, then END_STREAM.",
         scenario=script(block(head(length=len(BODY) + 100)), body()),
         expect=StreamError("PROTOCOL_ERROR"),
+        covers=("R-8.1.1-1",),
     ),
     Case(
         id="9113/8.1.1/content-length-smaller",
@@ -173,6 +186,7 @@ CASES = [
         server="Sends content-length 10 but a 24-byte body.",
         scenario=script(block(head(length=10)), body()),
         expect=StreamError("PROTOCOL_ERROR"),
+        covers=("R-8.1.1-1",),
     ),
     Case(
         id="9113/8.1.1/head-content-length",
@@ -184,6 +198,7 @@ CASES = [
         request=Job((Req(method="HEAD"),)),
         expect=Succeeds(body=b""),
         bad=("content-length-always",),
+        covers=("R-8.1.1-2",),
     ),
     Case(
         id="9113/8.1.1/304-content-length",
@@ -196,6 +211,7 @@ CASES = [
         request=Job((Req(headers=(("if-none-match", '"v1"'),)),)),
         expect=Succeeds(body=b"", status=304),
         bad=("content-length-always",),
+        covers=("R-8.1.1-2",),
     ),
     Case(
         id="9113/8.1.1/204-content-length-zero",
@@ -206,6 +222,7 @@ CASES = [
         scenario=script(block([(":status", "204"), ("content-length", "0")], end_stream=True)),
         expect=Succeeds(body=b"", status=204),
         bad=("strict-204",),
+        covers=("R-8.1.1-2",),
     ),
     Case(
         id="9113/8.1.1/204-content-length-nonzero",
@@ -220,6 +237,7 @@ CASES = [
                          "forbids the server to send it in a 204")
         & Report("nonzero_204_content_length", outcome_of),
         bad=("corrupt-body",),
+        covers=("R-8.1.1-2",),
     ),
     # -- §8.1: an early complete response ends the upload ---------------------------
     Case(
@@ -233,5 +251,6 @@ CASES = [
         request=Job((Req("/upload", method="POST", body=POST_BODY),)),
         expect=Succeeds(),
         bad=("upload-reset-fails",),
+        covers=("R-6.4-3",),
     ),
 ]

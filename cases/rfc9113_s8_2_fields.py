@@ -9,7 +9,8 @@ def respond(*extra, fields=None, trailers=None):
     return lambda: Script(respond=reply(headers=list(extra), fields=fields, trailers=trailers))
 
 
-def malformed(cid, requirement, server, scenario, *, level=MUST, regression=None, field=None):
+def malformed(cid, requirement, server, scenario, *, level=MUST, regression=None, field=None,
+              covers=("R-8.2.1-1",)):
     """§8.1.1: a malformed response is a stream error of type PROTOCOL_ERROR.
 
     With `field`, also report whether that field reached the application (a lenient
@@ -18,7 +19,7 @@ def malformed(cid, requirement, server, scenario, *, level=MUST, regression=None
     if field:
         expect = expect & Report("bad_field_reached_application", lambda ev: _value(ev, field))
     return Case(id=cid, level=level, requirement=requirement, server=server, scenario=scenario,
-                expect=expect, regression=regression)
+                expect=expect, regression=regression, covers=covers)
 
 
 def _value(ev, name):
@@ -104,7 +105,7 @@ CASES = [
               "§8.2.1: implementations SHOULD validate field names against the HTTP token "
               "grammar and treat other characters (here '(') as malformed.",
               "Sends a 200 with a field named 'x(custom)'.",
-              respond(("x(custom)", "1")), level=SHOULD, field="x(custom)"),
+              respond(("x(custom)", "1")), level=SHOULD, field="x(custom)", covers=("R-8.2.1-2",)),
     malformed("9113/8.2.1/value-with-cr",
               "§8.2.1: a field value MUST NOT contain CR; a response with one is malformed "
               "(stream error PROTOCOL_ERROR).",
@@ -134,13 +135,14 @@ CASES = [
         & Report("whitespace_value", whitespace_choice("x-custom")),
         bad=("wrong-code",),
         regression="nghttp2#1786",
+        covers=("R-8.2.1-1",),
     ) for where, value in (("leading", " padded"), ("trailing", "padded\t"))],
     # -- §8.2.2: connection-specific fields in a response --------------------------------
     *[malformed(f"9113/8.2.2/response-{name}",
                 f"§8.2.2: a response carrying the connection-specific field {name} is "
                 "malformed: a stream error of type PROTOCOL_ERROR, not a success.",
                 f"Sends a normal 200 whose field block has {name}: {value}.",
-                respond((name, value)), regression=ref)
+                respond((name, value)), regression=ref, covers=("R-8.2.2-1",))
       for name, value, ref in CONNECTION_FIELDS],
     # -- §8.2.2: the client's own request -------------------------------------------------
     *[Case(
@@ -154,6 +156,7 @@ CASES = [
         expect=never_sends(name, f"a {name} field"),
         bad=("keep-connection-headers",),
         regression=ref,
+        covers=("R-8.2.2-2",),
     ) for name, value, ref, kw in (
         ("connection", "keep-alive", "curl#401", {}),
         ("keep-alive", "timeout=5", None, {}),
@@ -173,5 +176,6 @@ CASES = [
                                         for k, v in f.headers or [] if k.lower() == "te"]),
         bad=("keep-connection-headers",),
         regression="curl#9129",
+        covers=("R-8.2.2-2",),
     ),
 ]

@@ -1,8 +1,8 @@
 """RFC 9113 §8.3 pseudo-header fields: in responses (§8.3.2) and in the client's requests (§8.3.1)."""
 import re
 
-from conformance.case import MUST, Case, Job, Req
-from conformance.verdicts import Custom, Report, StreamError, Succeeds
+from conformance.case import MUST, SHOULD, Case, Job, Req
+from conformance.verdicts import AnyOf, Custom, Report, StreamError, Succeeds
 from servers.scenario import BODY, Script, reply
 
 CT, CL = ("content-type", "text/plain"), ("content-length", str(len(BODY)))
@@ -16,7 +16,22 @@ def respond(*fields, trailers=None):
 
 def malformed(name, requirement, server, scenario, section="8.3"):
     return Case(id=f"9113/{section}/{name}", level=MUST, requirement=requirement, server=server,
-                scenario=scenario, expect=StreamError("PROTOCOL_ERROR"))
+                scenario=scenario, expect=StreamError("PROTOCOL_ERROR"), covers=("R-8.3-1",))
+
+
+def _handled_as_5xx(ev):
+    o = ev.outcome
+    return o.ok and o.status is not None and 500 <= o.status <= 599, f"transfer {o.summary()}"
+
+
+def invalid_status(name, requirement, server, scenario):
+    """R-8.3.2-1: an invalid :status is never a success; SE or handling it as a 5xx both pass."""
+    return Case(id=f"9113/8.3.2/{name}", level=SHOULD, requirement=requirement, server=server,
+                scenario=scenario, covers=("R-8.3.2-1",),
+                expect=AnyOf(StreamError("PROTOCOL_ERROR"),
+                             Custom("the application gets a 5xx status", _handled_as_5xx),
+                             why="§8.3 makes the response malformed; RFC 9110 §15 says to "
+                                 "handle an invalid status code as a 5xx"))
 
 
 # -- §8.3.1: the client's own request, decoded from its HEADERS -----------------------
@@ -84,16 +99,18 @@ CASES = [
               "is malformed (stream error PROTOCOL_ERROR), even when both say 200.",
               "Sends :status 200 twice in one field block, then the body.",
               respond((":status", "200"), (":status", "200"), CT, CL)),
-    malformed("status-not-three-digits",
-              "§8.3.2 (RFC 9110 §15): :status is a three-digit code; '2000' makes the response "
-              "malformed (stream error PROTOCOL_ERROR).",
-              "Sends :status 2000, then the body.",
-              respond((":status", "2000"), CT, CL), "8.3.2"),
-    malformed("status-not-numeric",
-              "§8.3.2: :status is a three-digit code; '2OO' (letters O) makes the response "
-              "malformed (stream error PROTOCOL_ERROR).",
-              "Sends :status 2OO, then the body.",
-              respond((":status", "2OO"), CT, CL), "8.3.2"),
+    invalid_status("status-not-three-digits",
+                   "§8.3.2 with RFC 9110 §15: :status is a three-digit code; a client SHOULD "
+                   "handle '2000' as a 5xx or treat the response as malformed (stream error "
+                   "PROTOCOL_ERROR), never as a success.",
+                   "Sends :status 2000, then the body.",
+                   respond((":status", "2000"), CT, CL)),
+    invalid_status("status-not-numeric",
+                   "§8.3.2 with RFC 9110 §15: :status is a three-digit code; a client SHOULD "
+                   "handle '2OO' (letters O) as a 5xx or treat the response as malformed (stream "
+                   "error PROTOCOL_ERROR), never as a success.",
+                   "Sends :status 2OO, then the body.",
+                   respond((":status", "2OO"), CT, CL)),
     malformed("request-pseudo-method",
               "§8.3: request pseudo-headers MUST NOT appear in a response; :method in one makes "
               "it malformed (stream error PROTOCOL_ERROR).",
@@ -132,6 +149,7 @@ CASES = [
         expect=Succeeds() & Custom("exactly one :method GET, :scheme https and :path "
                                    f"{PATH!r}, all before regular fields", _pseudo_problems),
         bad=("duplicate-path",),
+        covers=("R-8.3.1-1",),
     ),
     Case(
         id="9113/8.3.1/request-authority",
@@ -145,6 +163,7 @@ CASES = [
                                    "equal to it", _authority(ORIGIN))
         & Report("host_field_sent", _host_sent),
         bad=("host-not-authority",),
+        covers=("R-8.3.1-3",),
     ),
     Case(
         id="9113/8.3.1/request-app-host-header",
@@ -160,5 +179,6 @@ CASES = [
         & Report("authority_sent", lambda ev: dict(_request_fields(ev) or []).get(":authority"))
         & Report("host_field_sent", _host_sent),
         bad=("host-not-authority",),
+        covers=("R-8.3.1-3",),
     ),
 ]

@@ -148,6 +148,7 @@ CASES = [
         request=gets(3, timeout_ms=1000),
         expect=Succeeds() & Connections(1, why="one connection for all three requests"),
         bad=("no-reuse",),
+        covers=("R-9.1-1",),
     ),
     Case(
         id="9113/9.1/parallel-one-connection",
@@ -162,6 +163,7 @@ CASES = [
         expect=Succeeds() & Custom("all three requests are open at once on a single connection",
                                    _multiplexed),
         bad=("no-multiplex",),
+        covers=("R-9.1-1",),
     ),
     # §9.1.1 and RFC 9110 §15.5.20: 421 Misdirected Request
     Case(
@@ -181,6 +183,10 @@ CASES = [
         & BOUNDED & Report("misdirected", _how_421_ended),
         good=("good", "retry-421"),
         bad=("corrupt-body",),
+        covers=("R-9.1-2",),
+        level_note="R-9.1-2 (retrying a 421) is Y; the MUST stands on delivering whichever "
+                   "response ends the transfer exactly (RFC 9110 §2.4), which no line states and "
+                   "corrupt-body alone breaks, and on the attempt bound (R-HYG-3, Y).",
     ),
     Case(
         id="9113/9.1/misdirected-421-every-connection",
@@ -194,6 +200,10 @@ CASES = [
         expect=Succeeds(MISDIRECTED, 421) & BOUNDED & Report("misdirected", _how_421_ended),
         good=("good", "retry-421"),
         bad=("retry-421-forever",),
+        covers=("R-9.1-2", "R-HYG-3"),
+        level_note="R-9.1-2 and R-HYG-3 (retrying a 421, and that retries end) have no keyword; "
+                   "the MUST stands on the attempt bound and the exact 421, the checks "
+                   "retry-421-forever breaks.",
     ),
     # Connection hygiene: no connection outlives the job
     Case(
@@ -213,6 +223,10 @@ CASES = [
         & Custom("no connection still open at the end of the job", _all_closed)
         & Report("outcomes", _outcomes),
         bad=("leak-abandoned-connections",),
+        covers=("R-HYG-1",),
+        level_note="R-HYG-1 (no sockets left after faults) has no keyword, and R-5.4.1-2's MUST "
+                   "to close covers only the client's own error GOAWAY; leak-abandoned-connections "
+                   "breaks only the no-open-connection check.",
     ),
     # §9.1.1: a connection that ended is never used again
     Case(
@@ -231,6 +245,7 @@ CASES = [
         expect=ConnectionError("PROTOCOL_ERROR") & TransferSucceeds(1) & NOT_REUSED
         & Connections(2, why="request 2 needs a new connection"),
         bad=("naive", "reuse-after-error"),
+        covers=("R-9.1.1-3", "R-5.4.1-2"),
     ),
     Case(
         id="9113/9.1.1/no-reuse-after-goaway-error",
@@ -244,6 +259,7 @@ CASES = [
         request=TWO,
         expect=Succeeds() & NOT_REUSED & Connections(2, why="request 2 needs a new connection"),
         bad=("ignore-goaway",),
+        covers=("R-9.1.1-3",),
     ),
     # §7: unknown error codes
     Case(
@@ -258,6 +274,7 @@ CASES = [
         request=TWO,
         expect=Succeeds() & NOT_REUSED & Connections(2, why="request 2 needs a new connection"),
         bad=("ignore-goaway",),
+        covers=("R-7-1",),
     ),
     # §9.2: TLS
     Case(
@@ -270,6 +287,7 @@ CASES = [
         expect=Succeeds() & Custom("every connection uses TLS 1.2 or 1.3", _tls_12_or_newer)
         & Report("tls_versions", _tls_versions),
         bad=("tls-max-1.1",),
+        covers=("R-9.2-1",),
     ),
     Case(
         id="9113/9.2/tls-12-only-server",
@@ -281,6 +299,9 @@ CASES = [
         request=get(timeout_ms=1000),
         expect=Succeeds() & Custom("the connection uses TLS 1.2 with ALPN h2", _tls_12_h2),
         bad=("tls13-only",),
+        covers=("R-9.2-2",),
+        level_note="R-9.2-2 is Y (§9.2 allows TLS 1.2 but does not make a client support it); both "
+                   "checks, the one tls13-only breaks, stand on this line alone.",
     ),
     Case(
         id="9113/9.2/no-ip-literal-sni",
@@ -293,6 +314,9 @@ CASES = [
         expect=Succeeds() & Custom("no connection carries an IP address as SNI", _no_ip_sni)
         & Report("sni", _sni),
         bad=("ip-sni",),
+        covers=("R-9.2-4",),
+        level_note="R-9.2-4 is Y (RFC 6066 §3 forbids IP literals in server_name without a keyword); "
+                   "ip-sni breaks only the SNI check.",
     ),
     # §5.4.3 and §8.1: a response cut off by a TCP close
     Case(
@@ -307,6 +331,7 @@ CASES = [
         request=get(timeout_ms=1000),
         expect=Fails(*TRUNCATED) & Report("failure", how_it_failed),
         bad=("truncated-ok",),
+        covers=("R-5.4.3-1",),
     ),
     Case(
         id="9113/8.1/close-mid-body-no-content-length",
@@ -319,5 +344,6 @@ CASES = [
         request=get(timeout_ms=1000),
         expect=Fails(*TRUNCATED) & Report("failure", how_it_failed),
         bad=("truncated-ok",),
+        covers=("R-5.4.3-1",),
     ),
 ]

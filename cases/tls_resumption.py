@@ -58,6 +58,7 @@ CASES = [
         expect=Succeeds(level=MUST) & TWO_CONNECTIONS & REPORTS,
         bad=("ignore-fresh",),
         regression="curl#3202",
+        covers=("R-TLS-1", "R-TLS-3"),
     ),
     Case(
         id="tls/resumption/ticket-rejected",
@@ -76,5 +77,6 @@ CASES = [
         & REPORTS,
         bad=("require-resumption",),
         regression="curl#7222",
+        covers=("R-TLS-2",),
     ),
 ]
