@@ -1,0 +1,169 @@
+"""The httpx adapter speaks docs/clients.md: hello, refused jobs, connect failures, an h2 exchange.
+
+It runs in its build's venv (bash scripts/build-venv.sh httpx-h2 'httpx[http2]==0.28.*');
+without that venv these tests are skipped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conformance.clients.registry import BUILDS_DIR
+from servers.scenario import Script
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = Path(BUILDS_DIR) / "httpx-h2" / "venv" / "bin" / "python"
+CAPABILITIES = {"h2", "h2c", "http1.1", "alpn", "parallel", "trace"}
+
+pytestmark = pytest.mark.skipif(not PYTHON.exists(), reason=f"no httpx-h2 build at {PYTHON}")
+
+
+class HttpxAdapter:
+    def __init__(self, stderr_path: Path):
+        self.stderr = open(stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(PYTHON), "-m", "conformance.clients.httpx_adapter"], cwd=ROOT,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr)
+        self.buf = b""
+
+    def send(self, line: str) -> None:
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def read(self, timeout: float = 20.0) -> dict:
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            assert left > 0, "no line from the adapter in time"
+            if select.select([fd], [], [], left)[0]:
+                chunk = os.read(fd, 65536)
+                assert chunk, f"adapter closed stdout (exit {self.proc.poll()})"
+                self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return json.loads(line)
+
+    def run(self, job: dict) -> dict:
+        self.send(json.dumps(job))
+        return self.read()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        for stream in (self.proc.stdin, self.proc.stdout, self.stderr):
+            stream.close()
+
+
+@pytest.fixture
+def adapter(tmp_path):
+    a = HttpxAdapter(tmp_path / "stderr.txt")
+    try:
+        assert a.read()["type"] == "hello"
+        yield a
+    finally:
+        a.close()
+
+
+def closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def job(job_id: str, url: str, ca_file: str | None, n: int = 1, version: str = "h2", **kw) -> dict:
+    req = {"method": "GET", "url": url, "headers": [["x-case", "1"]], "body_b64": None,
+           "http_version": version}
+    return {"type": "run", "id": job_id, "timeout_ms": 3000, "ca_file": ca_file,
+            "mode": "sequential", "connection": "reuse", "tls_session_cache": "separate",
+            "requests": [dict(req) for _ in range(n)], **kw}
+
+
+def runtime_version() -> str:
+    code = ("import ssl, httpx, httpcore, h2, hpack, hyperframe; print(' '.join("
+            "f'{m.__name__}/{m.__version__}' for m in (httpx, httpcore, h2, hpack, hyperframe)),"
+            " 'OpenSSL/' + ssl.OPENSSL_VERSION.split()[1])")
+    return subprocess.run([str(PYTHON), "-c", code], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def test_hello_names_the_exact_runtime_client(tmp_path):
+    a = HttpxAdapter(tmp_path / "stderr.txt")
+    try:
+        hello = a.read()
+    finally:
+        a.close()
+    assert hello["type"] == "hello" and hello["protocol"] == 1
+    client = hello["client"]
+    assert client["name"] == "httpx"
+    assert client["version"] == runtime_version()
+    assert client["tls"] == client["version"].split()[-1]
+    assert client["libcurl"] is None and client["nghttp2"] is None
+    assert set(hello["capabilities"]) == CAPABILITIES   # no TLS session cache in httpx
+
+
+def test_bad_job_is_refused_and_the_adapter_keeps_serving(adapter):
+    adapter.send("{this is not json")
+    reply = adapter.read()
+    assert reply["type"] == "error" and reply["id"] is None and reply["message"]
+    url = f"http://127.0.0.1:{closed_port()}/"
+    reply = adapter.run(job("bad", url, None, mode="sideways"))
+    assert reply["type"] == "error" and reply["id"] == "bad" and "mode" in reply["message"]
+    reply = adapter.run(job("bad-version", url, None, version="h3"))
+    assert reply["type"] == "error" and "http_version" in reply["message"]
+    assert adapter.run(job("after", url, None, version="h2-prior-knowledge"))["type"] == "result"
+
+
+@pytest.mark.parametrize("scheme,version", [("https", "h2"), ("http", "h2-prior-knowledge"),
+                                            ("https", "http1.1")])
+@pytest.mark.parametrize("mode", ["sequential", "parallel"])
+def test_closed_port_is_a_connect_error(adapter, servers, scheme, version, mode):
+    url = f"{scheme}://127.0.0.1:{closed_port()}/"
+    result = adapter.run(job("closed", url, servers.ca_file, n=2, version=version, mode=mode))
+    assert result["type"] == "result" and result["id"] == "closed"
+    assert len(result["outcomes"]) == 2
+    for outcome in result["outcomes"]:
+        assert outcome["ok"] is False and outcome["status"] is None
+        assert outcome["http_version"] is None
+        assert outcome["error"] == {**outcome["error"], "code": 0, "name": "httpx.ConnectError",
+                                    "class": "connect"}
+        assert "connect_tcp.failed" in outcome["trace"]
+    assert isinstance(result["trace"], str)
+
+
+def test_unloadable_ca_file_is_a_tls_error(adapter, tmp_path):
+    ca = tmp_path / "empty.pem"
+    ca.write_text("")
+    result = adapter.run(job("ca", f"https://127.0.0.1:{closed_port()}/", str(ca)))
+    assert result["outcomes"][0]["error"]["class"] == "tls"
+
+
+@pytest.mark.parametrize("secure,version", [(True, "h2"), (False, "h2-prior-knowledge")])
+def test_h2_exchange_is_traced_and_closed(adapter, servers, secure, version):
+    hosted = servers.host(Script(), secure=secure)
+    try:
+        result = adapter.run(job("ok", hosted.url("/"), hosted.ca_file, n=2, version=version))
+        assert hosted.wait_closed(2.0), "the adapter answered before closing its connection"
+    finally:
+        observations = hosted.close()
+    assert len(observations.connections) == 1   # "reuse": both requests on one connection
+    for outcome in result["outcomes"]:
+        assert outcome["ok"] is True and outcome["error"] is None
+        assert outcome["status"] == 200 and outcome["http_version"] == "2"
+        assert outcome["body_len"] > 0 and len(outcome["body_sha256"]) == 64
+        assert "h2: Received frame: HeadersFrame" in outcome["trace"]
+
+
+def test_eof_exits_with_status_0(adapter):
+    adapter.proc.stdin.close()
+    assert adapter.proc.wait(10) == 0
+    assert adapter.proc.stdout.read() == b""
