@@ -379,10 +379,10 @@ COMPRESSION = ("§4.3 of RFC 9113: a field block that cannot be decoded is a con
                "type COMPRESSION_ERROR")
 
 
-def broken(cid, requirement, server, block):
+def broken(cid, requirement, server, block, covers):
     return Case(id=cid, level=MUST, requirement=requirement + " (" + COMPRESSION + ").",
                 server=server, scenario=respond_with(block),
-                expect=ConnectionError("COMPRESSION_ERROR"))
+                expect=ConnectionError("COMPRESSION_ERROR"), covers=covers)
 
 
 CASES = [
@@ -391,67 +391,69 @@ CASES = [
            "§6.1: an indexed field with index 0 MUST be treated as a decoding error",
            "Sends response HEADERS with :status, content-type and content-length, then an indexed "
            "field with index 0 (octet 0x80); then the body.",
-           BASE + indexed(0)),
+           BASE + indexed(0), ("R-7541-6.1-1",)),
     broken("7541/2.3.3/index-past-static-table",
            "§2.3.3: an index beyond the static table plus the (empty) dynamic table MUST be "
            "treated as a decoding error",
            "Sends the response's first field block with complete fields, then an indexed field "
            "with index 62 while the dynamic table is empty; then the body.",
-           BASE + indexed(62)),
+           BASE + indexed(62), ("R-7541-2.3.3-1",)),
     broken("7541/2.3.3/index-past-dynamic-table",
            "§2.3.3: an index one past the last dynamic table entry MUST be treated as a decoding "
            "error",
            "Sends response fields, a literal with incremental indexing (x-h2cs: alpha, now index "
            "62), then an indexed field with index 63 (one past the end); then the body.",
-           BASE + literal("x-h2cs", "alpha", "incremental") + indexed(63)),
+           BASE + literal("x-h2cs", "alpha", "incremental") + indexed(63), ("R-7541-2.3.3-1",)),
     broken("7541/6.2.1/literal-name-index-past-table",
            "§6.2.1 and §2.3.3: a literal whose name index lies beyond the table MUST be treated "
            "as a decoding error",
            "Sends response fields, then a literal with incremental indexing whose name index is "
            "70 (static table 61 entries, dynamic table empty); then the body.",
-           BASE + literal(70, "value", "incremental")),
+           BASE + literal(70, "value", "incremental"), ("R-7541-2.3.3-1",)),
     broken("7541/4.2/size-update-above-setting",
            "§4.2 and §6.3: a dynamic table size update above the client's "
            "SETTINGS_HEADER_TABLE_SIZE MUST be treated as a decoding error",
            "Opens the response field block with a dynamic table size update to the client's "
            "SETTINGS_HEADER_TABLE_SIZE + 1 (4097 by default), then valid fields; then the body.",
-           lambda conn: size_update(client_table_size(conn) + 1) + BASE),
+           lambda conn: size_update(client_table_size(conn) + 1) + BASE, ("R-7541-6.3-1",)),
     broken("7541/4.2/size-update-after-field",
            "§4.2: a dynamic table size update MUST come at the start of a field block; one after "
            "a field MUST be treated as a decoding error",
            "Sends :status 200, then a dynamic table size update to the current size (4096 by "
            "default: a no-op value), then content-type and content-length; then the body.",
-           lambda conn: STATUS + size_update(client_table_size(conn)) + TYPE + LENGTH),
+           lambda conn: STATUS + size_update(client_table_size(conn)) + TYPE + LENGTH,
+           ("R-7541-4.2-1",)),
     broken("7541/5.2/huffman-padding-too-long",
            "§5.2: Huffman padding longer than 7 bits MUST be treated as a decoding error",
            f"Sends response fields, then x-bad whose value is the Huffman code of "
            f"{BAD_HUFFMAN['padding-too-long'][0]!r} (a whole number of octets) plus one octet of "
            f"1-bits: 8 bits of padding; then the body.",
-           bad_value("padding-too-long")),
+           bad_value("padding-too-long"), ("R-7541-5.2-1",)),
     broken("7541/5.2/huffman-padding-not-eos",
            "§5.2: Huffman padding that is not the most significant bits of EOS MUST be treated as "
            "a decoding error",
            f"Sends response fields, then x-bad whose Huffman-coded value "
            f"({BAD_HUFFMAN['padding-not-eos'][0]!r}) ends with 4 padding bits of 0 instead of 1; "
            f"then the body.",
-           bad_value("padding-not-eos")),
+           bad_value("padding-not-eos"), ("R-7541-5.2-1",)),
     broken("7541/5.2/huffman-eos-in-string",
            "§5.2: a Huffman-coded string containing the EOS symbol MUST be treated as a decoding "
            "error",
            f"Sends response fields, then x-bad whose Huffman-coded value "
            f"({BAD_HUFFMAN['eos-in-string'][0]!r}) has the 30-bit EOS symbol after its 4th "
            f"character, correctly padded; then the body.",
-           bad_value("eos-in-string")),
+           bad_value("eos-in-string"), ("R-7541-5.2-1",)),
     broken("7541/5.1/integer-overflow",
            "§5.1: an integer beyond the decoder's limits (value or length) MUST be treated as a "
            "decoding error, never wrapped around",
            "Sends a field block whose first field is indexed with index 2^70+8: ten continuation "
            "octets, and 8 (:status 200) modulo 2^32 and 2^64; then content-type, content-length "
            "and the body.",
-           OVERFLOW_BLOCK),
+           OVERFLOW_BLOCK, ("R-7541-5.1-1",)),
     Case(
         id="7541/4.4/index-of-evicted-entry",
         level=MUST,
+        covers=("R-7541-2.3.3-1",),
         requirement="§4.4 and §2.3.3: entries evicted to make room are gone; a later index that "
                     "pointed at one lies past the table and MUST be treated as a decoding error ("
                     + COMPRESSION + ").",
@@ -465,6 +467,7 @@ CASES = [
     Case(
         id="7541/6.2.1/incremental-indexing-reuse",
         level=MUST,
+        covers=("R-7541-3.2-1",),
         requirement="§6.2.1 and §2.3.2: a literal with incremental indexing adds its field to the "
                     "dynamic table; a later response on the connection may refer to it by index.",
         server="Response 1 sends content-length and x-h2cs: alpha as literals with incremental "
@@ -478,6 +481,7 @@ CASES = [
     Case(
         id="7541/6.2.2/literal-without-indexing",
         level=MUST,
+        covers=("R-7541-3.2-1",),
         requirement="§6.2.2: a literal without indexing is accepted and does not change the dynamic "
                     "table.",
         server="Response 1 inserts x-kept (incremental), then sends x-skipped as a literal without "
@@ -491,6 +495,7 @@ CASES = [
     Case(
         id="7541/6.2.3/literal-never-indexed",
         level=MUST,
+        covers=("R-7541-3.2-1",),
         requirement="§6.2.3: a never-indexed literal is accepted and does not change the dynamic "
                     "table.",
         server="Response 1 inserts x-kept (incremental), then sends x-skipped as a never-indexed "
@@ -504,6 +509,7 @@ CASES = [
     Case(
         id="7541/5.2/huffman-and-raw-strings",
         level=MUST,
+        covers=("R-7541-3.2-1",),
         requirement="§5.2: string literals are accepted both Huffman-coded (with any padding of 0 "
                     "to 7 bits made of the most significant bits of EOS) and raw, empty ones too.",
         server="Sends a field block of Huffman-coded literals (x-pad-N values needing N = 0..7 bits "
@@ -516,6 +522,7 @@ CASES = [
     Case(
         id="7541/4.4/eviction",
         level=MUST,
+        covers=("R-7541-3.2-1",),
         requirement="§4.3 and §4.4: inserting into a full dynamic table evicts the oldest entries "
                     "until the new one fits; the entries still present keep working.",
         server="Response 1 sets the table to 128 octets and inserts 40-, 40-, 48- (content-length) "
@@ -529,6 +536,7 @@ CASES = [
     Case(
         id="7541/4.2/size-update-to-zero",
         level=MUST,
+        covers=("R-7541-3.2-1",),
         requirement="§4.2 and §6.3: a field block may start with dynamic table size updates; one to "
                     "0 empties the table, a second one sets the final size, and fields follow.",
         server="Response 1 inserts two entries; response 2 starts with size updates to 0 and then "
@@ -543,6 +551,7 @@ CASES = [
     Case(
         id="7541/4.2/encoder-table-size-zero",
         level=MUST,
+        covers=("R-7541-4.2-2",),
         requirement="§4.2 (and RFC 9113 §4.3.1, §6.5.2): once the client has acknowledged the "
                     "server's SETTINGS_HEADER_TABLE_SIZE=0, its field blocks MUST NOT insert into "
                     "or refer to a dynamic table larger than 0; the first block after that starts "

@@ -103,6 +103,7 @@ CASES = [
     Case(
         id="9113/4.1/unknown-flags-ignored",
         level=MUST,
+        covers=("R-4.1-1",),
         requirement="§4.1: flags a frame type does not define have no meaning and MUST be ignored.",
         server="Sends the response HEADERS and DATA with every undefined flag bit set.",
         scenario=lambda: Script(respond=odd_flags),
@@ -112,6 +113,7 @@ CASES = [
     Case(
         id="9113/4.1/reserved-bit-ignored",
         level=MUST,
+        covers=("R-4.1-1",),
         requirement="§4.1: the reserved bit before the stream identifier MUST be ignored on receipt.",
         server="Sends the response HEADERS and DATA with the reserved bit set in the stream identifier.",
         scenario=lambda: Script(respond=reserved_bit),
@@ -122,6 +124,7 @@ CASES = [
     Case(
         id="9113/4.2/frames-of-16384-octets",
         level=MUST,
+        covers=("R-4.2-1",),
         requirement="§4.2: every endpoint MUST accept frames of up to 16384 octets, the initial "
                     "SETTINGS_MAX_FRAME_SIZE.",
         server="Sends a 16384-octet HEADERS frame (a filler field) and a 16384-octet DATA frame.",
@@ -132,6 +135,7 @@ CASES = [
     Case(
         id="9113/4.2/data-over-max-frame-size",
         level=MUST,
+        covers=("R-4.2-2",),
         requirement="§4.2: a DATA frame longer than the client's SETTINGS_MAX_FRAME_SIZE is a "
                     "FRAME_SIZE_ERROR, as a stream or a connection error.",
         server="Sends response HEADERS, then one DATA frame of the client's MAX_FRAME_SIZE + 1 octets.",
@@ -143,6 +147,7 @@ CASES = [
     Case(
         id="9113/4.2/headers-over-max-frame-size",
         level=MUST,
+        covers=("R-4.2-2",),
         requirement="§4.2: an oversized frame carrying a field block changes connection state (HPACK), "
                     "so it MUST be a connection error of type FRAME_SIZE_ERROR.",
         server="Sends a response HEADERS frame of the client's MAX_FRAME_SIZE + 1 octets, then the body.",
@@ -152,6 +157,7 @@ CASES = [
     Case(
         id="9113/4.2/client-respects-max-frame-size",
         level=MUST,
+        covers=("R-4.2-3",),
         requirement="§4.2: the client MUST NOT send a frame longer than the server's "
                     "SETTINGS_MAX_FRAME_SIZE (16384 octets when the server leaves it at its default).",
         server="Leaves MAX_FRAME_SIZE at its default and reads a 100000-octet POST body, opening "
@@ -166,6 +172,7 @@ CASES = [
     Case(
         id="9113/4.3/undecodable-field-block",
         level=MUST,
+        covers=("R-4.3-1",),
         requirement="§4.3: a field block that cannot be decompressed MUST be treated as a connection "
                     "error of type COMPRESSION_ERROR.",
         server="Sends response HEADERS whose field block ends inside a literal, then the body.",
@@ -177,6 +184,7 @@ CASES = [
     Case(
         id="9113/4.3/frame-inside-field-block",
         level=MUST,
+        covers=("R-4.3-2",),
         requirement="§4.3: a field block is a contiguous sequence of frames; any other frame "
                     "interleaved before END_HEADERS is a connection error of type PROTOCOL_ERROR.",
         server="Sends HEADERS without END_HEADERS, a PING, then the CONTINUATION ending the block, "

@@ -333,6 +333,7 @@ CASES = [
     Case(
         id="9113/6.9.2/upload-zero-initial-window",
         level=MUST,
+        covers=("R-6.9.1-1",),
         requirement="§5.2 and §6.9.2: with the server's SETTINGS_INITIAL_WINDOW_SIZE=0 the client "
                     "waits for WINDOW_UPDATE credit before sending request DATA and never sends more "
                     "than it was granted.",
@@ -347,6 +348,7 @@ CASES = [
     Case(
         id="9113/6.9.2/initial-window-made-negative",
         level=MUST,
+        covers=("R-6.9.2-1",),
         requirement="§6.9.2: a SETTINGS_INITIAL_WINDOW_SIZE change applies to open streams and can "
                     "make a stream's window negative; the client then sends no DATA on it until "
                     "WINDOW_UPDATEs make the window positive again.",
@@ -361,6 +363,7 @@ CASES = [
     Case(
         id="9113/5.2.1/connection-window-separate",
         level=MUST,
+        covers=("R-6.9.1-1",),
         requirement="§5.2.1 and §6.9.1: the connection window and each stream window limit DATA "
                     "independently; with ample stream credit but an exhausted connection window the "
                     "client waits for connection-level WINDOW_UPDATE.",
@@ -375,6 +378,9 @@ CASES = [
     Case(
         id="9113/6.8/goaway-upload-blocked-retry",
         level=MUST,
+        covers=("R-6.8-3", "R-8.7-1", "R-6.9.1-1"),
+        level_note="R-6.8-3 and R-8.7-1 leave the retry and its body unjudged (Y), but both controls "
+                   "(and curl#22563) fail only the retry-or-fail and whole-body checks.",
         requirement="§6.8 and §8.7: a request above GOAWAY's last-stream-id was not processed and "
                     "may be retried (reported); a retried upload that was blocked on flow control "
                     "sends its whole body again from the first octet, or the transfer fails; it "
@@ -396,6 +402,9 @@ CASES = [
     Case(
         id="9113/8.1.1/request-content-length-smaller",
         level=MUST,
+        covers=("R-8.1.1-6",),
+        level_note="R-8.1.1-6 is Y (no keyword binds the sender), but reporting the consistency "
+                   "check would leave trust-app-content-length (and curl_cffi#19) nothing to fail.",
         requirement="§8.1.1: a request whose content-length differs from its DATA is malformed; "
                     "when the application sets a content-length smaller than the body, the client "
                     "sends a consistent request or fails locally, never the malformed message.",
@@ -412,6 +421,9 @@ CASES = [
     Case(
         id="9113/8.1.1/request-content-length-larger",
         level=MUST,
+        covers=("R-8.1.1-6",),
+        level_note="R-8.1.1-6 is Y (no keyword binds the sender), but reporting the consistency "
+                   "check would leave trust-app-content-length (and curl_cffi#19) nothing to fail.",
         requirement="§8.1.1: when the application sets a content-length larger than the body, the "
                     "client sends a consistent request or fails locally; it never ends the stream "
                     "short of the declared length.",

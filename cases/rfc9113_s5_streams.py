@@ -27,18 +27,21 @@ def _stream_of(ev, path: str):
     return None, None
 
 
-def stream_closed_signal(path: str = "/r/1") -> Custom:
+def _closed_signal(ev, path: str) -> tuple[bool, str]:
     """RST_STREAM(STREAM_CLOSED) on the stream of `path`, or GOAWAY(STREAM_CLOSED) on its connection."""
-    def check(ev):
-        c, stream = _stream_of(ev, path)
-        if c is None:
-            return False, f"no request for {path} arrived"
-        signals = [f for f in c.received if (f.type == "RST_STREAM" and f.stream == stream)
-                   or f.type == "GOAWAY"]
-        right = [f for f in signals if f.error_code == "STREAM_CLOSED"]
-        return bool(right), ("client sent " + (", ".join(f.describe() for f in (right or signals))
-                                               or "neither RST_STREAM nor GOAWAY"))
-    return Custom("RST_STREAM(STREAM_CLOSED) on that stream, or GOAWAY(STREAM_CLOSED)", check)
+    c, stream = _stream_of(ev, path)
+    if c is None:
+        return False, f"no request for {path} arrived"
+    signals = [f for f in c.received if (f.type == "RST_STREAM" and f.stream == stream)
+               or f.type == "GOAWAY"]
+    right = [f for f in signals if f.error_code == "STREAM_CLOSED"]
+    return bool(right), ("client sent " + (", ".join(f.describe() for f in (right or signals))
+                                           or "neither RST_STREAM nor GOAWAY"))
+
+
+def stream_closed_signal(path: str = "/r/1") -> Custom:
+    return Custom("RST_STREAM(STREAM_CLOSED) on that stream, or GOAWAY(STREAM_CLOSED)",
+                  lambda ev: _closed_signal(ev, path))
 
 
 # -- scenarios ---------------------------------------------------------------------------
@@ -333,6 +336,7 @@ CASES = [
     Case(
         id="9113/5.1/data-on-idle-stream",
         level=MUST,
+        covers=("R-5.1-1",),
         requirement="§5.1: a DATA frame on an idle stream (an odd stream the client never opened) "
                     "MUST be treated as a connection error of type PROTOCOL_ERROR.",
         server="Sends DATA on stream request+2 (never opened), then a normal response.",
@@ -342,6 +346,7 @@ CASES = [
     Case(
         id="9113/5.1.1/headers-on-unpromised-even-stream",
         level=MUST,
+        covers=("R-5.1.1-2",),
         requirement="§5.1 and §5.1.1: a server opens streams only by PUSH_PROMISE; HEADERS on an even "
                     "stream it never promised is on an idle stream, a connection error of type "
                     "PROTOCOL_ERROR.",
@@ -354,6 +359,9 @@ CASES = [
     Case(
         id="9113/5.1/data-after-end-stream",
         level=MUST,
+        covers=("R-5.1-3",),
+        level_note="R-5.1-3 is Y (§5.1 MAY vs §6.1 MUST); this case judges §6.1's STREAM_CLOSED, "
+                   "and reporting it would leave nothing for the naive control to fail.",
         requirement="§5.1 and §6.1: DATA on a stream the server already ended with END_STREAM MUST "
                     "get a stream error of type STREAM_CLOSED (a connection error is allowed).",
         server="Answers /r/1 completely, then sends a DATA frame with END_STREAM on it; /r/2 is "
@@ -366,18 +374,25 @@ CASES = [
     Case(
         id="9113/5.1/frames-after-server-reset",
         level=MUST,
-        requirement="§5.1 and §6.1: after the server reset a stream, DATA on it MUST get a stream "
-                    "error of type STREAM_CLOSED (a connection error is allowed).",
+        covers=("R-5.1-4", "R-6.4-2"),
+        requirement="§6.4: a server's RST_STREAM mid-response ends the transfer with an error. DATA "
+                    "that follows on the reset stream may be ignored or answered with "
+                    "STREAM_CLOSED (§5.1 and §6.1 disagree); which is reported.",
         server="For /r/1 sends HEADERS, RST_STREAM(INTERNAL_ERROR), then DATA with END_STREAM on "
                "the same stream; /r/2 is answered normally.",
         scenario=lambda: Script(respond=first_request(data_after_reset)),
         request=TWO,
-        expect=Fails("stream", "http2") & stream_closed_signal() & TransferSucceeds(1),
+        expect=Fails("stream", "http2") & TransferSucceeds(1)
+        & Report("stream_closed_signal", lambda ev: _closed_signal(ev, "/r/1")[1]),
         good=("good", "stream-as-connection"),
+        bad=("truncated-ok",),
     ),
     Case(
         id="9113/5.1/late-window-update-and-rst",
         level=MUST,
+        covers=("R-5.1-6", "R-5.1-7"),
+        level_note="The late RST_STREAM (R-5.1-7, Y) shares the scenario with the late WINDOW_UPDATE "
+                   "(R-5.1-6, M, §6.9), so an error on either fails at MUST.",
         requirement="§5.1: WINDOW_UPDATE or RST_STREAM arriving on a stream just after it closed "
                     "MUST be tolerated: no error, and the connection stays usable.",
         server="Answers each request completely, then sends WINDOW_UPDATE(1024) and "
@@ -391,6 +406,7 @@ CASES = [
     Case(
         id="9113/5.1.1/stream-ids-odd-increasing",
         level=MUST,
+        covers=("R-5.1.1-1", "R-9.1-1"),
         requirement="§5.1.1: the client opens streams with odd identifiers, each greater than all "
                     "it used before on the connection.",
         server="Answers three sequential requests normally.",
@@ -405,9 +421,10 @@ CASES = [
     Case(
         id="9113/5.1.1/stream-ids-exhausted-new-connection",
         level=MUST,
-        requirement="§5.1.1: a client that cannot open another stream on a connection (its "
-                    "identifiers ran out, simulated here by the server's GOAWAY, §6.8) opens no "
-                    "stream on it again; each further request goes on a new connection and completes.",
+        covers=("R-6.8-2", "R-5.1.1-3"),
+        requirement="§6.8: after a GOAWAY the client opens no stream on that connection again; each "
+                    "further request goes on a new connection and completes. The GOAWAY stands in "
+                    "for identifiers running out (§5.1.1, no keyword).",
         server="On every connection, follows each response with GOAWAY(NO_ERROR, last-stream-id = "
                "that stream) and keeps the connection open.",
         scenario=lambda: Script(respond=goaway_after_each_response),
@@ -421,6 +438,7 @@ CASES = [
     Case(
         id="9113/5.1.2/max-concurrent-streams-1",
         level=MUST,
+        covers=("R-5.1.2-1",),
         requirement="§5.1.2: once it has the server's SETTINGS_MAX_CONCURRENT_STREAMS=1 (it may open "
                     "streams before the SETTINGS arrives), the client never has two streams open "
                     "on that connection; extra transfers wait or use another connection, and all "
@@ -440,6 +458,7 @@ CASES = [
     Case(
         id="9113/5.1.2/max-concurrent-streams-lowered",
         level=MUST,
+        covers=("R-5.1.2-2",),
         requirement="§5.1.2 and §6.5.3: a MAX_CONCURRENT_STREAMS lowered mid-connection binds the "
                     "client from its ACK of the new SETTINGS: it opens no stream that would put it "
                     "above the new limit (streams already open may finish), and all transfers succeed.",
@@ -458,6 +477,7 @@ CASES = [
     Case(
         id="9113/5.1.2/max-concurrent-streams-0",
         level=MUST,
+        covers=("R-5.1.2-1", "R-5.1.2-3"),
         requirement="§5.1.2: with MAX_CONCURRENT_STREAMS=0 acknowledged the client MUST NOT open a "
                     "stream on that connection (streams sent before its ACK are allowed); the "
                     "transfers SHOULD wait or use another connection rather than fail outright.",
@@ -478,6 +498,7 @@ CASES = [
     Case(
         id="9113/5.2/body-beyond-initial-window",
         level=MUST,
+        covers=("R-5.2-1",),
         requirement="§5.2 and §6.9: a 200000-octet body exceeds the 65535-octet initial connection "
                     "window, so the client MUST grant credit with WINDOW_UPDATE for it to complete.",
         server="Sends a 200000-octet body, never exceeding the client's windows.",
@@ -491,6 +512,10 @@ CASES = [
     Case(
         id="9113/5.3/headers-self-dependency",
         level=MUST,
+        covers=("R-6.2-2", "R-5.3-2"),
+        level_note="The self-dependency (R-5.3-2) is Y, but a client must still skip the PRIORITY "
+                   "flag's 5 octets (R-6.2-2, §6.2), which only the RFC 7540 §5.3.1 stream error "
+                   "excuses.",
         requirement="§5.3.2: priority signalling is deprecated and a client may ignore the priority "
                     "fields of HEADERS; RFC 7540 §5.3.1 made a stream depending on itself a stream "
                     "error PROTOCOL_ERROR. Either way the outcome is definite: the exact body, or "
@@ -510,6 +535,7 @@ CASES = [
     Case(
         id="9113/5.4.2/rst-not-answered",
         level=MUST,
+        covers=("R-5.4.2-1", "R-6.4-2"),
         requirement="§5.4.2: the client MUST NOT answer an RST_STREAM with an RST_STREAM; the "
                     "reset transfer fails.",
         server="Sends response HEADERS, then RST_STREAM(CANCEL) on the stream.",
@@ -524,6 +550,7 @@ CASES = [
     Case(
         id="9113/5.5/unknown-frame-ignored",
         level=MUST,
+        covers=("R-5.5-1",),
         requirement="§5.5: frames of an unknown type outside a field block MUST be ignored.",
         server="Sends frames of unknown type 0xee on stream 0 and on the request stream (all flags "
                "set) around the response HEADERS.",
@@ -534,6 +561,7 @@ CASES = [
     Case(
         id="9113/5.5/unknown-setting-mid-connection",
         level=MUST,
+        covers=("R-5.5-2",),
         requirement="§5.5 and §6.5.3: a SETTINGS frame holding only unknown settings is ignored "
                     "apart from being acknowledged.",
         server="After the request, sends SETTINGS with identifiers 0x5a5a=1 and 0xf00d=2^32-1, "
@@ -545,6 +573,7 @@ CASES = [
     Case(
         id="9113/5.5/unknown-frame-inside-field-block",
         level=MUST,
+        covers=("R-5.5-3", "R-4.3-2"),
         requirement="§5.5 and §4.3: an unknown frame in the middle of a field block MUST be treated "
                     "as a connection error of type PROTOCOL_ERROR.",
         server="Sends HEADERS without END_HEADERS, an unknown 0xee frame, the CONTINUATION, then the body.",

@@ -67,7 +67,7 @@ def gets(n: int, *, mode: str = "sequential", timeout_ms: int = 3000, **kw) -> J
 SLUG = re.compile(r"^(9113|7541|8446|7301|tls|alpn|baseline)/[0-9][0-9.]*/[a-z0-9][a-z0-9-]*$|"
                   r"^(tls|alpn|baseline)/[a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9-]*$")
 TRANSPORTS = ("tls", "h2c", "reference")
-COVERS_ID = re.compile(r"^R-[A-Za-z0-9.]+-[0-9]+$")
+COVERS_ID = re.compile(r"^R-[A-Za-z0-9.-]+-[0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,9 @@ class Case:
         if not isinstance(self.covers, tuple) or not all(
                 isinstance(r, str) and COVERS_ID.match(r) for r in self.covers):
             bad("covers must be a tuple of requirement IDs like ('R-6.8-2',)")
+        if not self.covers:
+            bad("covers must name the requirement IDs of ../shared/requirements.md the case checks, "
+                "e.g. covers=('R-6.8-2',)")
         if not self.bad:
             bad("needs at least one misbehaving scripted client in 'bad' (a negative control)")
         if self.request.timeout_ms > 10000:

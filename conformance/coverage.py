@@ -17,7 +17,7 @@ DEFAULT_PATH = os.path.join(os.path.dirname(ROOT), "shared", "requirements.md")
 LINE = re.compile(r"^\s*- `(R-[A-Za-z0-9.-]+)` (.*)$")
 LEVEL = re.compile(r"\((M|S|Y)\b")
 LEVELS = {"M": Level.MUST, "S": Level.SHOULD, "Y": Level.MAY}
-ID = re.compile(r"^R-[A-Za-z0-9.]+-[0-9]+$")
+ID = re.compile(r"^R-[A-Za-z0-9.-]+-[0-9]+$")
 
 
 class CoverageError(ValueError):

@@ -64,10 +64,12 @@ def test_malformed_case_is_named_and_earlier_results_are_kept(tmp_path):
     ("scenario", "not callable", "scenario must be a callable"),
     ("expect", object(), "expect must be an Expectation"),
     ("bad", (), "needs at least one misbehaving scripted client"),
+    ("covers", (), "covers must name the requirement IDs"),
+    ("covers", ("6.8-2",), "covers must be a tuple of requirement IDs"),
 ])
 def test_case_validation_messages(field, value, message):
     fields = dict(id="9113/6.5/ok-case", level=MUST, requirement="r", server="s",
-                  scenario=Script, expect=Succeeds(), request=get())
+                  scenario=Script, expect=Succeeds(), request=get(), covers=("R-6.8-2",))
     fields[field] = value
     with pytest.raises(CaseDefinitionError, match=message):
         Case(**fields).validate("cases/x.py")
