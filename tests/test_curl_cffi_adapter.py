@@ -2,52 +2,34 @@
 Skipped where the curl-cffi build is not prepared (bash scripts/build-venv.sh curl-cffi ...)."""
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
 
 import pytest
 
-from conformance.catalog import ROOT
 from conformance.clients.registry import BUILDS_DIR
+from tests.adapter_driver import CAPABILITIES, AdapterProcess, closed_port, connect_failures, \
+    https_job
 
 PYTHON = os.path.join(BUILDS_DIR, "curl-cffi", "venv", "bin", "python")
-CAPABILITIES = {"h2", "h2c", "http1.1", "alpn", "parallel", "tls-session-cache", "trace"}
 
 pytestmark = pytest.mark.skipif(not os.path.exists(PYTHON),
                                 reason="curl-cffi build not prepared (builds/curl-cffi/venv)")
 
 
-def converse(*messages: dict) -> list[dict]:
+def converse(tmp_path, *messages: dict) -> list[dict]:
     """Send the messages, close stdin, and return every line the adapter wrote."""
-    lines = "".join(json.dumps(m) + "\n" for m in messages)
-    proc = subprocess.run([PYTHON, "-m", "conformance.clients.curl_cffi_adapter"], cwd=ROOT,
-                          input=lines, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return [json.loads(line) for line in proc.stdout.splitlines()]
+    with AdapterProcess(PYTHON, "curl_cffi_adapter", tmp_path / "stderr.txt") as a:
+        for message in messages:
+            a.send(message)
+        lines = [a.read() for _ in range(len(messages) + 1)]   # the hello, then one each
+        status, rest = a.hang_up()
+        assert status == 0, a.stderr_path.read_text()
+        assert rest == b""
+    return lines
 
 
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def job(job_id: str, tmp_path, port: int = 1, n: int = 1, **kw) -> dict:
-    ca = tmp_path / "ca.pem"
-    ca.write_text("")  # never read: the connect fails first
-    req = {"method": "GET", "url": f"https://127.0.0.1:{port}/", "headers": [["x-case", "1"]],
-           "body_b64": None, "http_version": "h2"}
-    return {"type": "run", "id": job_id, "timeout_ms": 3000, "ca_file": str(ca),
-            "mode": "sequential", "connection": "reuse", "tls_session_cache": "separate",
-            "requests": [dict(req) for _ in range(n)], **kw}
-
-
-def test_hello_names_curl_cffi_and_its_boringssl_libcurl():
-    [hello] = converse()
+def test_hello_names_curl_cffi_and_its_boringssl_libcurl(tmp_path):
+    [hello] = converse(tmp_path)
     assert hello["type"] == "hello" and hello["protocol"] == 1
     client = hello["client"]
     assert client["name"] == "curl_cffi"
@@ -61,19 +43,15 @@ def test_hello_names_curl_cffi_and_its_boringssl_libcurl():
 
 @pytest.mark.parametrize("mode", ["sequential", "parallel"])
 def test_closed_port_is_a_connect_failure(tmp_path, mode):
-    _, result = converse(job("closed", tmp_path, closed_port(), n=2, mode=mode))
-    assert result["type"] == "result" and result["id"] == "closed"
-    assert len(result["outcomes"]) == 2
-    for outcome in result["outcomes"]:
-        assert outcome["ok"] is False and outcome["status"] is None
-        assert outcome["error"]["class"] == "connect"
+    _, result = converse(tmp_path, https_job("closed", closed_port(), tmp_path, n=2, mode=mode))
+    for outcome in connect_failures(result, "closed", 2):
         assert outcome["error"]["name"] == "CURLE_COULDNT_CONNECT"
         assert outcome["error"]["message"]
     assert "== request 1:" in result["trace"]
 
 
 def test_bad_job_gets_an_error_message_and_the_adapter_keeps_serving(tmp_path):
-    _, bad, after = converse(job("bad", tmp_path, mode="sideways"),
-                             job("after", tmp_path, closed_port()))
+    _, bad, after = converse(tmp_path, https_job("bad", 1, tmp_path, mode="sideways"),
+                             https_job("after", closed_port(), tmp_path))
     assert bad["type"] == "error" and bad["id"] == "bad" and "mode" in bad["message"]
     assert after["type"] == "result" and after["outcomes"][0]["error"]["class"] == "connect"

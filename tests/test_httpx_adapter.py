@@ -5,87 +5,25 @@ without that venv these tests are skipped.
 """
 from __future__ import annotations
 
-import json
-import os
-import select
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from conformance.clients.registry import BUILDS_DIR
 from servers.scenario import Script
+from tests.adapter_driver import CAPABILITIES, AdapterProcess, closed_port, connect_failures, job
 
-ROOT = Path(__file__).resolve().parent.parent
 PYTHON = Path(BUILDS_DIR) / "httpx-h2" / "venv" / "bin" / "python"
-CAPABILITIES = {"h2", "h2c", "http1.1", "alpn", "parallel", "trace"}
 
 pytestmark = pytest.mark.skipif(not PYTHON.exists(), reason=f"no httpx-h2 build at {PYTHON}")
 
 
-class HttpxAdapter:
-    def __init__(self, stderr_path: Path):
-        self.stderr = open(stderr_path, "wb")
-        self.proc = subprocess.Popen(
-            [str(PYTHON), "-m", "conformance.clients.httpx_adapter"], cwd=ROOT,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr)
-        self.buf = b""
-
-    def send(self, line: str) -> None:
-        self.proc.stdin.write(line.encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def read(self, timeout: float = 20.0) -> dict:
-        deadline = time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            assert left > 0, "no line from the adapter in time"
-            if select.select([fd], [], [], left)[0]:
-                chunk = os.read(fd, 65536)
-                assert chunk, f"adapter closed stdout (exit {self.proc.poll()})"
-                self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\n")
-        return json.loads(line)
-
-    def run(self, job: dict) -> dict:
-        self.send(json.dumps(job))
-        return self.read()
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        for stream in (self.proc.stdin, self.proc.stdout, self.stderr):
-            stream.close()
-
-
 @pytest.fixture
 def adapter(tmp_path):
-    a = HttpxAdapter(tmp_path / "stderr.txt")
-    try:
+    with AdapterProcess(PYTHON, "httpx_adapter", tmp_path / "stderr.txt") as a:
         assert a.read()["type"] == "hello"
         yield a
-    finally:
-        a.close()
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def job(job_id: str, url: str, ca_file: str | None, n: int = 1, version: str = "h2", **kw) -> dict:
-    req = {"method": "GET", "url": url, "headers": [["x-case", "1"]], "body_b64": None,
-           "http_version": version}
-    return {"type": "run", "id": job_id, "timeout_ms": 3000, "ca_file": ca_file,
-            "mode": "sequential", "connection": "reuse", "tls_session_cache": "separate",
-            "requests": [dict(req) for _ in range(n)], **kw}
 
 
 def runtime_version() -> str:
@@ -97,18 +35,15 @@ def runtime_version() -> str:
 
 
 def test_hello_names_the_exact_runtime_client(tmp_path):
-    a = HttpxAdapter(tmp_path / "stderr.txt")
-    try:
+    with AdapterProcess(PYTHON, "httpx_adapter", tmp_path / "stderr.txt") as a:
         hello = a.read()
-    finally:
-        a.close()
     assert hello["type"] == "hello" and hello["protocol"] == 1
     client = hello["client"]
     assert client["name"] == "httpx"
     assert client["version"] == runtime_version()
     assert client["tls"] == client["version"].split()[-1]
     assert client["libcurl"] is None and client["nghttp2"] is None
-    assert set(hello["capabilities"]) == CAPABILITIES   # no TLS session cache in httpx
+    assert set(hello["capabilities"]) == CAPABILITIES - {"tls-session-cache"}   # none in httpx
 
 
 def test_bad_job_is_refused_and_the_adapter_keeps_serving(adapter):
@@ -129,10 +64,7 @@ def test_bad_job_is_refused_and_the_adapter_keeps_serving(adapter):
 def test_closed_port_is_a_connect_error(adapter, servers, scheme, version, mode):
     url = f"{scheme}://127.0.0.1:{closed_port()}/"
     result = adapter.run(job("closed", url, servers.ca_file, n=2, version=version, mode=mode))
-    assert result["type"] == "result" and result["id"] == "closed"
-    assert len(result["outcomes"]) == 2
-    for outcome in result["outcomes"]:
-        assert outcome["ok"] is False and outcome["status"] is None
+    for outcome in connect_failures(result, "closed", 2):
         assert outcome["http_version"] is None
         assert outcome["error"] == {**outcome["error"], "code": 0, "name": "httpx.ConnectError",
                                     "class": "connect"}
@@ -164,6 +96,4 @@ def test_h2_exchange_is_traced_and_closed(adapter, servers, secure, version):
 
 
 def test_eof_exits_with_status_0(adapter):
-    adapter.proc.stdin.close()
-    assert adapter.proc.wait(10) == 0
-    assert adapter.proc.stdout.read() == b""
+    assert adapter.hang_up() == (0, b"")
