@@ -281,11 +281,6 @@ class _Protocol(asyncio.Protocol):
                 self._tls.unwrap()
             except (ssl.SSLError, OSError):   # SSLWantReadError: the client's close_notify is not in
                 pass
-            self._flush_tls_raw()
+            self._flush_tls()
         if self.transport.can_write_eof():
             self.transport.write_eof()
-
-    def _flush_tls_raw(self) -> None:
-        pending = self._out.read()
-        if pending:
-            self.transport.write(pending)

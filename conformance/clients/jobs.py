@@ -9,7 +9,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
+import sys
+import traceback
 
 TRACE_CAP = 64 * 1024
 HTTP_VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
@@ -157,12 +160,8 @@ class Trace:
         return text
 
 
-def answer_with(run_job, hello_error=None):
+def answer_with(run_job):
     """An `answer(line)` for jsonlines.serve: parse, check, run, and turn a bug into an error."""
-    import json
-    import sys
-    import traceback
-
     def answer(line: bytes) -> dict:
         try:
             job = json.loads(line)
