@@ -81,20 +81,16 @@ def _expectations(args) -> int:
 
 
 def _diff(args) -> int:
-    if len(args.files) > 2:
+    if len(args.files) > 2 or len(args.build) > 2:
         raise ValueError("diff takes one results file (with two --build) or two files")
-    docs = [(f, results.load(f)) for f in args.files]
-    if len(docs) == 1:
-        if len(args.build) != 2:
-            raise ValueError("with one results file, name the two builds to compare: --build A --build B")
-        sides = [(docs[0][0], docs[0][1], b) for b in args.build]
-    else:
-        names = args.build + [None] * (2 - len(args.build)) if len(args.build) < 2 else args.build
-        if len(args.build) == 1:
-            names = args.build * 2
-        sides = [(f, d, n) for (f, d), n in zip(docs, names)]
+    if len(args.files) == 1 and len(args.build) != 2:
+        raise ValueError("with one results file, name the two builds to compare: --build A --build B")
+    docs = {path: results.load(path) for path in args.files}
+    paths = args.files if len(args.files) == 2 else args.files * 2   # one file serves both sides
+    names = {0: [None, None], 1: args.build * 2, 2: args.build}[len(args.build)]
     picked = []
-    for path, doc, build in sides:
+    for path, build in zip(paths, names):
+        doc = docs[path]
         build = results.pick(doc, build, path)
         picked.append((build, doc["builds"][build].get("version"), results.cases_of(doc, build)))
     (na, va_, a), (nb, vb_, b) = picked
@@ -125,10 +121,10 @@ def _grid(args) -> int:
 
 
 def _builds(args) -> int:
-    for b in (registry.matrix() if args.matrix else registry.load().values()):
-        if args.matrix:
-            print(b.name)
-            continue
+    if args.matrix:
+        print("\n".join(b.name for b in registry.matrix()))
+        return 0
+    for b in registry.load().values():
         state = "prepared" if b.prepared else "not prepared (make builds)"
         print(f"{b.name:16} {'matrix' if b.matrix else '      '} {state:28} {b.description}")
     return 0

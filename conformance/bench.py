@@ -20,6 +20,7 @@ import time
 from .clients import registry
 from .clients.process import ClientProcess
 from .procfs import listening_ports
+from .reports import results
 
 CASE_FLAGS = ["--assert=plain", "-p", "no:hypothesispytest", "-p", "no:cacheprovider"]
 TARGETS = {"median_over_floor": 2.0, "catalog_n2_s": 10.0, "matrix_n2_s": 20.0, "speedup": 1.7,
@@ -117,7 +118,7 @@ def matrix_figures(m0: tuple[float, dict], m2: tuple[float, dict]) -> dict:
     (wall0, doc0), (wall2, doc2) = m0, m2
     per_build = {}
     for name, b in doc2["builds"].items():
-        mine = [c for c in doc2["cases"] if c["client"] == name]
+        mine = list(results.cases_of(doc2, name).values())
         phases: dict[str, float] = {}
         for c in mine:
             for k, v in c["phases"].items():

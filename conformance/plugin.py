@@ -61,9 +61,7 @@ def pytest_report_header(config):
     h2 = config._h2cs
     lines = []
     for name in h2.builds:
-        hello = h2.hellos.get(name) or {}
-        version = (hello.get("client") or {}).get("version", "version unknown")
-        lines.append(f"client {name}: {version}")
+        lines.append(f"client {name}: {h2.version_of(name) or 'version unknown'}")
         lines += [f"  warning: {w}" for w in h2.version_warnings(name)]
     return lines
 
@@ -178,6 +176,13 @@ class Session:
         self.clients: dict[str, ClientProcess] = {}
         self.results: dict[tuple[str, str], dict] = {}
         self.hellos: dict[str, dict] = {}
+        self.started = writers.now()
+
+    def results_of(self, build: str) -> dict[str, dict]:
+        return {cid: r for (b, cid), r in self.results.items() if b == build}
+
+    def version_of(self, build: str) -> str | None:
+        return ((self.hellos.get(build) or {}).get("client") or {}).get("version")
 
     # -- expectations -------------------------------------------------------
     def known(self, build: str, case_id: str) -> str | None:
@@ -188,10 +193,9 @@ class Session:
         return self.expected_paths.get(build)
 
     def version_warnings(self, build: str) -> list[str]:
-        exp, hello = self.expected.get(build), self.hellos.get(build)
-        if exp is None or not hello or not exp.client_version:
+        exp, version = self.expected.get(build), self.version_of(build)
+        if exp is None or not version or not exp.client_version:
             return []
-        version = hello["client"]["version"]
         if version == exp.client_version:
             return []
         return [f"{self.expected_paths[build]} was recorded from {exp.client_version!r}; "
@@ -199,23 +203,22 @@ class Session:
 
     # -- clients ------------------------------------------------------------
     def probe(self) -> None:
-        """Start every build's adapter once, in parallel: its hello names the build on the
-        console, and an adapter that cannot start stops the run before any case."""
-        def hello(name):
+        """Start every build's adapter, in parallel: its hello names the build on the console,
+        and an adapter that cannot start stops the run before any case. The adapters stay up
+        for the cases this process runs itself."""
+        def start(name):
             proc = self._process(name)
             try:
-                return proc.start()
-            finally:
-                proc.close()
-        with ThreadPoolExecutor(max_workers=len(self.builds)) as pool:
-            futures = {n: pool.submit(hello, n) for n in self.builds}
-        errors = []
-        for name, fut in futures.items():
-            try:
-                self.hellos[name] = fut.result()
+                self.hellos[name] = proc.start()
+                self.clients[name] = proc
             except AdapterError as exc:
-                errors.append(str(exc))
+                proc.close()
+                return str(exc)
+            return None
+        with ThreadPoolExecutor(max_workers=len(self.builds)) as pool:
+            errors = [e for e in pool.map(start, self.builds) if e]
         if errors:
+            self.close()
             raise pytest.UsageError("cannot start the client adapter:\n  " + "\n  ".join(errors))
 
     def _process(self, name: str) -> ClientProcess:
@@ -264,10 +267,9 @@ def _check_reports_dir(path: str | None) -> None:
     """Find an unusable --reports folder before the first case, not after the last."""
     if not path:
         return
-    parent = os.path.dirname(os.path.abspath(path))
     if os.path.exists(path) and not os.path.isdir(path):
         raise pytest.UsageError(f"--reports {path}: exists and is not a folder")
-    probe = parent if not os.path.isdir(path) else os.path.abspath(path)
+    probe = os.path.abspath(path)   # the folder, or its nearest existing parent
     while not os.path.isdir(probe):
         probe = os.path.dirname(probe)
     if not os.access(probe, os.W_OK | os.X_OK):
@@ -310,7 +312,6 @@ _CONFIG = []  # the running config, for hooks that are not handed one
 def pytest_sessionstart(session):
     _CONFIG[:] = [session.config]
     h2 = session.config._h2cs
-    h2.started = writers.now()
     if not hasattr(session.config, "workerinput") and not session.config.getoption("collectonly"):
         h2.probe()
 
@@ -334,12 +335,11 @@ def pytest_sessionfinish(session, exitstatus):
 def _build_records(h2: Session) -> dict:
     records = {}
     for name, build in h2.builds.items():
-        hello = h2.hellos.get(name) or {}
-        results = {cid: r for (b, cid), r in h2.results.items() if b == name}
+        results = h2.results_of(name)
         exp = h2.expected.get(name)
         records[name] = {
-            "description": build.description, "version": (hello.get("client") or {}).get("version"),
-            "hello": hello or None, "expectations": h2.expected_paths.get(name),
+            "description": build.description, "version": h2.version_of(name),
+            "hello": h2.hellos.get(name), "expectations": h2.expected_paths.get(name),
             "known": dict(exp) if exp is not None else None,
             "differences": expfile.diff(exp, results) if exp is not None else None}
     return records
@@ -353,12 +353,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if hasattr(config, "workerinput") or not h2.results:
         return
     for name in h2.builds:
-        results = {cid: r for (b, cid), r in h2.results.items() if b == name}
+        results = h2.results_of(name)
         if not results:
             continue
-        version = (h2.hellos.get(name, {}).get("client") or {}).get("version", "")
         terminalreporter.write_sep("=", f"h2clientspec verdicts by section: {name}")
-        terminalreporter.write_line(f"client {name}: {version}")
+        terminalreporter.write_line(f"client {name}: {h2.version_of(name) or ''}")
         terminalreporter.write_line(writers.summary_text(results))
         exp = h2.expected.get(name)
         if exp is not None:

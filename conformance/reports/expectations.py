@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from .writers import one_line
+
 LABELS = {"PASS", "FAIL", "FAIL-SHOULD", "NOT-EXERCISED", "UNSUPPORTED", "CRASH", "TIMEOUT", "ERROR"}
 
 
@@ -48,12 +50,8 @@ def from_results(results: dict[str, dict], client: str, version: str | None) -> 
     known = {k: r for k, r in sorted(results.items()) if r["label"] != "PASS"}
     return {"client": client, "client_version": version,
             "known": {k: r["label"] for k, r in known.items()},
-            "evidence": {k: _one_line(r.get("actual") or r.get("reason") or "") for k, r in known.items()}}
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split()).encode("unicode_escape").decode("ascii")
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+            "evidence": {k: one_line(r.get("actual") or r.get("reason") or "", 300)
+                         for k, r in known.items()}}
 
 
 def diff(expected: Expected, results: dict[str, dict]) -> list[str]:

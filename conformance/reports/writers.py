@@ -12,11 +12,11 @@ import shutil
 import sys
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from .grid import grid_html
-from .results import SCHEMA
+from .results import SCHEMA, cases_of
 
 ORDER = ("PASS", "FAIL", "FAIL-SHOULD", "NOT-EXERCISED", "UNSUPPORTED", "CRASH", "TIMEOUT", "ERROR")
 
@@ -31,7 +31,6 @@ class RunRecord:
     builds: dict[str, dict]               # name -> description, version, hello, expectations, differences
     strict: bool = False
     started: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def results_document(run: RunRecord) -> dict:
@@ -44,7 +43,7 @@ def results_document(run: RunRecord) -> dict:
         "schema": SCHEMA,
         "run": {"started": run.started, "finished": now(), "strict": run.strict,
                 "python": sys.version.split()[0], "platform": platform.platform(),
-                "counts": dict(Counter(r["label"] for r in ordered)), **run.extra},
+                "counts": dict(Counter(r["label"] for r in ordered))},
         "builds": builds,
         "cases": ordered,
     }
@@ -61,8 +60,7 @@ def write_all(directory: str, run: RunRecord) -> None:
     files = {"results.json": json.dumps(doc, indent=1, default=str),
              "junit.xml": junit_xml(doc),
              "summary.txt": "\n\n".join(f"{name}: {doc['builds'][name].get('version')}\n"
-                                        + summary_text({c["id"]: c for c in doc["cases"]
-                                                        if c["client"] == name})
+                                        + summary_text(cases_of(doc, name))
                                         for name in doc["builds"]) + "\n",
              "grid.html": grid_html([doc])}
     for name, text in files.items():
@@ -85,13 +83,12 @@ def junit_xml(doc: dict) -> str:
     that differs from it always is, so the XML agrees with the run's exit status."""
     out = ['<?xml version="1.0" encoding="utf-8"?>', "<testsuites>"]
     for name, build in doc["builds"].items():
-        cases = [c for c in doc["cases"] if c["client"] == name]
+        cases = list(cases_of(doc, name).values())
         known = build.get("known")
         kinds = [_junit_kind(c, known, doc["run"]["strict"]) for c in cases]
         counts = Counter(k for k, _ in kinds)
-        failures = counts["failure"]
         out += [f'<testsuite name={quoteattr("h2clientspec " + name)} tests="{len(cases)}" '
-                f'failures="{failures}" errors="{counts["error"]}" skipped="{counts["skipped"]}" '
+                f'failures="{counts["failure"]}" errors="{counts["error"]}" skipped="{counts["skipped"]}" '
                 f'time="{sum(c["seconds"] for c in cases):.3f}">',
                 f'  <properties><property name="client" value={quoteattr(name)}/>'
                 f'<property name="client_version" value={quoteattr(str(build.get("version")))}/>'
@@ -101,9 +98,7 @@ def junit_xml(doc: dict) -> str:
                        f'name={quoteattr(c["id"])} time="{c["seconds"]:.3f}">')
             text = escape(f"Requirement: {c['requirement']}\nExpected: {c['expected']}\nActual: "
                           f"{c['actual'] or c['reason']}")
-            msg = quoteattr(one_line(c["actual"] or c["reason"] or "", 300))
-            if why:
-                msg = quoteattr(one_line(why + ": " + (c["actual"] or c["reason"] or ""), 300))
+            msg = quoteattr(one_line((why + ": " if why else "") + (c["actual"] or c["reason"] or ""), 300))
             if kind == "failure":
                 out.append(f'    <failure type="{c["label"]}" message={msg}>{text}</failure>')
             elif kind == "error":
