@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from conformance.case import MUST, SHOULD
-from conformance.verdicts import (AnyOf, ConnectionError, Connections, Ignored, NotSent, Outcome,
-                                  Retried, Sent, StreamError, Succeeds, combine)
+from conformance.verdicts import (AnyOf, ConnectionError, Connections, Exercised, Ignored, NotSent,
+                                  Outcome, Retried, Sent, StreamError, Succeeds, combine)
 from conformance.verdicts.verdict import ClientOutcome, Evidence, sha256
 from servers import frames as F
 from servers.observations import Connection, Observations
@@ -99,3 +99,14 @@ def test_any_of_passes_on_one_allowed_reaction_and_reports_the_closest():
 def test_should_level_case_fails_at_should():
     v = verdict(Sent("PING", "a PING"), evidence(), level=SHOULD)
     assert (v.outcome, v.level, v.label) == (Outcome.FAIL, SHOULD, "FAIL-SHOULD")
+
+
+def test_a_scenario_that_never_reached_the_behaviour_is_not_exercised():
+    """A failed precondition wins over every other check: neither PASS nor FAIL."""
+    reached = Exercised("a ticket was offered", lambda ev: (True, "offered"))
+    missed = Exercised("a ticket was offered", lambda ev: (False, "no ticket offered"))
+    assert verdict(reached & Succeeds(), evidence()).outcome is Outcome.PASS
+    assert verdict(reached & Succeeds(), evidence(outcome=FAILED)).outcome is Outcome.FAIL
+    for outcome in (OK, FAILED):
+        v = verdict(missed & Succeeds(), evidence(outcome=outcome))
+        assert (v.outcome, v.label, v.reason) == (Outcome.NOT_EXERCISED, "NOT-EXERCISED", "no ticket offered")
