@@ -5,8 +5,8 @@ scripted with `per_connection(first, later)`.
 """
 
 from conformance.case import MUST, Case, Job, Req, get, gets
-from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Fails, Ignored,
-                                  Report, Succeeds)
+from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Exercised, Fails,
+                                  Ignored, Report, Succeeds)
 from servers import frames as F
 from servers.scenario import (BODY, HTTP1_BODY, Script, body_for, close, frames, hold, per_connection,
                               reply, response_fields, seq)
@@ -60,7 +60,15 @@ def _no_new_stream(ev):
     return not found, "; ".join(found) or "no new stream after GOAWAY"
 
 
-NO_NEW_STREAM = Custom("no new stream on a connection after its GOAWAY (§6.8)", _no_new_stream)
+def _goaway_sent(ev):
+    sent = [c.index for c in ev.observations.connections if any(f.type == "GOAWAY" for f in c.sent)]
+    return bool(sent), (f"the server's GOAWAY went out on connection(s) {sent}" if sent else
+                        "the server never sent its GOAWAY (the client never made the requests it waits for)")
+
+
+# Without a GOAWAY on the wire there is nothing to open a stream after: NOT-EXERCISED, not PASS.
+NO_NEW_STREAM = (Exercised("the server sent its GOAWAY", _goaway_sent)
+                 & Custom("no new stream on a connection after its GOAWAY (§6.8)", _no_new_stream))
 
 
 def _after_goaway(ev):
