@@ -23,32 +23,32 @@ def baseline(name, requirement, request, expect, bad, covers, needs=frozenset({"
     """Every transfer also has to have used HTTP/2 (the job asks for h2; ALPN offers both)."""
     return Case(id=f"baseline/reference/{name}", level=MUST, requirement=requirement,
                 server=SERVER, scenario=None, transport="reference", request=request,
-                expect=expect & Custom("every transfer used HTTP/2", over_h2), bad=bad,
+                expect=expect & Custom("every transfer used HTTP/2", over_h2, name="spoke-h2"), bad=bad,
                 needs=needs, covers=covers)
 
 
 CASES = [
     baseline("get-small",
              "RFC 9113 §8.1: a GET over h2 to a conforming server succeeds with the exact body.",
-             get(), Succeeds(BODY), ("corrupt-body",), ("R-3.2-1",)),
+             get(), Succeeds(BODY), {"no-preface": "succeeds"}, ("R-3.2-1",)),
     baseline("get-1mb",
              "RFC 9113 §6.9: a 1 MB body needs the client to keep granting window with "
              "WINDOW_UPDATE; the transfer succeeds with the exact bytes.",
-             get(f"/size/{MEGABYTE}"), Succeeds(body_of_size(MEGABYTE)), ("no-window-update",),
+             get(f"/size/{MEGABYTE}"), Succeeds(body_of_size(MEGABYTE)), {"no-window-update": "succeeds"},
              ("R-5.2-1",)),
     baseline("sequential-3",
              "RFC 9113 §8.1 and §5.1.1: three sequential GETs on one handle (one connection, "
              "new streams) all succeed with the exact body.",
-             gets(3), Succeeds(BODY), ("corrupt-body",), ("R-5.1.1-1",)),
+             gets(3), Succeeds(BODY), {"reuse-stream-id": "succeeds"}, ("R-5.1.1-1",)),
     baseline("parallel-3",
              "RFC 9113 §5.1 and §5.2: three concurrent GETs multiplexed on one connection all "
              "succeed with the exact body.",
-             gets(3, mode="parallel"), Succeeds(BODY), ("corrupt-body",), ("R-6.1-3",),
+             gets(3, mode="parallel"), Succeeds(BODY), {"mix-streams": "succeeds"}, ("R-6.1-3",),
              needs=frozenset({"h2", "parallel"})),
     baseline("post-echo",
              "RFC 9113 §8.1: a POST with a 100 KiB body reaches the server intact; the server "
              "answers the body's SHA-256 in hex.",
              Job((Req("/echo", method="POST", body=UPLOAD),)),
-             Succeeds(hashlib.sha256(UPLOAD).hexdigest().encode()), ("corrupt-body",),
+             Succeeds(hashlib.sha256(UPLOAD).hexdigest().encode()), {"no-preface": "succeeds"},
              ("R-6.9.1-1",)),
 ]

@@ -52,7 +52,7 @@ def _client_preface(ev):
 
 
 CLIENT_PREFACE = Custom("every connection starts with the exact 24-octet preface followed by a "
-                        "SETTINGS frame (§3.4)", _client_preface)
+                        "SETTINGS frame (§3.4)", _client_preface, name="client-preface")
 
 
 def _request_first(ev):
@@ -80,7 +80,7 @@ def _never_h2_unnegotiated(ev):
 
 
 NEVER_H2 = Custom("the client never speaks HTTP/2 on a TLS connection where ALPN did not select "
-                  "h2 (§3.2, §3.3)", _never_h2_unnegotiated)
+                  "h2 (§3.2, §3.3)", _never_h2_unnegotiated, name="no-h2-without-alpn")
 
 
 def _alpn_outcome(ev):
@@ -107,7 +107,7 @@ CASES = [
         scenario=lambda: Script(),
         request=get(timeout_ms=1000),
         expect=Succeeds() & CLIENT_PREFACE,
-        bad=("no-preface",),
+        bad={"no-preface": "client-preface"},
     ),
     Case(
         id="9113/3.4/client-acks-server-settings",
@@ -120,7 +120,7 @@ CASES = [
         scenario=lambda: Script(preface=[F.settings({F.MAX_CONCURRENT_STREAMS: 100,
                                                      F.INITIAL_WINDOW_SIZE: 65535})]),
         expect=Succeeds() & SETTINGS_ACK,
-        bad=("no-settings-ack",),
+        bad={"no-settings-ack": "sent-settings"},
     ),
     # §3.4: a missing or wrong server preface
     Case(
@@ -136,12 +136,13 @@ CASES = [
         scenario=silent,
         request=get(timeout_ms=1000),
         expect=Fails("timeout", "http2", allow_timeout=True) & REQUEST_BEFORE_SETTINGS,
-        bad=("ok-on-timeout",),
+        bad={"ok-on-timeout": "transfer-fails"},
         waits=True,
     ),
     Case(
         id="9113/3.4/server-preface-missing",
         level=MUST,
+        bad={"naive": "transfer-fails"},
         covers=("R-3.4-3",),
         requirement="§3.4: a server whose first frame is not SETTINGS has sent an invalid preface, "
                     "a connection error of type PROTOCOL_ERROR.",
@@ -152,6 +153,7 @@ CASES = [
     Case(
         id="9113/3.4/server-preface-ping-first",
         level=MUST,
+        bad={"naive": "transfer-fails"},
         covers=("R-3.4-3",),
         requirement="§3.4: the server's preface MUST be a SETTINGS frame first; a PING first is an "
                     "invalid preface, a connection error of type PROTOCOL_ERROR.",
@@ -162,6 +164,7 @@ CASES = [
     Case(
         id="9113/3.4/server-preface-headers-first",
         level=MUST,
+        bad={"naive": "transfer-fails"},
         covers=("R-3.4-3",),
         requirement="§3.4: response HEADERS before the server's SETTINGS is an invalid preface, "
                     "a connection error of type PROTOCOL_ERROR.",
@@ -172,6 +175,7 @@ CASES = [
     Case(
         id="9113/3.4/h2c-headers-before-settings",
         level=MUST,
+        bad={"naive": "transfer-fails"},
         covers=("R-3.4-3",),
         requirement="§3.4: over cleartext prior knowledge too, HEADERS before the server's SETTINGS "
                     "is a connection error of type PROTOCOL_ERROR, reported without hanging.",
@@ -194,7 +198,7 @@ CASES = [
         scenario=settings_after_request,
         request=get(timeout_ms=1000),
         expect=Succeeds() & SETTINGS_ACK & REQUEST_BEFORE_SETTINGS,
-        bad=("no-settings-ack",),
+        bad={"no-settings-ack": "sent-settings"},
     ),
     # §3.3: prior knowledge over cleartext
     Case(
@@ -210,12 +214,13 @@ CASES = [
         request=H2C_RUN,
         expect=Succeeds() & CLIENT_PREFACE & Custom(
             "the client reports HTTP/2", lambda ev: (ev.outcome.http_version == "2",
-                                                     f"HTTP/{ev.outcome.http_version}")),
-        bad=("no-preface",),
+                                                     f"HTTP/{ev.outcome.http_version}"), name="reports-http2"),
+        bad={"no-preface": "client-preface"},
     ),
     Case(
         id="9113/3.3/h2c-http1-answer",
         level=MUST,
+        bad={"naive": "transfer-fails"},
         covers=("R-3.3-2",),
         requirement="§3.3 and §3.4: a prior-knowledge server that answers in HTTP/1.1 sent no valid "
                     "preface; the client fails clearly (connection error PROTOCOL_ERROR).",
@@ -239,7 +244,7 @@ CASES = [
         needs=FALLBACK,
         request=get(http_version="h2-or-http1.1", timeout_ms=1000),
         expect=NEVER_H2 & ALPN_OUTCOME,
-        bad=("ignore-alpn",),
+        bad={"ignore-alpn": "no-h2-without-alpn"},
     ),
     Case(
         id="9113/3.2/alpn-http1-h2-requested",
@@ -253,7 +258,7 @@ CASES = [
         needs=FALLBACK,
         request=get(http_version="h2", timeout_ms=1000),
         expect=NEVER_H2 & ALPN_OUTCOME,
-        bad=("ignore-alpn",),
+        bad={"ignore-alpn": "no-h2-without-alpn"},
     ),
     Case(
         id="9113/3.2/alpn-none",
@@ -267,7 +272,7 @@ CASES = [
         needs=FALLBACK,
         request=get(http_version="h2-or-http1.1", timeout_ms=1000),
         expect=NEVER_H2 & ALPN_OUTCOME,
-        bad=("ignore-alpn",),
+        bad={"ignore-alpn": "no-h2-without-alpn"},
     ),
     Case(
         id="9113/3.3/prior-knowledge-over-tls-alpn-http1",
@@ -282,7 +287,7 @@ CASES = [
         scenario=lambda: Script(alpn=("http/1.1",)),
         request=Job((Req(http_version="h2-prior-knowledge"),), timeout_ms=1000),
         expect=NEVER_H2 & ALPN_OUTCOME,
-        bad=("ignore-alpn",),
+        bad={"ignore-alpn": "no-h2-without-alpn"},
         regression="curl#7980",
     ),
 ]

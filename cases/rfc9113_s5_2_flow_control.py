@@ -258,7 +258,7 @@ def _window_kept(ev):
                        f"{len(data)} DATA frames, {sum(data)} octets, all within the windows")
 
 
-WINDOW_KEPT = Custom("no client DATA goes beyond the stream or connection window (§6.9)", _window_kept)
+WINDOW_KEPT = Custom("no client DATA goes beyond the stream or connection window (§6.9)", _window_kept, name="window-kept")
 
 
 def _upload_on(index: int | None, expect: int = len(UPLOAD)) -> Custom:
@@ -278,7 +278,7 @@ def _upload_on(index: int | None, expect: int = len(UPLOAD)) -> Custom:
         return ok, f"connection #{c.index}: DATA octets per stream {per_stream}, ended {sorted(ended)}"
     where = "the last connection" if index is None else f"connection #{index}"
     return Custom(f"{where} receives the whole {expect}-octet body on one stream, ending with "
-                  f"END_STREAM", check)
+                  f"END_STREAM", check, name="body-arrived")
 
 
 def _blocked_at(ev):
@@ -343,7 +343,7 @@ CASES = [
         scenario=ZeroWindow,
         request=POST,
         expect=Succeeds() & WINDOW_KEPT & _upload_on(0),
-        bad=("ignore-flow-control",),
+        bad={"ignore-flow-control": "window-kept"},
     ),
     Case(
         id="9113/6.9.2/initial-window-made-negative",
@@ -358,7 +358,7 @@ CASES = [
         scenario=NegativeWindow,
         request=POST,
         expect=Succeeds() & WINDOW_KEPT & _upload_on(0),
-        bad=("ignore-flow-control",),
+        bad={"ignore-flow-control": "window-kept"},
     ),
     Case(
         id="9113/5.2.1/connection-window-separate",
@@ -373,7 +373,7 @@ CASES = [
         scenario=ConnectionWindowOnly,
         request=POST,
         expect=Succeeds() & WINDOW_KEPT & _upload_on(0),
-        bad=("ignore-flow-control",),
+        bad={"ignore-flow-control": "window-kept"},
     ),
     Case(
         id="9113/6.8/goaway-upload-blocked-retry",
@@ -396,7 +396,7 @@ CASES = [
                      why="§8.7 allows but does not require the client to retry an unprocessed "
                          "request")
         & WINDOW_KEPT & Report("retried", _retried) & Report("octets_sent_before_goaway", _blocked_at),
-        bad=("ignore-goaway", "partial-upload-retry"),
+        bad={"ignore-goaway": "transfer-fails", "partial-upload-retry": "body-arrived"},
         regression="curl#22563",
     ),
     Case(
@@ -413,9 +413,9 @@ CASES = [
         scenario=lambda: Script(),
         request=wrong_length("500"),
         expect=Custom("content-length matches the DATA of every request the server sees",
-                      _content_length_consistent)
+                      _content_length_consistent, name="content-length-matches")
         & AnyOf(Succeeds(), Fails(*LOCAL_FAILURE), why=CL_WHY),
-        bad=("trust-app-content-length",),
+        bad={"trust-app-content-length": "content-length-matches"},
         regression="curl_cffi#19",
     ),
     Case(
@@ -432,9 +432,9 @@ CASES = [
         scenario=lambda: Script(),
         request=wrong_length("2000"),
         expect=Custom("content-length matches the DATA of every request the server sees",
-                      _content_length_consistent)
+                      _content_length_consistent, name="content-length-matches")
         & AnyOf(Succeeds(), Fails(*LOCAL_FAILURE), why=CL_WHY),
-        bad=("trust-app-content-length",),
+        bad={"trust-app-content-length": "content-length-matches"},
         regression="curl_cffi#19",
     ),
 ]

@@ -41,7 +41,7 @@ def _closed_signal(ev, path: str) -> tuple[bool, str]:
 
 def stream_closed_signal(path: str = "/r/1") -> Custom:
     return Custom("RST_STREAM(STREAM_CLOSED) on that stream, or GOAWAY(STREAM_CLOSED)",
-                  lambda ev: _closed_signal(ev, path))
+                  lambda ev: _closed_signal(ev, path), name="stream-closed-code")
 
 
 # -- scenarios ---------------------------------------------------------------------------
@@ -324,7 +324,7 @@ def _settings_acks(n: int) -> Custom:
     def check(ev):
         acks = [f for f in ev.observations.frames("SETTINGS") if f.has("ACK")]
         return len(acks) >= n, f"client sent {len(acks)} SETTINGS ACK(s)"
-    return Custom(f"the client acknowledges both SETTINGS frames ({n} ACKs)", check)
+    return Custom(f"the client acknowledges both SETTINGS frames ({n} ACKs)", check, name="acks-both-settings")
 
 
 LARGE = bytes(i % 241 for i in range(200000))
@@ -336,6 +336,7 @@ CASES = [
     Case(
         id="9113/5.1/data-on-idle-stream",
         level=MUST,
+        bad={"naive": "transfer-fails"},
         covers=("R-5.1-1",),
         requirement="§5.1: a DATA frame on an idle stream (an odd stream the client never opened) "
                     "MUST be treated as a connection error of type PROTOCOL_ERROR.",
@@ -346,6 +347,7 @@ CASES = [
     Case(
         id="9113/5.1.1/headers-on-unpromised-even-stream",
         level=MUST,
+        bad={"naive": "transfer-fails"},
         covers=("R-5.1.1-2",),
         requirement="§5.1 and §5.1.1: a server opens streams only by PUSH_PROMISE; HEADERS on an even "
                     "stream it never promised is on an idle stream, a connection error of type "
@@ -359,6 +361,7 @@ CASES = [
     Case(
         id="9113/5.1/data-after-end-stream",
         level=MUST,
+        bad={"naive": "stream-closed-code"},
         covers=("R-5.1-3",),
         level_note="R-5.1-3 is Y (§5.1 MAY vs §6.1 MUST); this case judges §6.1's STREAM_CLOSED, "
                    "and reporting it would leave nothing for the naive control to fail.",
@@ -385,7 +388,7 @@ CASES = [
         expect=Fails("stream", "http2") & TransferSucceeds(1)
         & Report("stream_closed_signal", lambda ev: _closed_signal(ev, "/r/1")[1]),
         good=("good", "stream-as-connection"),
-        bad=("truncated-ok",),
+        bad={"truncated-ok": "transfer-fails"},
     ),
     Case(
         id="9113/5.1/late-window-update-and-rst",
@@ -400,7 +403,7 @@ CASES = [
         scenario=lambda: Script(respond=late_window_update_and_rst),
         request=TWO,
         expect=Ignored() & Report("connections", lambda ev: len(ev.observations.connections)),
-        bad=("reject-closed-stream-frames",),
+        bad={"reject-closed-stream-frames": "no-error-sent"},
     ),
     # §5.1.1: stream identifiers
     Case(
@@ -413,10 +416,10 @@ CASES = [
         scenario=lambda: Script(),
         request=gets(3, timeout_ms=1000),
         expect=Succeeds() & Custom("odd stream ids, strictly increasing on each connection",
-                                   _odd_increasing)
+                                   _odd_increasing, name="stream-ids-increase")
         & Custom("the three requests share one connection, so their ids can be compared "
-                 "(§9.1 SHOULD)", _shared, level=SHOULD),
-        bad=("reuse-stream-id",),
+                 "(§9.1 SHOULD)", _shared, level=SHOULD, name="one-connection"),
+        bad={"reuse-stream-id": "stream-ids-increase"},
     ),
     Case(
         id="9113/5.1.1/stream-ids-exhausted-new-connection",
@@ -430,9 +433,9 @@ CASES = [
         scenario=lambda: Script(respond=goaway_after_each_response),
         request=gets(3, timeout_ms=1000),
         expect=Succeeds() & Custom("no stream opened on a connection after its GOAWAY",
-                                   _none_after_goaway)
+                                   _none_after_goaway, name="no-stream-after-goaway")
         & Connections(3, why="one new connection per request"),
-        bad=("ignore-goaway",),
+        bad={"ignore-goaway": "no-stream-after-goaway"},
     ),
     # §5.1.2: concurrency
     Case(
@@ -449,10 +452,10 @@ CASES = [
         needs=frozenset({"h2", "parallel"}),
         request=gets(3, mode="parallel", timeout_ms=1000),
         expect=Succeeds() & Custom("at most one open stream per connection once the limit is "
-                                   "acknowledged", _one_at_a_time)
+                                   "acknowledged", _one_at_a_time, name="within-concurrency-limit")
         & Report("concurrency", lambda ev: dict(zip(("most_open", "before_ack", "streams_per_conn"),
                                                    _concurrency(ev)))),
-        bad=("ignore-max-concurrent",),
+        bad={"ignore-max-concurrent": "within-concurrency-limit"},
         regression="curl#6826",
     ),
     Case(
@@ -469,9 +472,9 @@ CASES = [
         needs=frozenset({"h2", "parallel"}),
         request=gets(4, mode="parallel", timeout_ms=1000),
         expect=Succeeds() & Custom("no stream opened above the acknowledged limit (1 after the "
-                                   "ACK of the lowering)", _within_limits)
+                                   "ACK of the lowering)", _within_limits, name="within-concurrency-limit")
         & Report("opened_after_lowering_acked", _opened_under(1)),
-        bad=("ignore-lowered-max-concurrent",),
+        bad={"ignore-lowered-max-concurrent": "within-concurrency-limit"},
         regression="curl#6826",
     ),
     Case(
@@ -487,11 +490,11 @@ CASES = [
         scenario=zero_limit,
         needs=frozenset({"h2", "parallel"}),
         request=gets(2, mode="parallel", timeout_ms=1000),
-        expect=Custom("no stream opened while the acknowledged limit is 0", _within_limits)
+        expect=Custom("no stream opened while the acknowledged limit is 0", _within_limits, name="within-concurrency-limit")
         & Succeeds(level=SHOULD)
         & Report("opened_under_limit_0", _opened_under(0))
         & Report("connections", lambda ev: len(ev.observations.connections)),
-        bad=("ignore-max-concurrent",),
+        bad={"ignore-max-concurrent": "within-concurrency-limit"},
         regression="curl#4779",
     ),
     # §5.2 / §6.9: flow control
@@ -506,7 +509,7 @@ CASES = [
         request=get(timeout_ms=1000),
         expect=Succeeds(body=LARGE) & Sent("WINDOW_UPDATE", "a connection-level WINDOW_UPDATE",
                                            lambda f: f.stream == 0 and bool(f.increment)),
-        bad=("no-window-update",),
+        bad={"no-window-update": "sent-window-update"},
     ),
     # §5.3: priority signalling (deprecated)
     Case(
@@ -529,7 +532,7 @@ CASES = [
                          "required a stream error PROTOCOL_ERROR")
         & Report("self_dependency", _self_dependency),
         good=("good", "reject-self-dependency"),
-        bad=("no-priority-flag", "corrupt-body"),
+        bad={"no-priority-flag": "goaway-code", "corrupt-body": "succeeds"},
     ),
     # §5.4.2: stream errors
     Case(
@@ -543,8 +546,8 @@ CASES = [
             lambda conn, req: F.headers(req.stream, conn.block(response_fields())),
             lambda conn, req: F.rst_stream(req.stream, "CANCEL"))),
         expect=Fails("stream", "http2") & Custom("no RST_STREAM sent back on the reset stream",
-                                                 _no_rst_after_rst),
-        bad=("rst-answer-rst",),
+                                                 _no_rst_after_rst, name="no-rst-answer"),
+        bad={"rst-answer-rst": "no-rst-answer"},
     ),
     # §5.5: extensions
     Case(
@@ -556,7 +559,7 @@ CASES = [
                "set) around the response HEADERS.",
         scenario=lambda: Script(respond=unknown_frames),
         expect=Ignored(),
-        bad=("reject-unknown-frame",),
+        bad={"reject-unknown-frame": "no-error-sent"},
     ),
     Case(
         id="9113/5.5/unknown-setting-mid-connection",
@@ -568,11 +571,12 @@ CASES = [
                "then a normal response.",
         scenario=fault_then_reply(F.settings([(0x5A5A, 1), (0xF00D, 2 ** 32 - 1)])),
         expect=Ignored() & _settings_acks(2),
-        bad=("reject-unknown-setting", "no-settings-ack"),
+        bad={"reject-unknown-setting": "acks-both-settings", "no-settings-ack": "acks-both-settings"},
     ),
     Case(
         id="9113/5.5/unknown-frame-inside-field-block",
         level=MUST,
+        bad={"naive": "transfer-fails"},
         covers=("R-5.5-3", "R-4.3-2"),
         requirement="§5.5 and §4.3: an unknown frame in the middle of a field block MUST be treated "
                     "as a connection error of type PROTOCOL_ERROR.",

@@ -75,6 +75,7 @@ CASES = [
         server="Sends a 5-octet DATA frame on stream 0, then a normal response.",
         scenario=fault_then_reply(F.frame(F.DATA, 0, 0, b"hello")),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-6.1-1",),
     ),
     Case(
@@ -85,6 +86,7 @@ CASES = [
         server="Sends response HEADERS, a 5-octet padded DATA frame whose Pad Length is 5, then the body.",
         scenario=body_frames(bad_padding, lambda s: F.data(s, BODY, end_stream=True)),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-6.1-1",),
     ),
     Case(
@@ -98,7 +100,7 @@ CASES = [
                              lambda s: F.data(s, b"", pad=40),
                              lambda s: F.data(s, BODY[10:], pad=255, end_stream=True)),
         expect=Ignored(),
-        bad=("no-padding",),
+        bad={"no-padding": "no-error-sent"},
         covers=("R-6.1-2",),
     ),
     Case(
@@ -110,7 +112,7 @@ CASES = [
         scenario=body_frames(lambda s: F.data(s), lambda s: F.data(s), lambda s: F.data(s, BODY),
                              lambda s: F.data(s, end_stream=True)),
         expect=Ignored(),
-        bad=("reject-empty-data",),
+        bad={"reject-empty-data": "no-error-sent"},
         covers=("R-6.1-2", "R-6.1-3"),
     ),
     Case(
@@ -121,7 +123,7 @@ CASES = [
         server="Sends the body one octet per DATA frame.",
         scenario=body_frames(one_byte_frames),
         expect=Ignored(),
-        bad=("small-frame-limit",),
+        bad={"small-frame-limit": "no-error-sent"},
         covers=("R-6.1-3",),
     ),
     Case(
@@ -135,7 +137,7 @@ CASES = [
         request=gets(STREAMS, mode="parallel"),
         needs=frozenset({"h2", "parallel"}),
         expect=Succeeds(bodies=[body_for(f"/r/{i}", BODY_SIZE) for i in range(1, STREAMS + 1)]),
-        bad=("mix-streams",),
+        bad={"mix-streams": "succeeds"},
         regression="curl#10525",
         covers=("R-6.1-3",),
     ),

@@ -32,6 +32,7 @@ CASES = [
         server="Sends RST_STREAM(CANCEL) on stream 0, then a normal response.",
         scenario=fault_then_reply(F.rst_stream(0, "CANCEL")),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-6.4-1",),
     ),
     Case(
@@ -42,6 +43,7 @@ CASES = [
         server="Sends RST_STREAM(CANCEL) on the idle stream request+2, then a normal response.",
         scenario=fault_then_reply(lambda conn, req: F.rst_stream(req.stream + 2, "CANCEL")),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-6.4-1",),
     ),
     Case(
@@ -53,6 +55,7 @@ CASES = [
         scenario=fault_then_reply(lambda conn, req: F.frame(
             F.RST_STREAM, 0, req.stream, struct.pack(">I", F.ERROR_CODES["CANCEL"]) + b"\0")),
         expect=ConnectionError("FRAME_SIZE_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-6.4-1",),
     ),
     Case(
@@ -64,7 +67,7 @@ CASES = [
         scenario=reset_mid_response("INTERNAL_ERROR"),
         request=get(timeout_ms=1000),
         expect=Fails(*RESET_FAILURES),
-        bad=("truncated-ok",),
+        bad={"truncated-ok": "transfer-fails"},
         covers=("R-6.4-2",),
     ),
     Case(
@@ -76,7 +79,7 @@ CASES = [
         scenario=reset_mid_response(0xBEEF),
         request=get(timeout_ms=1000),
         expect=Fails(*RESET_FAILURES) & NO_CONNECTION_ERROR,
-        bad=("truncated-ok",),
+        bad={"truncated-ok": "transfer-fails"},
         covers=("R-7-1", "R-6.4-2"),
     ),
 ]

@@ -39,6 +39,7 @@ CASES = [
                      why="§8.4: a PUSH_PROMISE is an error only if the client disabled push")
         & Report("push_disabled",
                  lambda ev: any(disabled_push(f) for f in ev.observations.frames("SETTINGS"))),
+        bad={"naive": "not-sent-settings"},
         covers=("R-6.6-1",),
     ),
 ]

@@ -16,7 +16,7 @@ CASES = [
         scenario=fault_then_reply(F.ping(PAYLOAD)),
         expect=Succeeds() & Sent("PING", "PING ACK with the same payload",
                                  lambda f: f.has("ACK") and f.ping == PAYLOAD),
-        bad=("no-ping-ack",),
+        bad={"no-ping-ack": "sent-ping"},
         covers=("R-6.7-1",),
     ),
     Case(
@@ -26,7 +26,7 @@ CASES = [
         server="Sends an unsolicited PING ACK before the response.",
         scenario=fault_then_reply(F.ping(PAYLOAD, ack=True)),
         expect=Succeeds() & NotSent("PING", "a reply to the PING ACK", lambda f: f.ping == PAYLOAD),
-        bad=("answer-ping-ack",),
+        bad={"answer-ping-ack": "not-sent-ping"},
         covers=("R-6.7-2",),
     ),
     Case(
@@ -37,6 +37,7 @@ CASES = [
         server="Sends PING on stream 1 before the response.",
         scenario=fault_then_reply(F.ping(PAYLOAD, stream=1)),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-6.7-3",),
     ),
     Case(
@@ -47,6 +48,7 @@ CASES = [
         server="Sends a 6-octet PING before the response.",
         scenario=fault_then_reply(F.frame(F.PING, 0, 0, b"abcdef")),
         expect=ConnectionError("FRAME_SIZE_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-6.7-3",),
     ),
 ]

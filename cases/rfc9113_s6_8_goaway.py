@@ -68,7 +68,7 @@ def _goaway_sent(ev):
 
 # Without a GOAWAY on the wire there is nothing to open a stream after: NOT-EXERCISED, not PASS.
 NO_NEW_STREAM = (Exercised("the server sent its GOAWAY", _goaway_sent)
-                 & Custom("no new stream on a connection after its GOAWAY (§6.8)", _no_new_stream))
+                 & Custom("no new stream on a connection after its GOAWAY (§6.8)", _no_new_stream, name="no-stream-after-goaway"))
 
 
 def _after_goaway(ev):
@@ -160,7 +160,7 @@ CASES = [
         request=gets(1, timeout_ms=1000),
         expect=NO_NEW_STREAM & AFTER_GOAWAY,
         good=("good", "no-retry"),
-        bad=("ignore-goaway",),
+        bad={"ignore-goaway": "no-stream-after-goaway"},
         covers=("R-6.8-2", "R-6.8-3"),
     ),
     Case(
@@ -173,7 +173,7 @@ CASES = [
         scenario=graceful_after_response,
         request=gets(2),
         expect=Succeeds() & Connections(2, why="request 2 needs a new connection") & NO_NEW_STREAM,
-        bad=("ignore-goaway",),
+        bad={"ignore-goaway": "no-stream-after-goaway"},
         covers=("R-6.8-2",),
     ),
     Case(
@@ -184,6 +184,7 @@ CASES = [
         server="Sends GOAWAY(NO_ERROR, last=2^31-1) on stream 1, then a normal response.",
         scenario=lambda: Script(respond=seq(frames(F.goaway(MAX_STREAM, stream=1)), reply())),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-6.8-1",),
     ),
     Case(
@@ -197,7 +198,7 @@ CASES = [
         scenario=two_step,
         request=gets(2),
         expect=Ignored() & Connections(2, why="request 2 needs a new connection") & NO_NEW_STREAM,
-        bad=("goaway-fails-inflight", "ignore-goaway"),
+        bad={"goaway-fails-inflight": "succeeds", "ignore-goaway": "no-stream-after-goaway"},
         covers=("R-6.8-6", "R-6.8-2"),
     ),
     Case(
@@ -211,7 +212,7 @@ CASES = [
         scenario=lambda: Script(respond=mid_response(
             goaway("stream", debug=b"draining for maintenance\x00\xff\xfe; bye!  "))),
         expect=Ignored() & NO_NEW_STREAM,
-        bad=("goaway-fails-inflight",),
+        bad={"goaway-fails-inflight": "succeeds"},
         covers=("R-6.8-7",),
     ),
     Case(
@@ -223,7 +224,7 @@ CASES = [
         scenario=lambda: refuse_every_connection("ENHANCE_YOUR_CALM"),
         request=get(timeout_ms=1000),
         expect=Fails(*REFUSED) & Connections(max=PER_TRANSFER, why="retries are bounded"),
-        bad=("retry-forever",),
+        bad={"retry-forever": "transfer-fails"},
         covers=("R-6.8-9", "R-HYG-3"),
         level_note="R-6.8-9 and R-HYG-3 (what follows an error GOAWAY, and that retries end) have no "
                    "keyword; the MUST stands on the retry bound (§8.7 only allows retrying), the only "
@@ -241,7 +242,7 @@ CASES = [
         needs=PARALLEL,
         expect=Fails(*REFUSED, index=0) & Fails(*REFUSED, index=1)
         & Connections(max=2 * PER_TRANSFER, why="retries are bounded"),
-        bad=("retry-forever",),
+        bad={"retry-forever": "transfer-fails"},
         regression="curl#5119",
         covers=("R-6.8-9", "R-HYG-3"),
         level_note="R-6.8-9 and R-HYG-3 (what follows an error GOAWAY, and that retries end) have no "
@@ -264,7 +265,7 @@ CASES = [
         & Connections(max=PER_TRANSFER, why="retries are bounded")
         & Report("retried_over_http1", lambda ev: any(c.http1_lines for c in ev.observations.connections))
         & Report("h2_connections", _h2_connections),
-        bad=("h2-retry-forever",),
+        bad={"h2-retry-forever": "connections"},
         regression="curl#22923",
         covers=("R-6.8-9", "R-HYG-3"),
         level_note="R-6.8-9 and R-HYG-3 (what follows an error GOAWAY, and that retries end) have no "
@@ -285,7 +286,7 @@ CASES = [
         needs=PARALLEL,
         expect=NO_NEW_STREAM & AFTER_GOAWAY,
         good=("good", "no-retry", "goaway-fails-inflight"),
-        bad=("ignore-goaway",),
+        bad={"ignore-goaway": "no-stream-after-goaway"},
         regression="curl#11859",
         covers=("R-6.8-2", "R-6.8-3", "R-6.8-4"),
     ),
@@ -299,7 +300,7 @@ CASES = [
         scenario=lambda: max_requests(2),
         request=gets(3),
         expect=Succeeds() & Connections(2, why="request 3 needs a new connection") & NO_NEW_STREAM,
-        bad=("ignore-goaway",),
+        bad={"ignore-goaway": "succeeds"},
         regression="curl#2416, curl#5611",
         covers=("R-6.8-2",),
     ),
@@ -312,7 +313,7 @@ CASES = [
         scenario=lambda: Script(respond=seq(reply(fields=[(":status", "204")], body=b""),
                                             frames(goaway("stream")), close())),
         expect=Ignored(body=b"", status=204),
-        bad=("close-fails-complete",),
+        bad={"close-fails-complete": "succeeds"},
         regression="curl#4267",
         covers=("R-6.8-5",),
     ),
@@ -331,7 +332,7 @@ CASES = [
         needs=PARALLEL,
         expect=NO_NEW_STREAM & AFTER_GOAWAY,
         good=("good", "no-retry", "goaway-fails-inflight"),
-        bad=("ignore-goaway",),
+        bad={"ignore-goaway": "no-stream-after-goaway"},
         regression="curl#5389",
         covers=("R-6.8-2", "R-6.8-3", "R-6.8-4"),
     ),

@@ -18,6 +18,7 @@ CASES = [
         server="Sends WINDOW_UPDATE(stream 0, increment 0), then a normal response.",
         scenario=fault_then_reply(F.window_update(0, 0)),
         expect=ConnectionError("PROTOCOL_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-6.9-1",),
     ),
     Case(
@@ -30,6 +31,7 @@ CASES = [
         scenario=fault_then_reply(lambda conn, req: F.window_update(req.stream, 0)),
         expect=StreamError("PROTOCOL_ERROR"),
         good=("good", "stream-as-connection"),
+        bad={"naive": "transfer-fails"},
         covers=("R-6.9-1",),
     ),
     Case(
@@ -40,6 +42,7 @@ CASES = [
         server="Sends a 5-octet WINDOW_UPDATE(stream 0, increment 1000), then a normal response.",
         scenario=fault_then_reply(F.frame(F.WINDOW_UPDATE, 0, 0, struct.pack(">I", 1000) + b"\0")),
         expect=ConnectionError("FRAME_SIZE_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-6.9-1",),
     ),
     Case(
@@ -51,6 +54,7 @@ CASES = [
                "normal response.",
         scenario=fault_then_reply(F.window_update(0, MAX_WINDOW)),
         expect=ConnectionError("FLOW_CONTROL_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-6.9.1-2",),
     ),
     Case(
@@ -64,6 +68,7 @@ CASES = [
         scenario=fault_then_reply(lambda conn, req: F.window_update(req.stream, MAX_WINDOW)),
         expect=StreamError("FLOW_CONTROL_ERROR"),
         good=("good", "stream-as-connection"),
+        bad={"naive": "transfer-fails"},
         covers=("R-6.9.1-2",),
     ),
 ]

@@ -72,7 +72,7 @@ CASES = [
         server="Sends HEADERS :status 100, then a normal 200 response.",
         scenario=script(block([(":status", "100")]), reply()),
         expect=Succeeds(),
-        bad=("final-1xx",),
+        bad={"final-1xx": "succeeds"},
         covers=("R-8.1-1",),
     ),
     Case(
@@ -84,7 +84,7 @@ CASES = [
         scenario=script(block([(":status", "103"), ("link", "</app.css>; rel=preload; as=style")]),
                         reply()),
         expect=Succeeds(),
-        bad=("final-1xx",),
+        bad={"final-1xx": "succeeds"},
         covers=("R-8.1-1",),
     ),
     Case(
@@ -95,7 +95,7 @@ CASES = [
         server="Sends HEADERS, DATA, then a trailer block (x-checksum) with END_STREAM.",
         scenario=lambda: Script(respond=reply(trailers=[("x-checksum", "abc123")])),
         expect=Succeeds(),
-        bad=("reject-trailers",),
+        bad={"reject-trailers": "succeeds"},
         covers=("R-8.1-2",),
     ),
     Case(
@@ -106,7 +106,7 @@ CASES = [
         server="Sends HEADERS (content-length 0) then a trailer block with END_STREAM, no DATA.",
         scenario=lambda: Script(respond=reply(body=b"", trailers=[("x-checksum", "abc123")])),
         expect=Succeeds(body=b""),
-        bad=("reject-trailers",),
+        bad={"reject-trailers": "succeeds"},
         covers=("R-8.1-2",),
     ),
     # -- §8.1: field blocks in the wrong place -----------------------------------
@@ -119,6 +119,7 @@ CASES = [
         server="Sends HEADERS 200, a second HEADERS 200 without END_STREAM, then DATA with END_STREAM.",
         scenario=script(block(head()), block(head()), body()),
         expect=StreamError("PROTOCOL_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-8.1-3",),
     ),
     Case(
@@ -130,6 +131,7 @@ CASES = [
         scenario=script(block(head()), body(end_stream=False), block([("x-checksum", "abc123")]),
                         raw(lambda s: F.data(s, b"", end_stream=True))),
         expect=StreamError("PROTOCOL_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-8.1-3",),
     ),
     Case(
@@ -141,6 +143,7 @@ CASES = [
         scenario=script(block([(":status", "100")], end_stream=True)),
         request=get(timeout_ms=1000),
         expect=StreamError("PROTOCOL_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-8.1-3",),
     ),
     Case(
@@ -153,6 +156,7 @@ CASES = [
         expect=AnyOf(StreamError("PROTOCOL_ERROR"), ConnectionError("PROTOCOL_ERROR"),
                      why="§8.1.1 makes it a stream error and §5.4.1 lets a client escalate "
                          "any stream error to a connection error"),
+        bad={"naive": "transfer-fails"},
         covers=("R-8.1-4",),
     ),
     Case(
@@ -163,6 +167,7 @@ CASES = [
         server="Sends HEADERS :status 101 (no END_STREAM), then a normal 200 response.",
         scenario=script(block([(":status", "101")]), reply()),
         expect=StreamError("PROTOCOL_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-8.6-1",),
         level_note="R-8.6-1 is Y (ignoring the 101 as an unexpected 1xx is allowed too, RFC 9110 "
                    "§15.2); the check that could stay at MUST, never delivering the 101 as the final "
@@ -177,6 +182,7 @@ CASES = [
         server="Sends content-length 124 but only a 24-byte body, then END_STREAM.",
         scenario=script(block(head(length=len(BODY) + 100)), body()),
         expect=StreamError("PROTOCOL_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-8.1.1-1",),
     ),
     Case(
@@ -186,6 +192,7 @@ CASES = [
         server="Sends content-length 10 but a 24-byte body.",
         scenario=script(block(head(length=10)), body()),
         expect=StreamError("PROTOCOL_ERROR"),
+        bad={"naive": "transfer-fails"},
         covers=("R-8.1.1-1",),
     ),
     Case(
@@ -197,7 +204,7 @@ CASES = [
         scenario=script(block(HEAD_FIELDS, end_stream=True)),
         request=Job((Req(method="HEAD"),)),
         expect=Succeeds(body=b""),
-        bad=("content-length-always",),
+        bad={"content-length-always": "succeeds"},
         covers=("R-8.1.1-2",),
     ),
     Case(
@@ -210,7 +217,7 @@ CASES = [
                               end_stream=True)),
         request=Job((Req(headers=(("if-none-match", '"v1"'),)),)),
         expect=Succeeds(body=b"", status=304),
-        bad=("content-length-always",),
+        bad={"content-length-always": "succeeds"},
         covers=("R-8.1.1-2",),
     ),
     Case(
@@ -221,7 +228,7 @@ CASES = [
         server="Answers with 204 and content-length 0, END_STREAM on the HEADERS.",
         scenario=script(block([(":status", "204"), ("content-length", "0")], end_stream=True)),
         expect=Succeeds(body=b"", status=204),
-        bad=("strict-204",),
+        bad={"strict-204": "succeeds"},
         covers=("R-8.1.1-2",),
     ),
     Case(
@@ -236,7 +243,7 @@ CASES = [
                      why="§8.1.1 allows the field on a no-content response; RFC 9110 §8.6 "
                          "forbids the server to send it in a 204")
         & Report("nonzero_204_content_length", outcome_of),
-        bad=("corrupt-body",),
+        bad={"corrupt-body": "succeeds"},
         covers=("R-8.1.1-2",),
     ),
     # -- §8.1: an early complete response ends the upload ---------------------------
@@ -250,7 +257,7 @@ CASES = [
         scenario=AnswerEarly,
         request=Job((Req("/upload", method="POST", body=POST_BODY),)),
         expect=Succeeds(),
-        bad=("upload-reset-fails",),
+        bad={"upload-reset-fails": "succeeds"},
         covers=("R-6.4-3",),
     ),
 ]

@@ -1,7 +1,7 @@
 """RFC 9113 §8.3 pseudo-header fields: in responses (§8.3.2) and in the client's requests (§8.3.1)."""
 import re
 
-from conformance.case import MUST, SHOULD, Case, Job, Req
+from conformance.case import MUST, NAIVE, SHOULD, Case, Job, Req
 from conformance.verdicts import AnyOf, Custom, Report, StreamError, Succeeds
 from servers.scenario import BODY, Script, reply
 
@@ -16,7 +16,8 @@ def respond(*fields, trailers=None):
 
 def malformed(name, requirement, server, scenario, section="8.3"):
     return Case(id=f"9113/{section}/{name}", level=MUST, requirement=requirement, server=server,
-                scenario=scenario, expect=StreamError("PROTOCOL_ERROR"), covers=("R-8.3-1",))
+                scenario=scenario, expect=StreamError("PROTOCOL_ERROR"), bad=NAIVE,
+                covers=("R-8.3-1",))
 
 
 def _handled_as_5xx(ev):
@@ -27,9 +28,9 @@ def _handled_as_5xx(ev):
 def invalid_status(name, requirement, server, scenario):
     """R-8.3.2-1: an invalid :status is never a success; SE or handling it as a 5xx both pass."""
     return Case(id=f"9113/8.3.2/{name}", level=SHOULD, requirement=requirement, server=server,
-                scenario=scenario, covers=("R-8.3.2-1",),
+                scenario=scenario, covers=("R-8.3.2-1",), bad={"naive": "handled-as-5xx"},
                 expect=AnyOf(StreamError("PROTOCOL_ERROR"),
-                             Custom("the application gets a 5xx status", _handled_as_5xx),
+                             Custom("the application gets a 5xx status", _handled_as_5xx, name="handled-as-5xx"),
                              why="§8.3 makes the response malformed; RFC 9110 §15 says to "
                                  "handle an invalid status code as a 5xx"))
 
@@ -147,8 +148,8 @@ CASES = [
         scenario=Script,
         request=Job((Req(PATH),)),
         expect=Succeeds() & Custom("exactly one :method GET, :scheme https and :path "
-                                   f"{PATH!r}, all before regular fields", _pseudo_problems),
-        bad=("duplicate-path",),
+                                   f"{PATH!r}, all before regular fields", _pseudo_problems, name="request-pseudo-fields"),
+        bad={"duplicate-path": "request-pseudo-fields"},
         covers=("R-8.3.1-1",),
     ),
     Case(
@@ -160,9 +161,9 @@ CASES = [
         server="Answers every request with a normal 200 and records the decoded request fields.",
         scenario=Script,
         expect=Succeeds() & Custom("exactly one :authority 127.0.0.1:<port>; any host field "
-                                   "equal to it", _authority(ORIGIN))
+                                   "equal to it", _authority(ORIGIN), name="authority-field")
         & Report("host_field_sent", _host_sent),
-        bad=("host-not-authority",),
+        bad={"host-not-authority": "authority-field"},
         covers=("R-8.3.1-3",),
     ),
     Case(
@@ -175,10 +176,10 @@ CASES = [
         request=Job((Req(headers=(("Host", "example.test"),)),)),
         expect=Succeeds() & Custom("exactly one :authority (example.test or 127.0.0.1:<port>), "
                                    "and no host field that differs from it",
-                                   _authority(f"example\\.test|{ORIGIN}"))
+                                   _authority(f"example\\.test|{ORIGIN}"), name="authority-field")
         & Report("authority_sent", lambda ev: dict(_request_fields(ev) or []).get(":authority"))
         & Report("host_field_sent", _host_sent),
-        bad=("host-not-authority",),
+        bad={"host-not-authority": "authority-field"},
         covers=("R-8.3.1-3",),
     ),
 ]

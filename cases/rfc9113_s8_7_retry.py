@@ -34,7 +34,7 @@ def bounded(limit):
     def check(ev):
         n = len(attempts(ev))
         return n <= limit, f"{n} request attempt(s) on {len(ev.observations.connections)} connection(s)"
-    return Custom(f"at most {limit} request attempts", check)
+    return Custom(f"at most {limit} request attempts", check, name="attempts-bounded")
 
 
 def how_retried(ev):
@@ -60,7 +60,7 @@ CASES = [
                      why="§8.7 allows an automatic retry of a refused request but does not require it")
         & Report("retry", how_retried),
         good=("good", "no-retry"),
-        bad=("refused-ok",),
+        bad={"refused-ok": "succeeds"},
         regression="curl#804",
         covers=("R-8.7-1", "R-6.4-2"),
     ),
@@ -75,7 +75,7 @@ CASES = [
         expect=Fails() & bounded(MAX_ATTEMPTS) & Retried(MAX_ATTEMPTS - 1)
         & Report("retry", how_retried),
         good=("good", "no-retry"),
-        bad=("retry-forever",),
+        bad={"retry-forever": "retries-bounded"},
         regression="curl#5794",
         covers=("R-HYG-3",),
         level_note="R-HYG-3 (retries end) has no keyword; the MUST stands on the retry bound "

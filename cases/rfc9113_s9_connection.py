@@ -34,7 +34,7 @@ def _after_first_fault(ev):
 
 
 NOT_REUSED = Custom("no new stream on connection #0 once it ended; request 2 goes on a new "
-                    "connection (§9.1.1)", _after_first_fault)
+                    "connection (§9.1.1)", _after_first_fault, name="not-reused-after-end")
 
 
 def _multiplexed(ev):
@@ -111,7 +111,7 @@ def _attempts(ev):
 
 
 BOUNDED = Custom(f"at most {MAX_ATTEMPTS} attempts in all (the request and two retries): no retry "
-                 "loop", _attempts)
+                 "loop", _attempts, name="attempts-bounded")
 
 
 def _how_421_ended(ev):
@@ -147,7 +147,7 @@ CASES = [
         scenario=lambda: Script(),
         request=gets(3, timeout_ms=1000),
         expect=Succeeds() & Connections(1, why="one connection for all three requests"),
-        bad=("no-reuse",),
+        bad={"no-reuse": "connections"},
         covers=("R-9.1-1",),
     ),
     Case(
@@ -161,8 +161,8 @@ CASES = [
         request=gets(3, mode="parallel", timeout_ms=1000),
         needs=frozenset({"h2", "parallel"}),
         expect=Succeeds() & Custom("all three requests are open at once on a single connection",
-                                   _multiplexed),
-        bad=("no-multiplex",),
+                                   _multiplexed, name="multiplexed"),
+        bad={"no-multiplex": "multiplexed"},
         covers=("R-9.1-1",),
     ),
     # §9.1.1 and RFC 9110 §15.5.20: 421 Misdirected Request
@@ -182,7 +182,7 @@ CASES = [
                          "the 421 to the application")
         & BOUNDED & Report("misdirected", _how_421_ended),
         good=("good", "retry-421"),
-        bad=("corrupt-body",),
+        bad={"corrupt-body": "succeeds"},
         covers=("R-9.1-2",),
         level_note="R-9.1-2 (retrying a 421) is Y; the MUST stands on delivering whichever "
                    "response ends the transfer exactly (RFC 9110 §2.4), which no line states and "
@@ -199,7 +199,7 @@ CASES = [
         request=get(timeout_ms=1000),
         expect=Succeeds(MISDIRECTED, 421) & BOUNDED & Report("misdirected", _how_421_ended),
         good=("good", "retry-421"),
-        bad=("retry-421-forever",),
+        bad={"retry-421-forever": "attempts-bounded"},
         covers=("R-9.1-2", "R-HYG-3"),
         level_note="R-9.1-2 and R-HYG-3 (retrying a 421, and that retries end) have no keyword; "
                    "the MUST stands on the attempt bound and the exact 421, the checks "
@@ -220,9 +220,9 @@ CASES = [
             r4=seq(frames(lambda conn, req: F.goaway(req.stream, "PROTOCOL_ERROR")), close()))),
         request=gets(5, timeout_ms=1000),
         expect=TransferSucceeds(2) & TransferSucceeds(4)
-        & Custom("no connection still open at the end of the job", _all_closed)
+        & Custom("no connection still open at the end of the job", _all_closed, name="all-closed")
         & Report("outcomes", _outcomes),
-        bad=("leak-abandoned-connections",),
+        bad={"leak-abandoned-connections": "all-closed"},
         covers=("R-HYG-1",),
         level_note="R-HYG-1 (no sockets left after faults) has no keyword, and R-5.4.1-2's MUST "
                    "to close covers only the client's own error GOAWAY; leak-abandoned-connections "
@@ -244,7 +244,7 @@ CASES = [
         request=TWO,
         expect=ConnectionError("PROTOCOL_ERROR") & TransferSucceeds(1) & NOT_REUSED
         & Connections(2, why="request 2 needs a new connection"),
-        bad=("naive", "reuse-after-error"),
+        bad={"naive": "not-reused-after-end", "reuse-after-error": "not-reused-after-end"},
         covers=("R-9.1.1-3", "R-5.4.1-2"),
     ),
     Case(
@@ -258,7 +258,7 @@ CASES = [
         scenario=goaway_after_response("INTERNAL_ERROR"),
         request=TWO,
         expect=Succeeds() & NOT_REUSED & Connections(2, why="request 2 needs a new connection"),
-        bad=("ignore-goaway",),
+        bad={"ignore-goaway": "not-reused-after-end"},
         covers=("R-9.1.1-3",),
     ),
     # §7: unknown error codes
@@ -273,7 +273,7 @@ CASES = [
         scenario=goaway_after_response(0xDEAD),
         request=TWO,
         expect=Succeeds() & NOT_REUSED & Connections(2, why="request 2 needs a new connection"),
-        bad=("ignore-goaway",),
+        bad={"ignore-goaway": "not-reused-after-end"},
         covers=("R-7-1",),
     ),
     # §9.2: TLS
@@ -284,9 +284,9 @@ CASES = [
         server="Answers normally; records the TLS version of every connection.",
         scenario=lambda: Script(),
         request=get(timeout_ms=1000),
-        expect=Succeeds() & Custom("every connection uses TLS 1.2 or 1.3", _tls_12_or_newer)
+        expect=Succeeds() & Custom("every connection uses TLS 1.2 or 1.3", _tls_12_or_newer, name="tls-12-or-newer")
         & Report("tls_versions", _tls_versions),
-        bad=("tls-max-1.1",),
+        bad={"tls-max-1.1": "tls-12-or-newer"},
         covers=("R-9.2-1",),
     ),
     Case(
@@ -297,8 +297,8 @@ CASES = [
         server="Caps TLS at version 1.2 and answers normally over h2.",
         scenario=lambda: Script(tls_max_version="TLSv1_2"),
         request=get(timeout_ms=1000),
-        expect=Succeeds() & Custom("the connection uses TLS 1.2 with ALPN h2", _tls_12_h2),
-        bad=("tls13-only",),
+        expect=Succeeds() & Custom("the connection uses TLS 1.2 with ALPN h2", _tls_12_h2, name="tls-12-with-h2"),
+        bad={"tls13-only": "tls-12-with-h2"},
         covers=("R-9.2-2",),
         level_note="R-9.2-2 is Y (§9.2 allows TLS 1.2 but does not make a client support it); both "
                    "checks, the one tls13-only breaks, stand on this line alone.",
@@ -311,9 +311,9 @@ CASES = [
         server="Answers normally on https://127.0.0.1 and records the ClientHello's server_name.",
         scenario=lambda: Script(),
         request=get(timeout_ms=1000),
-        expect=Succeeds() & Custom("no connection carries an IP address as SNI", _no_ip_sni)
+        expect=Succeeds() & Custom("no connection carries an IP address as SNI", _no_ip_sni, name="no-ip-sni")
         & Report("sni", _sni),
-        bad=("ip-sni",),
+        bad={"ip-sni": "no-ip-sni"},
         covers=("R-9.2-4",),
         level_note="R-9.2-4 is Y (RFC 6066 §3 forbids IP literals in server_name without a keyword); "
                    "ip-sni breaks only the SNI check.",
@@ -330,7 +330,7 @@ CASES = [
         scenario=cut_off(content_length=True),
         request=get(timeout_ms=1000),
         expect=Fails(*TRUNCATED) & Report("failure", how_it_failed),
-        bad=("truncated-ok",),
+        bad={"truncated-ok": "transfer-fails"},
         covers=("R-5.4.3-1",),
     ),
     Case(
@@ -343,7 +343,7 @@ CASES = [
         scenario=cut_off(content_length=False),
         request=get(timeout_ms=1000),
         expect=Fails(*TRUNCATED) & Report("failure", how_it_failed),
-        bad=("truncated-ok",),
+        bad={"truncated-ok": "transfer-fails"},
         covers=("R-5.4.3-1",),
     ),
 ]

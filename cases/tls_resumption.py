@@ -56,7 +56,7 @@ CASES = [
         request=TWO_FRESH,
         needs=NEEDS,
         expect=Succeeds(level=MUST) & TWO_CONNECTIONS & REPORTS,
-        bad=("ignore-fresh",),
+        bad={"ignore-fresh": "connections"},
         regression="curl#3202",
         covers=("R-TLS-1", "R-TLS-3"),
     ),
@@ -73,9 +73,9 @@ CASES = [
         expect=Exercised("the client offered a ticket that the server could reject", ticket_offered)
         & Succeeds() & TWO_CONNECTIONS
         & Custom("the second connection does not resume (the scenario rejects every ticket)",
-                 not_resumed)
+                 not_resumed, name="not-resumed")
         & REPORTS,
-        bad=("require-resumption",),
+        bad={"require-resumption": "succeeds"},
         regression="curl#7222",
         covers=("R-TLS-2",),
     ),

@@ -18,6 +18,9 @@ class Level(str, enum.Enum):
 
 
 MUST, SHOULD, MAY = Level.MUST, Level.SHOULD, Level.MAY
+# The usual negative control of a fault case: a client that accepts anything must fail on the
+# transfer's outcome, since the requirement is that the fault ends the transfer.
+NAIVE = {"naive": "transfer-fails"}
 
 
 class CaseDefinitionError(ValueError):
@@ -82,8 +85,8 @@ class Case:
     request: Job = field(default_factory=Job)
     transport: str = "tls"               # tls (https + ALPN), h2c (prior knowledge), reference
     needs: frozenset = frozenset({"h2"})  # adapter capabilities required
-    bad: tuple[str, ...] = ("naive",)    # scripted-client behaviours that must FAIL (negative controls)
-    good: tuple[str, ...] = ("good",)    # scripted-client behaviours that must PASS
+    bad: dict = field(default_factory=dict)  # {scripted behaviour: the check it must fail on}
+    good: tuple[str, ...] = ("good",)    # scripted behaviours that must PASS, one per allowed reaction
     regression: str | None = None        # public bug reference, e.g. "curl#11859"
     waits: bool = False                  # True when the client's own timeout is the behaviour under test
     covers: tuple[str, ...] = ()         # requirement IDs of ../shared/requirements.md, e.g. ("R-6.8-2",)
@@ -121,7 +124,9 @@ class Case:
         if not self.covers:
             bad("covers must name the requirement IDs of ../shared/requirements.md the case checks, "
                 "e.g. covers=('R-6.8-2',)")
-        if not self.bad:
-            bad("needs at least one misbehaving scripted client in 'bad' (a negative control)")
+        if not isinstance(self.bad, dict) or not self.bad or not all(
+                isinstance(k, str) and isinstance(v, str) and v for k, v in self.bad.items()):
+            bad("bad must map each misbehaving scripted client to the name of the check it must "
+                "fail on, e.g. bad={'no-ping-ack': 'sent-ping'} (a negative control)")
         if self.request.timeout_ms > 10000:
             bad("request timeout_ms must stay at or below 10000")

@@ -154,7 +154,7 @@ class Scenario:
     alpn: tuple[str, ...] | None = ("h2", "http/1.1")
     rotate_ticket_keys: bool = False
     tls_max_version: str | None = None   # e.g. "TLSv1_2"
-    close_on_client_goaway: bool = True  # False keeps the connection open to catch a client reusing it
+    close_on_client_goaway: bool = False  # §5.4.1: the client has to close; True closes for it
 
     # -- transport callbacks ----------------------------------------------
     def connection_made(self, conn: Conn) -> None:
@@ -260,8 +260,8 @@ class Scenario:
             conn.window_opened(f.stream, f.increment)
 
     def _on_goaway(self, conn: Conn, f: Frame) -> None:
-        # The client gave up on the connection with an error (§5.4.1): a real
-        # server closes, and clients that wait for the peer's close end promptly.
+        # The client gave up on the connection with an error: §5.4.1 makes it close the
+        # connection, so by default the server waits for that close instead of doing it.
         if f.error_code != "NO_ERROR" and self.close_on_client_goaway:
             conn.close()
 
@@ -367,7 +367,7 @@ class Script(Scenario):
     def __init__(self, *, preface: list[Step] | None = None, respond: Responder | None = None,
                  on_frame: Callable[[Conn, Frame], None] | None = None, ack: bool = True,
                  alpn: tuple[str, ...] | None | str = "default", rotate_ticket_keys: bool = False,
-                 tls_max_version: str | None = None, close_on_client_goaway: bool = True):
+                 tls_max_version: str | None = None, close_on_client_goaway: bool = False):
         self.preface, self.respond, self.on_frame, self.ack = preface, respond, on_frame, ack
         if alpn != "default":
             self.alpn = alpn

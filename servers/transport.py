@@ -126,6 +126,7 @@ class Hosted:
             for p in self._protocols:
                 if not p.closed:
                     self.observations.unclosed += 1
+                    p.record.closed_by = "nobody (still open when the case ended)"
                     p.transport.abort()
         self.servers.call(stop)
         self.servers.call(lambda: None)

@@ -32,6 +32,7 @@ class Frame:
     length: int
     error_code: str | None = None       # RST_STREAM, GOAWAY
     last_stream: int | None = None      # GOAWAY
+    promised: int | None = None         # PUSH_PROMISE: the promised stream id
     debug: bytes | None = None          # GOAWAY debug data
     settings: list[tuple[str, int]] | None = None
     ping: bytes | None = None
@@ -50,7 +51,7 @@ class Frame:
         bits = [f"{self.type} stream={self.stream}"]
         if self.flags:
             bits.append("flags=" + "|".join(self.flags))
-        for name in ("error_code", "last_stream", "increment", "data_len"):
+        for name in ("error_code", "last_stream", "promised", "increment", "data_len"):
             value = getattr(self, name)
             if value is not None:
                 bits.append(f"{name}={value}")
@@ -173,6 +174,8 @@ class FrameReader:
 
     def _push_promise(self, fr: Frame, flags: int, payload: bytes) -> None:
         body, fr.problem = _unpad(payload, flags)
+        if len(body) >= 4:
+            fr.promised = struct.unpack(">I", body[:4])[0] & 0x7FFFFFFF
         self._block_start(fr, flags, body[4:])
 
     def _continuation(self, fr: Frame, flags: int, payload: bytes) -> None:

@@ -63,7 +63,7 @@ def test_malformed_case_is_named_and_earlier_results_are_kept(tmp_path):
     ("requirement", " ", "'requirement' must be a non-empty sentence"),
     ("scenario", "not callable", "scenario must be a callable"),
     ("expect", object(), "expect must be an Expectation"),
-    ("bad", (), "needs at least one misbehaving scripted client"),
+    ("bad", {}, "bad must map each misbehaving scripted client"),
     ("covers", (), "covers must name the requirement IDs"),
     ("covers", ("6.8-2",), "covers must be a tuple of requirement IDs"),
 ])

@@ -18,43 +18,87 @@ FAILED = ClientOutcome(ok=False, error={"class": "http2", "name": "CURLE_HTTP2",
 TIMED_OUT = ClientOutcome(ok=False, error={"class": "timeout", "name": "CURLE_OPERATION_TIMEDOUT"})
 
 
-def evidence(*client_frames: bytes, outcome=OK, connections: int = 1) -> Evidence:
+def evidence(*client_frames: bytes, outcome=OK, connections: int = 1, closed_by="client",
+             outcomes=None) -> Evidence:
     obs = Observations()
     for i in range(connections):
-        c = Connection(i, True)
+        c = Connection(i, True, closed_by=closed_by)
         reader = FrameReader()
         c.received = reader.feed(F.headers(1, REQUEST, end_stream=True) + b"".join(client_frames))
+        for seq, f in enumerate(c.received):
+            f.seq = seq
         obs.connections.append(c)
-    return Evidence([outcome], obs)
+    return Evidence(outcomes or [outcome], obs)
 
 
 def verdict(expect, ev, level=MUST):
     return combine(expect.judge(ev), level, {})
 
 
-def test_connection_error_needs_failure_and_the_right_goaway():
-    exp = ConnectionError("PROTOCOL_ERROR")
-    assert verdict(exp, evidence(F.goaway(0, "PROTOCOL_ERROR"), outcome=FAILED)).outcome is Outcome.PASS
-    wrong = verdict(exp, evidence(F.goaway(0, "INTERNAL_ERROR"), outcome=FAILED))
-    assert (wrong.outcome, wrong.level, wrong.actual) == (Outcome.FAIL, MUST, "client sent GOAWAY(INTERNAL_ERROR)")
+def failing(v) -> tuple:
+    return v.outcome, v.level, v.failed_checks
+
+
+def test_connection_error_goaway_is_a_should_with_generic_codes_allowed():
+    """The CE legend: the named code or PROTOCOL_ERROR/INTERNAL_ERROR meet the SHOULD; another
+    code or no GOAWAY fail it at SHOULD; last-stream-id must be 0 with no pushed stream."""
+    exp = ConnectionError("FLOW_CONTROL_ERROR")
+    for code in ("FLOW_CONTROL_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR"):
+        assert verdict(exp, evidence(F.goaway(0, code), outcome=FAILED)).outcome is Outcome.PASS
+    wrong = verdict(exp, evidence(F.goaway(0, "STREAM_CLOSED"), outcome=FAILED))
+    assert failing(wrong) == (Outcome.FAIL, SHOULD, ["goaway-code"])
     silent = verdict(exp, evidence(outcome=FAILED))
-    assert (silent.outcome, silent.level) == (Outcome.FAIL, SHOULD)
+    assert failing(silent) == (Outcome.FAIL, SHOULD, ["goaway-code"])
+    last = verdict(exp, evidence(F.goaway(1, "PROTOCOL_ERROR"), outcome=FAILED))
+    assert failing(last) == (Outcome.FAIL, SHOULD, ["goaway-last-stream"])
+
+
+def test_connection_error_goaway_may_be_left_out_after_a_bad_preface():
+    exp = ConnectionError("PROTOCOL_ERROR", goaway_optional=True)
+    assert verdict(exp, evidence(outcome=FAILED)).outcome is Outcome.PASS
+
+
+def test_connection_error_musts_fail_the_transfer_close_and_open_nothing_more():
+    exp = ConnectionError("PROTOCOL_ERROR")
     accepted = verdict(exp, evidence(F.goaway(0, "PROTOCOL_ERROR"), outcome=OK))
-    assert accepted.outcome is Outcome.FAIL and accepted.level is MUST
+    assert failing(accepted) == (Outcome.FAIL, MUST, ["transfer-fails"])
     waited = verdict(exp, evidence(F.goaway(0, "PROTOCOL_ERROR"), outcome=TIMED_OUT))
     assert waited.outcome is Outcome.FAIL and "timeout" in waited.actual
+    open_ = verdict(exp, evidence(F.goaway(0, "PROTOCOL_ERROR"), outcome=FAILED,
+                                  closed_by="nobody (still open when the case ended)"))
+    assert failing(open_) == (Outcome.FAIL, MUST, ["closes-after-goaway"])
+    reused = verdict(exp, evidence(F.goaway(0, "PROTOCOL_ERROR"), F.headers(3, REQUEST, end_stream=True),
+                                   outcome=FAILED))
+    assert failing(reused) == (Outcome.FAIL, MUST, ["no-stream-after-goaway"])
+    server_closed = verdict(exp, evidence(F.goaway(0, "PROTOCOL_ERROR"), outcome=FAILED, closed_by="server"))
+    assert server_closed.outcome is Outcome.PASS
 
 
-def test_stream_error_accepts_rst_or_goaway_with_the_code():
-    exp = StreamError("PROTOCOL_ERROR")
-    assert verdict(exp, evidence(F.rst_stream(1, "PROTOCOL_ERROR"), outcome=FAILED)).outcome is Outcome.PASS
-    assert verdict(exp, evidence(F.goaway(0, "PROTOCOL_ERROR"), outcome=FAILED)).outcome is Outcome.PASS
-    other_stream = verdict(exp, evidence(F.rst_stream(3, "PROTOCOL_ERROR"), outcome=FAILED))
-    assert other_stream.level is SHOULD
+def test_stream_error_accepts_rst_with_the_code_a_generic_one_or_a_connection_error():
+    exp = StreamError("STREAM_CLOSED")
+    for frame in (F.rst_stream(1, "STREAM_CLOSED"), F.rst_stream(1, "PROTOCOL_ERROR"),
+                  F.goaway(0, "STREAM_CLOSED"), F.goaway(0, "INTERNAL_ERROR")):
+        assert verdict(exp, evidence(frame, outcome=FAILED)).outcome is Outcome.PASS
+    wrong = verdict(exp, evidence(F.rst_stream(1, "FLOW_CONTROL_ERROR"), outcome=FAILED))
+    assert failing(wrong) == (Outcome.FAIL, MUST, ["rst-code"])
+    other_stream = verdict(exp, evidence(F.rst_stream(3, "STREAM_CLOSED"), outcome=FAILED))
+    assert failing(other_stream) == (Outcome.FAIL, SHOULD, ["rst-code"])
     cancel = verdict(exp, evidence(F.rst_stream(1, "CANCEL"), outcome=FAILED))
-    assert cancel.outcome is Outcome.FAIL and cancel.level is SHOULD
-    wrong = verdict(exp, evidence(F.rst_stream(1, "STREAM_CLOSED"), outcome=FAILED))
-    assert wrong.level is MUST
+    assert failing(cancel) == (Outcome.FAIL, SHOULD, ["rst-code"])
+    escalated_open = verdict(exp, evidence(F.goaway(0, "PROTOCOL_ERROR"), outcome=FAILED, closed_by=None))
+    assert failing(escalated_open) == (Outcome.FAIL, MUST, ["closes-after-goaway"])
+
+
+def test_stream_error_reports_siblings_killed_without_a_connection_error():
+    exp = StreamError("PROTOCOL_ERROR")
+    ev = evidence(F.rst_stream(1, "PROTOCOL_ERROR"), F.rst_stream(3, "CANCEL"), outcomes=[FAILED, FAILED])
+    info: dict = {}
+    exp.note(ev, info)
+    assert info["siblings"] == {"completed": 0, "failed": 1, "escalated": False,
+                                "killed_without_connection_error": True}
+    info = {}
+    exp.note(evidence(F.rst_stream(1, "PROTOCOL_ERROR"), outcomes=[FAILED, OK]), info)
+    assert info["siblings"]["completed"] == 1 and not info["siblings"]["killed_without_connection_error"]
 
 
 def test_succeeds_checks_status_and_exact_body():

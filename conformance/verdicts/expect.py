@@ -48,10 +48,10 @@ def _failed_cleanly(ev: Evidence, index: int = 0) -> Check:
     """The transfer must fail, and not merely by running into the client's timeout."""
     o = ev.outcomes[index] if index < len(ev.outcomes) else None
     if o is None:
-        return Check(False, "the transfer fails", "the client reported no outcome")
+        return Check(False, "the transfer fails", "the client reported no outcome", name="transfer-fails")
     passed = not o.ok and o.error_class != "timeout"
     return Check(passed, "the transfer fails with an error (not success, not a timeout)",
-                 f"transfer {o.summary()}")
+                 f"transfer {o.summary()}", name="transfer-fails")
 
 
 class Succeeds(Expectation):
@@ -73,7 +73,7 @@ class Succeeds(Expectation):
             actual = f"transfer {i + 1} {o.summary()}"
             if o.ok and body is not None and o.body_sha256 != sha256(body):
                 actual += " (body differs)"
-            checks.append(Check(passed, want, actual, self.level))
+            checks.append(Check(passed, want, actual, self.level, name="succeeds"))
         return checks
 
 
@@ -88,7 +88,7 @@ class TransferSucceeds(Succeeds):
     def judge(self, ev: Evidence) -> list[Check]:
         if self.index >= len(ev.outcomes):
             return [Check(False, f"transfer {self.index + 1} succeeds",
-                          f"no outcome for transfer {self.index + 1}", self.level)]
+                          f"no outcome for transfer {self.index + 1}", self.level, name="succeeds")]
         one = Evidence([ev.outcomes[self.index]], ev.observations)
         checks = super().judge(one)
         for c in checks:
@@ -106,64 +106,154 @@ class Ignored(Succeeds):
                   if f.error_code not in NOT_AN_ERROR]
         checks.append(Check(not errors, "no GOAWAY or RST_STREAM with an error code",
                             "client sent " + (", ".join(f.describe() for f in errors) or "none"),
-                            self.level))
+                            self.level, name="no-error-sent"))
         return checks
 
 
-class ConnectionError(Expectation):
-    """§5.4.1: the transfer fails; a GOAWAY, if sent, carries one of `codes` (sending it is a SHOULD)."""
+GENERIC_CODES = {"PROTOCOL_ERROR", "INTERNAL_ERROR"}   # §5.4: allowed in place of a specific code
 
-    def __init__(self, *codes: str):
-        self.codes = set(codes)
+
+def _error_goaways(conn) -> list[Frame]:
+    return [f for f in conn.frames("GOAWAY") if f.error_code not in NOT_AN_ERROR]
+
+
+def _fault_connections(ev: Evidence) -> list:
+    """The connections a connection error ended: those with the client's error GOAWAY, else
+    the one that carried the request."""
+    with_goaway = [c for c in ev.observations.connections if _error_goaways(c)]
+    if with_goaway:
+        return with_goaway
+    return [c for c in ev.observations.connections if c.streams_opened()][:1] or \
+        ev.observations.connections[:1]
+
+
+def _code_check(goaways: list[Frame], codes: set[str], optional: bool) -> Check:
+    """§5.4.1 SHOULD: a GOAWAY with the named code or a generic one (§5.4)."""
+    want = "GOAWAY(" + "|".join(sorted(codes)) + ", or a generic PROTOCOL_ERROR|INTERNAL_ERROR)"
+    if not goaways:
+        if optional:
+            return Check(True, want + " or none (§3.4 allows leaving it out after an invalid "
+                         "server preface)", "client sent no GOAWAY", Level.SHOULD, name="goaway-code")
+        return Check(False, want + " before closing (§5.4.1 SHOULD)",
+                     "client sent no GOAWAY with an error code", Level.SHOULD, name="goaway-code")
+    code = goaways[0].error_code
+    how = "" if code in codes else " (a generic code)" if code in GENERIC_CODES else ""
+    return Check(code in codes | GENERIC_CODES, want, f"client sent GOAWAY({code}){how}",
+                 Level.SHOULD, name="goaway-code")
+
+
+def _last_stream_check(ev: Evidence, goaways: list[Frame]) -> Check:
+    """§5.4.1 SHOULD: the GOAWAY names the last server-initiated stream the client processed;
+    with no pushed stream that is 0."""
+    want = "the GOAWAY's last-stream-id is 0 or a stream the server promised"
+    if not goaways:
+        return Check(True, want, "no GOAWAY to check", Level.SHOULD, name="goaway-last-stream")
+    promised = {f.promised for c in ev.observations.connections for f in c.sent
+                if f.type == "PUSH_PROMISE"}
+    last = goaways[0].last_stream
+    return Check(last == 0 or last in promised, want, f"last-stream-id {last}", Level.SHOULD,
+                 name="goaway-last-stream")
+
+
+def _closed_check(conns: list) -> Check:
+    """§5.4.1 MUST: after its error GOAWAY the client closes the TCP connection. The server
+    keeps its side open (close_on_client_goaway=False), so only the client can end it."""
+    want = "the client closes the connection it gave up on"
+    left = [c.index for c in conns if c.closed_by is None or c.closed_by.startswith("nobody")]
+    by_server = [c.index for c in conns if c.closed_by == "server"]
+    actual = (f"connection(s) {left} still open when the case ended" if left else
+              f"the server closed connection(s) {by_server} first" if by_server else
+              "the client closed it")
+    return Check(not left, want, actual, name="closes-after-goaway")
+
+
+def _no_stream_check(conns: list) -> Check:
+    """§5.4.1 MUST: no new stream on a connection after the client's error GOAWAY."""
+    late = [(c.index, f.stream) for c in conns for g in _error_goaways(c)[:1]
+            for f in c.headers_after(g.seq) if f.stream not in _opened_before(c, g)]
+    return Check(not late, "no new stream on a connection after the client's GOAWAY",
+                 f"opened stream(s) {late} after its GOAWAY" if late else "none opened",
+                 name="no-stream-after-goaway")
+
+
+def _opened_before(conn, goaway: Frame) -> set[int]:
+    return {f.stream for f in conn.received if f.type == "HEADERS" and f.seq < goaway.seq}
+
+
+class ConnectionError(Expectation):
+    """§5.4.1 as the catalog's CE legend reads it. MUST: the transfer fails, the client closes
+    the connection and opens no stream on it after its GOAWAY. SHOULD: a GOAWAY carrying the
+    named code or a generic one, with the right last-stream-id. `goaway_optional`: after an
+    invalid server preface the GOAWAY may be left out (§3.4)."""
+
+    def __init__(self, *codes: str, goaway_optional: bool = False, index: int = 0):
+        self.codes, self.goaway_optional, self.index = set(codes), goaway_optional, index
 
     def judge(self, ev: Evidence) -> list[Check]:
-        goaways = [f for f in _client_frames(ev, "GOAWAY") if f.error_code not in NOT_AN_ERROR]
-        right = [f for f in goaways if f.error_code in self.codes]
-        want = "GOAWAY(" + "|".join(sorted(self.codes)) + ")"
-        if right:
-            code_check = Check(True, want, f"client sent GOAWAY({right[0].error_code})")
-        elif goaways:  # it signalled a different error: the wrong error type (MUST)
-            code_check = Check(False, want, f"client sent GOAWAY({goaways[0].error_code})")
-        else:
-            rsts = _codes(_client_frames(ev, "RST_STREAM"))
-            code_check = Check(False, want + " before closing (RFC 9113 §5.4.1 SHOULD)",
-                               "client sent no GOAWAY with an error code"
-                               + (f" (RST_STREAM {rsts})" if rsts else ""), Level.SHOULD)
-        return [_failed_cleanly(ev), code_check]
+        conns = _fault_connections(ev)
+        goaways = [g for c in conns for g in _error_goaways(c)]
+        return [_failed_cleanly(ev, self.index), _code_check(goaways, self.codes, self.goaway_optional),
+                _last_stream_check(ev, goaways), _closed_check(conns), _no_stream_check(conns)]
 
     def note(self, ev: Evidence, info: dict) -> None:
         info["goaway_sent"] = _codes(_client_frames(ev, "GOAWAY"))
 
 
 class StreamError(Expectation):
-    """§5.4.2: the transfer fails; RST_STREAM with one of `codes`, or a connection error
-    with the same code (§5.4.2 allows escalating); plain close is a CE without GOAWAY (SHOULD)."""
+    """§5.4.2: the transfer fails and the client resets the stream with the named code or a
+    generic one (MUST), or treats it as a connection error (§5.4.1 allows it), which then has
+    to meet the connection-error checks. What happens to sibling streams is reported
+    (R-5.4.2-2). `path` picks the faulty request's stream; default the first opened."""
 
-    def __init__(self, *codes: str):
-        self.codes = set(codes)
+    def __init__(self, *codes: str, path: str | None = None, index: int = 0):
+        self.codes, self.path, self.index = set(codes), path, index
+
+    def _stream(self, ev: Evidence) -> int | None:
+        if self.path is not None:
+            for f in ev.observations.frames("HEADERS"):
+                if dict(f.headers or []).get(":path") == self.path:
+                    return f.stream
+        return _request_stream(ev)
 
     def judge(self, ev: Evidence) -> list[Check]:
-        stream = _request_stream(ev)
-        signals = [f for f in _client_frames(ev, "RST_STREAM") if f.stream == stream] + \
-            _client_frames(ev, "GOAWAY")
-        errors = [f for f in signals if f.error_code not in NOT_AN_ERROR]
-        right = [f for f in errors if f.error_code in self.codes]
+        stream = self._stream(ev)
+        rsts = [f for f in _client_frames(ev, "RST_STREAM") if f.stream == stream]
+        conns = [c for c in ev.observations.connections if _error_goaways(c)]
         codes = "|".join(sorted(self.codes))
-        want = f"RST_STREAM({codes}) on stream {stream}, or GOAWAY({codes})"
+        want = f"RST_STREAM({codes} or a generic code) on stream {stream}, or a connection error"
+        checks = [_failed_cleanly(ev, self.index)]
+        right = [f for f in rsts if f.error_code in self.codes | GENERIC_CODES]
         if right:
-            code_check = Check(True, want, f"client sent {right[0].type}({right[0].error_code})")
-        elif errors:
-            code_check = Check(False, want, f"client sent {errors[0].type}({errors[0].error_code})")
-        else:
-            code_check = Check(False, want + " (closing without either is a connection error "
-                               "without GOAWAY: SHOULD)",
-                               "client sent " + (", ".join(f"{f.type}({f.error_code})" for f in signals)
-                                                 or "neither"), Level.SHOULD)
-        return [_failed_cleanly(ev), code_check]
+            checks.append(Check(True, want, f"client sent RST_STREAM({right[0].error_code})", name="rst-code"))
+        elif conns:   # escalated: judge it as the connection error it became
+            checks.append(Check(True, want, "client escalated to a connection error", name="rst-code"))
+            goaways = [g for c in conns for g in _error_goaways(c)]
+            checks += [_code_check(goaways, self.codes, False), _last_stream_check(ev, goaways),
+                       _closed_check(conns), _no_stream_check(conns)]
+        elif [f for f in rsts if f.error_code not in NOT_AN_ERROR]:
+            checks.append(Check(False, want, f"client sent RST_STREAM({rsts[0].error_code})", name="rst-code"))
+        else:   # neither: a connection error without GOAWAY, if the client closed (SHOULD)
+            sent = ", ".join(f.describe() for f in rsts) or "neither"
+            checks.append(Check(False, want + " (closing without either is a connection error "
+                                "without GOAWAY: SHOULD)", f"client sent {sent}", Level.SHOULD,
+                                name="rst-code"))
+            checks.append(_closed_check(_fault_connections(ev)))
+        return checks
 
     def note(self, ev: Evidence, info: dict) -> None:
         info["rst_sent"] = _codes(_client_frames(ev, "RST_STREAM"))
         info["goaway_sent"] = _codes(_client_frames(ev, "GOAWAY"))
+        if len(ev.outcomes) > 1:
+            info["siblings"] = _siblings(ev, self.index)
+
+
+def _siblings(ev: Evidence, faulty: int) -> dict:
+    """R-5.4.2-2 (reported): did the other transfers carry on after the stream error?"""
+    others = [o for i, o in enumerate(ev.outcomes) if i != faulty]
+    escalated = any(_error_goaways(c) for c in ev.observations.connections)
+    failed = sum(not o.ok for o in others)
+    return {"completed": len(others) - failed, "failed": failed, "escalated": escalated,
+            "killed_without_connection_error": bool(failed) and not escalated}
 
 
 class Fails(Expectation):
@@ -179,41 +269,46 @@ class Fails(Expectation):
             self.allow_timeout or o.error_class != "timeout")
         want = f"transfer {self.index + 1} fails" + (
             f" with error class {'|'.join(sorted(ok_classes))}" if ok_classes else " (not a timeout)")
-        return [Check(passed, want, f"transfer {self.index + 1} {o.summary()}")]
+        return [Check(passed, want, f"transfer {self.index + 1} {o.summary()}", name="transfer-fails")]
 
 
 class Sent(Expectation):
     """The client sent at least one frame of `ftype` matching `where`."""
 
+    prefix = "sent"
+
     def __init__(self, ftype: str, what: str, where: Callable[[Frame], bool] = lambda f: True, *,
-                 level: Level | None = None):
+                 level: Level | None = None, name: str = ""):
         self.ftype, self.what, self.where, self.level = ftype, what, where, level
+        self.name = name or f"{self.prefix}-{ftype.lower().replace('_', '-')}"
 
     def judge(self, ev: Evidence) -> list[Check]:
         frames = _client_frames(ev, self.ftype)
         hit = [f for f in frames if self.where(f)]
         actual = (f"sent {hit[0].describe()}" if hit else
                   f"no such frame; {self.ftype} frames sent: {[f.describe() for f in frames][:4]}")
-        return [Check(bool(hit), f"client sends {self.what}", actual, self.level)]
+        return [Check(bool(hit), f"client sends {self.what}", actual, self.level, name=self.name)]
 
 
 class NotSent(Sent):
     """The client sent no frame of `ftype` matching `where`."""
 
+    prefix = "not-sent"
+
     def judge(self, ev: Evidence) -> list[Check]:
         hit = [f for f in _client_frames(ev, self.ftype) if self.where(f)]
         return [Check(not hit, f"client never sends {self.what}",
-                      f"sent {hit[0].describe()}" if hit else "none sent", self.level)]
+                      f"sent {hit[0].describe()}" if hit else "none sent", self.level, name=self.name)]
 
 
 class Connections(Expectation):
     """How many connections the client opened: exactly `n`, or between `min` and `max`."""
 
     def __init__(self, n: int | None = None, *, min: int = 1, max: int | None = None,
-                 why: str = "", level: Level | None = None):
+                 why: str = "", level: Level | None = None, name: str = "connections"):
         self.min = n if n is not None else min
         self.max = n if n is not None else max
-        self.why, self.level = why, level
+        self.why, self.level, self.name = why, level, name
 
     def judge(self, ev: Evidence) -> list[Check]:
         got = len(ev.observations.connections)
@@ -221,7 +316,7 @@ class Connections(Expectation):
         rng = str(self.min) if self.min == self.max else (
             f"{self.min}..{self.max}" if self.max is not None else f"at least {self.min}")
         return [Check(passed, f"{rng} connection(s){' (' + self.why + ')' if self.why else ''}",
-                      f"{got} connection(s)", self.level)]
+                      f"{got} connection(s)", self.level, name=self.name)]
 
     def note(self, ev: Evidence, info: dict) -> None:
         info["connections"] = len(ev.observations.connections)
@@ -231,7 +326,7 @@ class Retried(Connections):
     """A retry on a new connection is allowed (MAY, reported) but bounded (MUST)."""
 
     def __init__(self, max_retries: int):
-        super().__init__(min=1, max=1 + max_retries,
+        super().__init__(min=1, max=1 + max_retries, name="retries-bounded",
                          why=f"at most {max_retries} retr{'y' if max_retries == 1 else 'ies'} on new connections")
 
     def note(self, ev: Evidence, info: dict) -> None:
@@ -242,12 +337,13 @@ class Retried(Connections):
 class Custom(Expectation):
     """A one-off check: `fn(ev) -> (passed, actual)`."""
 
-    def __init__(self, expected: str, fn: Callable[[Evidence], tuple[bool, str]], *, level: Level | None = None):
-        self.expected, self.fn, self.level = expected, fn, level
+    def __init__(self, expected: str, fn: Callable[[Evidence], tuple[bool, str]], *,
+                 level: Level | None = None, name: str):
+        self.expected, self.fn, self.level, self.name = expected, fn, level, name
 
     def judge(self, ev: Evidence) -> list[Check]:
         passed, actual = self.fn(ev)
-        return [Check(passed, self.expected, actual, self.level)]
+        return [Check(passed, self.expected, actual, self.level, name=self.name)]
 
 
 class Exercised(Expectation):
@@ -259,7 +355,8 @@ class Exercised(Expectation):
 
     def judge(self, ev: Evidence) -> list[Check]:
         reached, actual = self.fn(ev)
-        return [Check(reached, f"exercised: {self.what}", actual, Level.MAY, precondition=True)]
+        return [Check(reached, f"exercised: {self.what}", actual, Level.MAY, precondition=True,
+                      name="exercised")]
 
 
 class Report(Expectation):

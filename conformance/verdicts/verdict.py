@@ -72,6 +72,10 @@ class Check:
     actual: str
     level: Level | None = None
     precondition: bool = False
+    name: str = ""   # stable short name, e.g. "goaway-code"; controls assert on it
+
+    def level_or(self, case_level: Level | None) -> Level | None:
+        return self.level or case_level
 
 
 @dataclass
@@ -83,6 +87,17 @@ class Verdict:
     actual: str = ""
     info: dict = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
+    case_level: Level | None = None
+
+    @property
+    def failed_checks(self) -> list[str]:
+        """Names of the checks that made this verdict: unmet preconditions, or failures at
+        the violated level."""
+        if self.outcome is Outcome.NOT_EXERCISED:
+            return [c.name for c in self.checks if c.precondition and not c.passed]
+        if self.outcome is not Outcome.FAIL:
+            return []
+        return [c.name for c in self.checks if not c.passed and c.level_or(self.case_level) is self.level]
 
     @property
     def label(self) -> str:
@@ -96,7 +111,8 @@ class Verdict:
                 "violated_level": self.level.value if self.level else None,
                 "reason": self.reason, "expected": self.expected, "actual": self.actual,
                 "info": self.info,
-                "checks": [{"passed": c.passed, "expected": c.expected, "actual": c.actual,
+                "failed_checks": self.failed_checks,
+                "checks": [{"name": c.name, "passed": c.passed, "expected": c.expected, "actual": c.actual,
                             "level": c.level.value if c.level else None,
                             **({"precondition": True} if c.precondition else {})}
                            for c in self.checks]}
@@ -109,13 +125,13 @@ def combine(checks: list[Check], case_level: Level, info: dict) -> Verdict:
     if unmet:
         return Verdict(Outcome.NOT_EXERCISED, None, "; ".join(c.actual for c in unmet),
                        "; ".join(c.expected for c in unmet), "; ".join(c.actual for c in unmet),
-                       info, checks)
+                       info, checks, case_level)
     failing = [c for c in checks if not c.passed and (c.level or case_level) is not Level.MAY]
     expected = "; ".join(c.expected for c in checks)
     if not failing:
         return Verdict(Outcome.PASS, None, "all checks held", expected,
-                       "; ".join(c.actual for c in checks), info, checks)
+                       "; ".join(c.actual for c in checks), info, checks, case_level)
     worst = Level.MUST if any((c.level or case_level) is Level.MUST for c in failing) else Level.SHOULD
     first = next(c for c in failing if (c.level or case_level) is worst)
-    return Verdict(Outcome.FAIL, worst, first.actual, first.expected,
-                   "; ".join(c.actual for c in failing), info, checks)
+    return Verdict(Outcome.FAIL, worst, f"[{first.name}] {first.actual}", first.expected,
+                   "; ".join(c.actual for c in failing), info, checks, case_level)

@@ -80,6 +80,8 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     accept_huffman: bool = True      # False: a Huffman-coded string is a COMPRESSION_ERROR (RFC 7541 §5.2)
     multiplex: bool = True           # False: in parallel mode every transfer opens its own connection
     close_on_error: bool = True      # False: after our own GOAWAY the connection stays in use (§5.4.1)
+    close_after_goaway: bool = True  # False: after our own GOAWAY the socket stays open, unused (§5.4.1)
+    goaway_names_client_stream: bool = False  # misbehaviour: GOAWAY's last-stream-id is our own last stream
     tls_versions: tuple = ("TLSv1_2", None)  # (minimum, maximum or None) TLS version; §9.2: 1.2 or newer
     ip_sni: bool = False             # misbehaviour: an IP-literal host goes out as SNI (RFC 6066 §3)
     retry_421: int = 0               # retries of a 421 on a new connection (RFC 9110 §15.5.20: MAY)
@@ -93,7 +95,8 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "no-settings-ack": replace(_GOOD, ack_settings=False),
     "no-ping-ack": replace(_GOOD, ack_ping=False),
     "answer-ping-ack": replace(_GOOD, answer_ping_ack=True),
-    "wrong-code": replace(_GOOD, error_code="INTERNAL_ERROR"),
+    "generic-code": replace(_GOOD, error_code="INTERNAL_ERROR"),   # allowed by §5.4
+    "specific-wrong-code": replace(_GOOD, error_code="HTTP_1_1_REQUIRED"),
     "no-goaway": replace(_GOOD, send_goaway_on_error=False),
     "no-retry": replace(_GOOD, retry_limit=0),
     "retry-forever": replace(_GOOD, retry_limit=1000),
@@ -151,6 +154,8 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "no-huffman": replace(_GOOD, accept_huffman=False),
     "no-multiplex": replace(_GOOD, multiplex=False),
     "reuse-after-error": replace(_GOOD, close_on_error=False),
+    "keep-open-after-goaway": replace(_GOOD, close_after_goaway=False),
+    "goaway-last-client-stream": replace(_GOOD, goaway_names_client_stream=True),
     "tls-max-1.1": replace(_GOOD, tls_versions=("TLSv1", "TLSv1_1")),
     "tls13-only": replace(_GOOD, tls_versions=("TLSv1_3", None)),
     "ip-sni": replace(_GOOD, ip_sni=True),
@@ -368,7 +373,10 @@ class Job:
 
     def _close_all(self) -> None:
         for c in self.conns:
-            c.close()
+            if c.gave_up and not self.b.close_after_goaway:   # misbehaviour: outlives the job
+                _LEAKED.append(c)
+            else:
+                c.close()
 
     def drive(self, transfers: list[Transfer]) -> None:
         for t in transfers:

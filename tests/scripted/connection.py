@@ -154,7 +154,7 @@ class H2Connection:
         self.seen_first = self.got_settings = self.settings_acked = False
         self.continuations = 0                   # CONTINUATION frames in the current field block
         self.goaway: int | None = None
-        self.dead = self.send_failed = False
+        self.dead = self.send_failed = self.gave_up = False
         if behaviour.send_preface:               # §3.4: the magic, then SETTINGS
             self.out += PREFACE
             self.note("> PREFACE")
@@ -196,7 +196,7 @@ class H2Connection:
 
     def accepting(self) -> bool:
         """May a new stream go on this connection? (§6.8, §9.1.1, §5.1.1)"""
-        return not (self.dead or self.send_failed or self.next_id > MAX_STREAM_ID
+        return not (self.dead or self.gave_up or self.send_failed or self.next_id > MAX_STREAM_ID
                     or (self.goaway is not None and self.b.honour_goaway))
 
     def _active(self) -> int:
@@ -744,9 +744,14 @@ class H2Connection:
         """§5.4.1: GOAWAY(last stream id we processed from the server: always 0), then close."""
         self.note(f"connection error {code}: {message}")
         if self.b.send_goaway_on_error:
-            self._send(GoAwayFrame(0, last_stream_id=0, error_code=self._err(code),
+            last = max(self.streams, default=0) if self.b.goaway_names_client_stream else 0
+            self._send(GoAwayFrame(0, last_stream_id=last, error_code=self._err(code),
                                    additional_data=message[:120].encode()))
         self.flush()
+        if not self.b.close_after_goaway:         # misbehaviour: the socket stays open, unused
+            self.gave_up = True
+            self.note("misbehaviour: leaving the connection open after our GOAWAY")
+            return self._fail_all("http2", code, f"connection error {code}: {message}")
         if not self.b.close_on_error:             # misbehaviour: the connection stays open and in use
             self.note("misbehaviour: keeping the connection after our GOAWAY")
             return self._fail_all("http2", code, f"connection error {code}: {message}")
