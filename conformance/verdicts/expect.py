@@ -155,16 +155,32 @@ def _last_stream_check(ev: Evidence, goaways: list[Frame]) -> Check:
                  name="goaway-last-stream")
 
 
-def _closed_check(conns: list) -> Check:
+def _closed_check(conns: list, outcome=None) -> Check:
     """§5.4.1 MUST: after its error GOAWAY the client closes the TCP connection. The server
-    keeps its side open (close_on_client_goaway=False), so only the client can end it."""
+    keeps its side open (close_on_client_goaway=False), so only the client can end it; a client
+    that sent its GOAWAY and then sat until its own timeout did not close it."""
     want = "the client closes the connection it gave up on"
     left = [c.index for c in conns if c.closed_by is None or c.closed_by.startswith("nobody")]
     by_server = [c.index for c in conns if c.closed_by == "server"]
+    waited = [c.index for c in conns if _error_goaways(c)] if (
+        outcome is not None and outcome.error_class == "timeout") else []
     actual = (f"connection(s) {left} still open when the case ended" if left else
+              f"sent its GOAWAY on connection(s) {waited}, then held the connection until its own "
+              f"timeout ({outcome.summary()})" if waited else
               f"the server closed connection(s) {by_server} first" if by_server else
               "the client closed it")
-    return Check(not left, want, actual, name="closes-after-goaway")
+    return Check(not left and not waited, want, actual, name="closes-after-goaway")
+
+
+def _detected(ev: Evidence, index: int, conns: list) -> Check:
+    """The transfer fails. A timeout counts as failing here only when the client had already
+    sent its error GOAWAY: it saw the fault, and the wait is judged by closes-after-goaway."""
+    check = _failed_cleanly(ev, index)
+    o = ev.outcomes[index] if index < len(ev.outcomes) else None
+    if not check.passed and o is not None and o.error_class == "timeout" and \
+            any(_error_goaways(c) for c in conns):
+        return Check(True, check.expected, check.actual + " (after its error GOAWAY)", name=check.name)
+    return check
 
 
 def _no_stream_check(conns: list) -> Check:
@@ -192,8 +208,9 @@ class ConnectionError(Expectation):
     def judge(self, ev: Evidence) -> list[Check]:
         conns = _fault_connections(ev)
         goaways = [g for c in conns for g in _error_goaways(c)]
-        return [_failed_cleanly(ev, self.index), _code_check(goaways, self.codes, self.goaway_optional),
-                _last_stream_check(ev, goaways), _closed_check(conns), _no_stream_check(conns)]
+        outcome = ev.outcomes[self.index] if self.index < len(ev.outcomes) else None
+        return [_detected(ev, self.index, conns), _code_check(goaways, self.codes, self.goaway_optional),
+                _last_stream_check(ev, goaways), _closed_check(conns, outcome), _no_stream_check(conns)]
 
     def note(self, ev: Evidence, info: dict) -> None:
         info["goaway_sent"] = _codes(_client_frames(ev, "GOAWAY"))
@@ -221,7 +238,8 @@ class StreamError(Expectation):
         conns = [c for c in ev.observations.connections if _error_goaways(c)]
         codes = "|".join(sorted(self.codes))
         want = f"RST_STREAM({codes} or a generic code) on stream {stream}, or a connection error"
-        checks = [_failed_cleanly(ev, self.index)]
+        outcome = ev.outcomes[self.index] if self.index < len(ev.outcomes) else None
+        checks = [_detected(ev, self.index, conns)]
         right = [f for f in rsts if f.error_code in self.codes | GENERIC_CODES]
         if right:
             checks.append(Check(True, want, f"client sent RST_STREAM({right[0].error_code})", name="rst-code"))
@@ -229,7 +247,7 @@ class StreamError(Expectation):
             checks.append(Check(True, want, "client escalated to a connection error", name="rst-code"))
             goaways = [g for c in conns for g in _error_goaways(c)]
             checks += [_code_check(goaways, self.codes, False), _last_stream_check(ev, goaways),
-                       _closed_check(conns), _no_stream_check(conns)]
+                       _closed_check(conns, outcome), _no_stream_check(conns)]
         elif [f for f in rsts if f.error_code not in NOT_AN_ERROR]:
             checks.append(Check(False, want, f"client sent RST_STREAM({rsts[0].error_code})", name="rst-code"))
         else:   # neither: a connection error without GOAWAY, if the client closed (SHOULD)
