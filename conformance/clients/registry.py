@@ -5,7 +5,8 @@ An entry: `description`, `command` (the adapter, speaking docs/clients.md), opti
 `prepare` (what `make builds` runs; the build is prepared once builds/NAME/.prepared
 exists), `env` (added to the adapter's environment) and `matrix` (part of `make matrix`).
 Placeholders in strings: {python} the interpreter running the suite, {root} this
-checkout, {builds} the folder prepared builds live in.
+checkout (installed: the folder holding the conformance package, where
+`python -m conformance.clients.X` works), {builds} the folder prepared builds live in.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import tomllib
 from dataclasses import dataclass, field
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# A link to the checkout's clients.toml; its copy inside an installed package.
+REGISTRY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "clients.toml")
 BUILDS_DIR = os.environ.get("H2CS_BUILDS", os.path.join(ROOT, "builds"))
 DEFAULT_CLIENT = "pycurl-wheel"
 KEYS = {"description", "command", "prepare", "env", "matrix"}
@@ -91,7 +94,7 @@ def _entries(path: str) -> dict[str, Build]:
 
 def load(path: str | None = None) -> dict[str, Build]:
     """Every known build: the registry file, then the user builds under builds/."""
-    builds = _entries(path or os.path.join(ROOT, "clients.toml"))
+    builds = _entries(path or REGISTRY)
     if path is None:
         for extra in sorted(glob.glob(os.path.join(BUILDS_DIR, "*", "client.toml"))):
             for name, build in _entries(extra).items():
