@@ -58,7 +58,8 @@ def test_html_report_parts():
     # totals per level and outcome; a legend with colour and symbol; the filters
     assert "<h2>Totals per level and outcome</h2>" in page
     assert '<span style="background:#f7d79a"><b>!</b> FAIL-SHOULD: a SHOULD requirement is not met</span>' in page
-    for control in ('id="f-section"', 'id="f-level"', 'id="f-differs"', '<option value="9113/10">RFC 9113 §10</option>'):
+    for control in ('id="f-section"', 'id="f-level"', 'id="f-differs"',
+                    '<option value="9113/10">RFC 9113 §10</option>'):
         assert control in page
 
 
@@ -136,3 +137,17 @@ def test_schema_messages_name_the_field():
     del doc["run"]["started"]
     assert schema.problem(doc, schema.RESULTS) == "run.started: missing"
     assert schema.problem([], schema.RESULTS) == "the document: expected object, got array"
+
+
+def test_merge_refuses_results_of_different_suite_commits():
+    a, b = two_builds(), two_builds()
+    del b["builds"]["one"]
+    b["cases"] = [c for c in b["cases"] if c["client"] == "two"]
+    del a["builds"]["two"]
+    a["cases"] = [c for c in a["cases"] if c["client"] == "one"]
+    a["run"]["commit"], b["run"]["commit"] = "a" * 40, "b" * 40
+    with pytest.raises(results.ResultsError, match=r"^b.json: commit is 'b{40}' but a.json has 'a{40}'"):
+        results.merge({"a.json": a, "b.json": b})
+    b["run"]["commit"] = a["run"]["commit"]
+    merged = results.merge({"a.json": a, "b.json": b})
+    assert list(merged["builds"]) == ["one", "two"] and merged["run"]["planned"] == 10

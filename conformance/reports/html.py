@@ -151,12 +151,14 @@ def report_html(docs: list[dict], sources: list[str] | None = None) -> str:
                 colour, symbol, _ = STYLE[c["label"]]
                 flag = " unexpected" if cells[key]["unexpected"] else ""
                 tds.append(f'<td class="cell{flag}" tabindex=0 role=button data-cell="{key}" '
-                           f'data-build="{escape(col["title"])}" data-label="{c["label"]}" style="background:{colour}" '
+                           f'data-build="{escape(col["title"])}" data-label="{c["label"]}" '
+                           f'style="background:{colour}" '
                            f'title="{escape(c["label"])}: click for details"><span class=sym>{symbol}</span> '
                            f'{escape(c["label"])}<small>{escape(detail.cell_level(c))}</small></td>')
             labels = {c["label"] for c in row.values()}
             levels = {first["level"]} | {detail.cell_level(c) for c in row.values()}
-            body.append(f'<tr class=case data-case="r{r}" data-id="{escape(cid)}" data-section="{escape(rfc)}/{escape(section)}" '
+            body.append(f'<tr class=case data-case="r{r}" data-id="{escape(cid)}" '
+                        f'data-section="{escape(rfc)}/{escape(section)}" '
                         f'data-levels="{" ".join(sorted(levels))}" data-differs="{int(len(labels) > 1)}" '
                         f'data-notpass="{int(labels != {"PASS"})}"><th>{escape(cid)}</th>'
                         f'<td>{escape(first["level"])}</td>{"".join(tds)}</tr>')
