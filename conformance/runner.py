@@ -54,7 +54,7 @@ def capabilities(client: Client) -> set[str]:
 def run_case(case: Case, servers: ServerSet, client: Client, client_name: str) -> CaseResult:
     t0 = time.monotonic()
     phases: dict[str, float] = {}
-    missing = set(case.needs) - capabilities(client)
+    missing = (set(case.needs) | case.request.needs) - capabilities(client)
     if missing:
         v = Verdict(Outcome.UNSUPPORTED, reason=f"client lacks {', '.join(sorted(missing))}")
         return CaseResult(case, v, client_name, seconds=time.monotonic() - t0)
@@ -86,7 +86,8 @@ def run_case(case: Case, servers: ServerSet, client: Client, client_name: str) -
     return result
 
 
-_NOT_JUDGED = {"crash": Outcome.CRASH, "timeout": Outcome.TIMEOUT, "error": Outcome.ERROR}
+_NOT_JUDGED = {"crash": Outcome.CRASH, "timeout": Outcome.TIMEOUT, "error": Outcome.ERROR,
+               "unsupported": Outcome.UNSUPPORTED}
 
 
 def _judge(case: Case, reply: Reply, result: CaseResult) -> Verdict:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Callable
 from urllib.parse import urlsplit
 
+from conformance.clients.jobs import PROTOCOL, phases_of
+
 from . import checks
 from .connection import OUR_MAX_FRAME, TRACE_CAP, H2Connection
 from .transport import TLS, TransferError, close_socket, connect, http1_exchange, wait_readable
@@ -167,9 +169,9 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 def hello() -> dict:
-    return {"type": "hello", "protocol": 1,
+    return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "scripted", "version": "scripted/1"},
-            "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace"]}
+            "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace", "phases"]}
 
 
 class Transfer:
@@ -324,9 +326,16 @@ class Job:
             raise ValueError(f"id must be a string and timeout_ms positive, got {self.id!r}/{job['timeout_ms']!r}")
         if not isinstance(job["requests"], list) or not job["requests"]:
             raise ValueError("requests must be a non-empty list")
-        self.mode, self.connection = job.get("mode", "sequential"), job.get("connection", "reuse")
-        if self.mode not in ("sequential", "parallel") or self.connection not in ("reuse", "fresh"):
-            raise ValueError(f"unknown mode/connection {self.mode!r}/{self.connection!r}")
+        self.connection = job.get("connection", "reuse")
+        if "phases" not in job:
+            job = {**job, "mode": job.get("mode", "sequential")}
+        self.phases = phases_of(job)              # (mode, request indices), one after another
+        self.mode = self.phases[0][0]             # the mode of the phase running
+        if any(m not in ("sequential", "parallel") for m, _ in self.phases) \
+                or self.connection not in ("reuse", "fresh") \
+                or sorted(i for _, group in self.phases for i in group) != list(range(len(job["requests"]))):
+            raise ValueError(f"unknown mode/connection or phases {job.get('phases', job.get('mode'))!r}/"
+                             f"{self.connection!r}")
         cache = job.get("tls_session_cache", "separate")
         if cache not in ("shared", "separate"):
             raise ValueError(f"unknown tls_session_cache {cache!r}")
@@ -339,10 +348,11 @@ class Job:
         while _LEAKED:
             _LEAKED.pop().close(polite=False)
         try:
-            if self.mode == "parallel":
-                self.drive(self.transfers)
-            else:
-                for t in self.transfers:
+            for self.mode, group in self.phases:  # every phase on the same connections
+                if self.mode == "parallel":
+                    self.drive([self.transfers[i] for i in group])
+                    continue
+                for t in (self.transfers[i] for i in group):
                     self.drive([t])
                     if not t.ok and not self.b.close_abandoned:
                         self._abandon(t)
