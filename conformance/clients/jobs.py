@@ -314,6 +314,8 @@ SEEN_VERSIONS = {1: "1.1", 2: "1.1", 3: "2"}
 
 # Pausing and cancelling from the callbacks (curl/curl.h)
 WRITEFUNC_PAUSE = READFUNC_PAUSE = 0x10000001   # CURL_WRITEFUNC_PAUSE, CURL_READFUNC_PAUSE
+WRITEFUNC_ERROR = 0xFFFFFFFF   # CURL_WRITEFUNC_ERROR: any short count fails the transfer, and
+#                                curl_cffi passes only this one (and PAUSE) through unchanged
 PAUSE_RECV, PAUSE_SEND = 1, 4                    # CURLPAUSE_RECV, CURLPAUSE_SEND
 
 
@@ -432,13 +434,14 @@ class CurlTransfer:
         return len(raw)
 
     def on_write(self, data: bytes) -> int:
+        """Take a delivery of body octets; once at least cancel_after_bytes or pause_after are
+        held, the next delivery cancels or pauses instead (libcurl cannot take part of one)."""
         cancel_after, pause_after = self.req.get("cancel_after_bytes"), self.req.get("pause_after")
-        if cancel_after is not None and self.body_len + len(data) > cancel_after:
+        if cancel_after is not None and self.body_len >= cancel_after:
             self.cancelled = f"cancelled by the application after {self.body_len} body octets"
             self.note(self.cancelled)
-            return 0                   # libcurl ends the transfer with CURLE_WRITE_ERROR
-        if pause_after is not None and not self.receiver_paused_once \
-                and self.body_len + len(data) > pause_after:
+            return WRITEFUNC_ERROR     # libcurl ends the transfer with CURLE_WRITE_ERROR
+        if pause_after is not None and not self.receiver_paused_once and self.body_len >= pause_after:
             self.receiver_paused_once = True
             self.paused |= PAUSE_RECV
             self.paused_at = time.monotonic()

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from conformance.clients.jobs import PROTOCOL, phases_of
 
 from . import checks
+from .pacing import Pacing
 from .connection import OUR_MAX_FRAME, TRACE_CAP, H2Connection
 from .transport import TLS, TransferError, close_socket, connect, http1_exchange, wait_readable
 
@@ -171,7 +172,8 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 def hello() -> dict:
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "scripted", "version": "scripted/1"},
-            "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace", "phases"]}
+            "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace", "phases", "pause",
+                             "cancel", "streaming-upload", "trailers"]}
 
 
 class Transfer:
@@ -182,7 +184,9 @@ class Transfer:
         self.method, self.url = req["method"], req["url"]
         self.headers = [tuple(h) for h in req.get("headers") or []]
         self.body = base64.b64decode(req["body_b64"]) if req.get("body_b64") else b""
-        if b.fix_content_length:             # §8.1.1: a content-length other than the body's is malformed
+        self.pacing = Pacing(req)             # pauses, cancels, a body in chunks
+        self.length_known = self.pacing.chunks is None   # body_chunks: sent without content-length
+        if b.fix_content_length and self.length_known:   # §8.1.1: a content-length other than the body's is malformed
             self.headers = checks.true_content_length(self.headers, self.body)
         self.body_from = self.body_sent = 0  # where this attempt's DATA starts; body octets sent so far
         self.version = req.get("http_version", "h2")
@@ -208,7 +212,21 @@ class Transfer:
 
     def _reset(self) -> None:
         self.status, self.resp_headers, self.http_version = None, [], None
+        self.trailers: list = []
         self.hash, self.body_len = hashlib.sha256(), 0
+
+    @property
+    def body_complete(self) -> bool:
+        """Has the application handed over the whole request body?"""
+        return self.pacing.body_complete
+
+    @property
+    def request_trailers(self) -> list | None:
+        return self.pacing.trailers
+
+    @property
+    def paused(self) -> bool:
+        return self.pacing.paused
 
     def note(self, line: str) -> None:
         self.notes.append(f"{time.monotonic() % 1000:8.3f} t{self.index + 1} {line}")
@@ -216,6 +234,10 @@ class Transfer:
     def start(self, timeout_s: float) -> None:
         self.t0 = time.monotonic()
         self.deadline = self.t0 + timeout_s
+        self.pacing.start(self.t0)
+
+    def next_event(self) -> float:
+        return min(self.deadline, self.pacing.next_event())
 
     # -- called by connections ------------------------------------------------------
     def attach(self, conn, stream: int | None) -> None:
@@ -231,9 +253,37 @@ class Transfer:
     def set_response(self, status: int | None, headers: list, version: str = "2") -> None:
         self.status, self.resp_headers, self.http_version = status, headers, version
 
+    def set_trailers(self, fields: list) -> None:
+        self.trailers = fields
+
     def add_body(self, data: bytes) -> None:
-        self.hash.update(data)
-        self.body_len += len(data)
+        taken, stop = self.pacing.take(self.body_len, data)
+        self.hash.update(taken)
+        self.body_len += len(taken)
+        if stop == "pause":
+            self.note(f"receiver paused after {self.body_len} body octets")
+        elif stop == "cancel":
+            self.cancel(f"after {self.body_len} body octets")
+
+    def cancel(self, when: str) -> None:
+        """The application abandons the transfer: RST_STREAM(CANCEL) if its stream is open."""
+        self.fail("cancelled", "CANCELLED", f"cancelled by the application {when}")
+        if self.conn is not None:
+            self.conn.cancel(self)
+
+    def resume(self) -> None:
+        """The paused receiver takes what arrived meanwhile; the connection catches up."""
+        self.note("receiver unpaused")
+        self.add_body(self.pacing.resume())
+        if self.conn is not None:
+            self.conn.resumed()
+
+    def grow(self, chunk: bytes) -> None:
+        """The application hands over the next chunk of the body."""
+        before, self.body = len(self.body), self.body + chunk
+        self.note(f"body chunk of {len(chunk)} octets" + ("" if self.body_complete else ", more to come"))
+        if self.conn is not None:
+            self.conn.body_grew(self, before)
 
     def succeed(self) -> None:
         if not self.done:
@@ -307,7 +357,7 @@ class Transfer:
             digest = bytes(x ^ 0xff for x in digest)
         return {"ok": self.ok, "error": self.error, "status": self.status,
                 "http_version": self.http_version, "headers": self.resp_headers,
-                "body_len": self.body_len, "body_sha256": digest.hex(),
+                "trailers": self.trailers, "body_len": self.body_len, "body_sha256": digest.hex(),
                 "timings": self.timings, "trace": trace[:TRACE_CAP]}
 
 
@@ -390,19 +440,34 @@ class Job:
                     if t.conn is not None:
                         t.conn.cancel(t)
                     t.expire(self.timeout)
-                elif not t.done and (t.conn is None or t.conn.dead):
+                elif not t.done:
+                    self._pace(t, now)
+                if not t.done and (t.conn is None or t.conn.dead):
                     self._assign(t)
             for c in self.conns:
                 c.pump()
             live = [t for t in transfers if not t.done]
             if not live:
                 return
+            for t in live:
+                if t.body_sent >= len(t.body):
+                    t.pacing.all_sent(time.monotonic())
             conns = list({id(t.conn): t.conn for t in live if t.conn is not None and not t.conn.dead}.values())
-            wait = min(t.deadline for t in live) - time.monotonic()
+            wait = min(t.next_event() for t in live) - time.monotonic()
             ready = wait_readable([c.sock for c in conns], wait)
             for c in conns:
                 if c.sock in ready:
                     c.receive()
+
+    def _pace(self, t: Transfer, now: float) -> None:
+        """What the application does now: cancel, resume a paused receiver, add a body chunk."""
+        if now >= t.pacing.cancel_at:
+            return t.cancel(f"after {t.pacing.cancel_after_ms} ms")
+        if t.pacing.resume_due(now, self.transfers):
+            t.resume()
+        chunk = t.pacing.due_chunk(now)
+        if chunk is not None:
+            t.grow(chunk)
 
     def _assign(self, t: Transfer) -> None:
         h1 = t.h1 or t.version == "http1.1" or (t.scheme == "http" and t.version != "h2-prior-knowledge")
@@ -437,6 +502,9 @@ class Job:
 
     def _http1(self, t: Transfer, sock, remember, label: str) -> None:
         t.used.append(_H1Trace(label))
+        if not t.length_known or t.request_trailers is not None:
+            close_socket(sock)
+            return t.fail("other", "UNSUPPORTED", "the scripted client streams bodies and sends trailers over h2 only")
         t.set_response(None, [], "1.1")
         try:
             http1_exchange(sock, t.method, t.target, t.authority, t.headers, t.body, t.deadline,

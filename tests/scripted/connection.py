@@ -237,8 +237,22 @@ class H2Connection:
         t.attach(self, None)
         self.queue.append(t)
 
+    def body_grew(self, t, before: int) -> None:
+        """The application added to a streamed request body, which held `before` octets."""
+        s = self.streams.get(t.stream) if t.stream is not None else None
+        if s is not None and s.transfer is t:
+            s.to_send = memoryview(t.body)[before - len(s.to_send):]
+
+    def resumed(self) -> None:
+        """A paused receiver took what it held: its stream's window and completion catch up."""
+        if not self.dead:
+            self._settle()
+            self._give_back()
+            self.flush()
+
     def cancel(self, t) -> None:
-        """The transfer gave up (timeout): RST_STREAM(CANCEL) if its stream is open."""
+        """The transfer gave up (timeout, or the application cancelled it): RST_STREAM(CANCEL)
+        if its stream is open."""
         if t in self.queue:
             self.queue.remove(t)
         if t.stream is not None and self._state(t.stream) in ("open", "closed") and not self.dead:
@@ -262,7 +276,8 @@ class H2Connection:
         while self.queue and self._active() < limit:
             self._open(self.queue.pop(0))
         for s in self.streams.values():
-            if s.to_send and not s.local_ended and self.got_settings and self.state[s.id] in ("open", "closed"):
+            if (s.to_send or s.transfer.body_complete) and not s.local_ended and self.got_settings \
+                    and self.state[s.id] in ("open", "closed"):
                 self._send_body(s)
         self.flush()
 
@@ -278,22 +293,27 @@ class H2Connection:
 
     def _open(self, t) -> None:
         sid, self.next_id = self.next_id, self.next_id + self.b.stream_id_step   # §5.1.1: odd, increasing
-        fields = checks.request_fields(t.method, t.url, t.headers, t.body, self.b.strip_connection_headers)
+        fields = checks.request_fields(t.method, t.url, t.headers, t.body if t.length_known else b"",
+                                       self.b.strip_connection_headers)
         if self.b.edit_request:
             fields = self.b.edit_request(fields)
-        block = self.encoder.encode(fields)
         s = self.streams[sid] = Stream(sid, t, self.initial_window)
         self.state[sid] = "open"
         t.attach(self, sid)
+        s.local_ended = not s.to_send and t.body_complete and t.request_trailers is None
+        self._send_block(sid, self.encoder.encode(fields), s.local_ended)
+
+    def _send_block(self, sid: int, block: bytes, end_stream: bool) -> None:
+        """HEADERS, and CONTINUATION for what does not fit the peer's MAX_FRAME_SIZE."""
         limit = self.max_frame if self.b.respect_max_frame_size else max(len(block), 1)
         parts = [block[i:i + limit] for i in range(0, len(block), limit)] or [b""]
-        flags = [] if s.to_send else ["END_STREAM"]
+        flags = ["END_STREAM"] if end_stream else []
         self._send(HeadersFrame(sid, data=parts[0], flags=flags + (["END_HEADERS"] if len(parts) == 1 else [])))
         for i, part in enumerate(parts[1:], 2):
             self._send(ContinuationFrame(sid, data=part, flags=["END_HEADERS"] if i == len(parts) else []))
-        s.local_ended = not s.to_send
 
     def _send_body(self, s: Stream) -> None:
+        t = s.transfer
         while s.to_send:
             n = len(s.to_send)
             if self.b.respect_flow_control:      # §6.9: never beyond either window
@@ -302,11 +322,17 @@ class H2Connection:
             if n <= 0:
                 return                            # wait for WINDOW_UPDATE
             chunk, s.to_send = s.to_send[:n], s.to_send[n:]
-            s.transfer.body_sent = len(s.transfer.body) - len(s.to_send)
+            t.body_sent = len(t.body) - len(s.to_send)
             self.conn_window -= n
             s.window -= n
-            s.local_ended = not s.to_send
+            s.local_ended = not s.to_send and t.body_complete and t.request_trailers is None
             self._send(DataFrame(s.id, data=bytes(chunk), flags=["END_STREAM"] if s.local_ended else []))
+        if t.body_complete and not s.local_ended:   # a streamed body ended, or trailers follow it
+            s.local_ended = True
+            if t.request_trailers is None:
+                self._send(DataFrame(s.id, data=b"", flags=["END_STREAM"]))
+            else:                                    # §8.1: trailers end the request
+                self._send_block(s.id, self.encoder.encode(t.request_trailers), True)
 
     # -- input -------------------------------------------------------------------------
     def poll(self) -> None:
@@ -695,6 +721,7 @@ class H2Connection:
                 return
             problem = checks.trailers_problem(fields)
             self._check(problem is None, "PROTOCOL_ERROR", f"malformed trailers: {problem}", s.id)
+            t.set_trailers(checks.plain_fields(fields))
         if end_stream:
             self._end_remote(s)
 
@@ -709,7 +736,8 @@ class H2Connection:
         """Complete transfers whose response ended in the batch just processed."""
         for s in self.streams.values():
             upload_pending = self.b.upload_reset_fails and not s.local_ended   # misbehaviour: wait for it
-            if s.response_done and self._mine(s.transfer) and s.transfer.stream == s.id and not upload_pending:
+            if s.response_done and self._mine(s.transfer) and s.transfer.stream == s.id and not upload_pending \
+                    and not s.transfer.paused:
                 if s.transfer.status == 421 and s.transfer.retry(   # RFC 9110 §15.5.20: MAY retry elsewhere
                         "421 Misdirected Request: another connection", self.b.retry_421):
                     continue
@@ -723,6 +751,8 @@ class H2Connection:
             self._send(WindowUpdateFrame(0, window_increment=self.unacked))
         self.unacked = 0
         for s in self.streams.values():
+            if s.transfer.paused:                 # a paused receiver gives no credit until it resumes
+                continue
             if s.unacked and self.b.send_window_update and self.state[s.id] == "open":
                 self._send(WindowUpdateFrame(s.id, window_increment=s.unacked))
             s.unacked = 0
