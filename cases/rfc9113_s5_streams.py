@@ -135,18 +135,24 @@ def lowered_limit() -> Script:
                   on_frame=on_frame)
 
 
-RAISE = b"raise!!!"
-WAIT = b"wait!!!!"
+RAISE_AFTER = 5   # PING round trips after the warm-up's response before the limit rises
+
+
+def _raise_token(round_: int) -> bytes:
+    return b"raise!!" + bytes([round_])
 
 
 def zero_limit() -> Script:
     """curl#4779: connection 0 starts with the usual limit of 100; the first request (the job's
     warm-up) makes the server send SETTINGS(MAX_CONCURRENT_STREAMS=0) and is answered once the
-    client ACKs it, so the client holds an acknowledged limit of 0 when its next transfers
-    start. Two PING round trips after that response the server raises the limit to 100 and
-    answers what it holds: a client answers the first PING in the read that ended the warm-up,
-    and reads the second only after its next transfers started (a server that kept 0 forever
-    would deadlock a client that waits, as it should). Later connections start with 100."""
+    client ACKs it, so the client holds an acknowledged limit of 0 when its next transfers start.
+    The server then raises the limit to 100 and answers what it holds after RAISE_AFTER PING
+    round trips, one after another. A client advances that chain by one step per read of the
+    connection: one that opens streams there as soon as its next transfers start has read it
+    once with the warm-up's response and about once per new transfer (the scripted client
+    looks once per transfer), so its streams are on the wire before the raise; one that waits,
+    as it should, keeps reading and sees the raise (a server that kept 0 forever would deadlock
+    it). Later connections start with 100."""
     def respond(conn, req):
         st = conn.state
         if conn.index or st.get("raised"):
@@ -164,10 +170,10 @@ def zero_limit() -> Script:
             st["acks"] = st.get("acks", 0) + 1
             if st["acks"] == 2:                 # the ACK of the lowering to 0
                 reply()(conn, st.pop("warm_up"))
-                conn.send(F.ping(WAIT))
-        elif f.type == "PING" and f.has("ACK") and f.ping == WAIT:
-            conn.send(F.ping(RAISE))
-        elif f.type == "PING" and f.has("ACK") and f.ping == RAISE:
+                conn.send(F.ping(_raise_token(1)))
+        elif f.type == "PING" and f.has("ACK") and f.ping and f.ping[:7] == b"raise!!":
+            if f.ping[7] < RAISE_AFTER:
+                return conn.send(F.ping(_raise_token(f.ping[7] + 1)))
             st["raised"] = True
             conn.send(F.settings({F.MAX_CONCURRENT_STREAMS: 100}))
             for req in st.pop("held", []):
@@ -525,7 +531,7 @@ CASES = [
                     "stream on that connection (streams sent before its ACK are allowed); the "
                     "transfers SHOULD wait or use another connection rather than fail outright.",
         server="Connection 0: on the warm-up request sends SETTINGS(MAX_CONCURRENT_STREAMS=0) and "
-               "answers it after the client's ACK; two PING round trips later raises the limit to "
+               "answers it after the client's ACK; five PING round trips later raises the limit to "
                "100 and answers the two parallel requests it holds. Later connections: limit 100.",
         scenario=zero_limit,
         needs=frozenset({"h2", "parallel"}),
