@@ -173,7 +173,7 @@ def hello() -> dict:
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "scripted", "version": "scripted/1"},
             "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace", "phases", "pause",
-                             "cancel", "streaming-upload", "trailers"]}
+                             "cancel", "streaming-upload", "trailers", "push"]}
 
 
 class Transfer:
@@ -227,6 +227,11 @@ class Transfer:
     @property
     def paused(self) -> bool:
         return self.pacing.paused
+
+    @property
+    def origin_of_request(self) -> tuple[str, str]:
+        """(scheme, authority): what a promised request on its stream must name (§8.4.1)."""
+        return self.scheme, self.authority
 
     def note(self, line: str) -> None:
         self.notes.append(f"{time.monotonic() % 1000:8.3f} t{self.index + 1} {line}")
@@ -361,6 +366,36 @@ class Transfer:
                 "timings": self.timings, "trace": trace[:TRACE_CAP]}
 
 
+class PushedTransfer(Transfer):
+    """A response the server pushed with a PUSH_PROMISE on the parent's stream (§8.4)."""
+
+    def __init__(self, parent: Transfer, fields: list[tuple[str, str]], accepted: bool):
+        value = dict(fields)
+        req = {"method": value[":method"], "url": f"{value[':scheme']}://{value[':authority']}{value[':path']}",
+               "headers": [(n, v) for n, v in fields if not n.startswith(":")]}
+        super().__init__(parent.index, req, parent.b)
+        self.parent, self.fields, self.accepted = parent, fields, accepted
+        self.t0, self.deadline = time.monotonic(), parent.deadline
+        self.note(f"push promised on the stream of request {parent.index}: {value[':path']}, "
+                  + ("accepted" if accepted else "refused"))
+
+    def retry(self, why: str, limit: int | None = None) -> bool:
+        return False                            # nobody asked for it: nothing to send again
+
+    def downgrade(self, why: str) -> bool:
+        return False
+
+    def report(self) -> dict:
+        """Its entry in the result's `pushed` list (docs/clients.md)."""
+        entry = {"parent": self.parent.index, "request_headers": [list(f) for f in self.fields],
+                 "accepted": self.accepted}
+        if self.accepted:
+            if not self.done:
+                self.fail("other", "INCOMPLETE", "the pushed response had not ended when the job did")
+            entry.update({k: v for k, v in self.outcome().items() if k != "timings"})
+        return entry
+
+
 class _H1Trace:
     """Stands in for a connection in Transfer.used, for HTTP/1.1 exchanges."""
 
@@ -393,6 +428,10 @@ class Job:
                        require_resumption=b.require_resumption, versions=b.tls_versions, ip_sni=b.ip_sni)
         self.transfers = [Transfer(i, r, b) for i, r in enumerate(job["requests"])]
         self.conns: list = []
+        self.push = job.get("push")               # None: push stays disabled
+        if self.push not in (None, "accept", "refuse"):
+            raise ValueError(f"unknown push {self.push!r}")
+        self.pushed: list[PushedTransfer] = []
 
     def run(self) -> dict:
         while _LEAKED:
@@ -411,8 +450,17 @@ class Job:
         finally:
             self._close_all()
         trace = "\n".join(line for c in self.conns for line in c.trace)
-        return {"type": "result", "id": self.id, "outcomes": [t.outcome() for t in self.transfers],
-                "trace": trace[:TRACE_CAP]}
+        result = {"type": "result", "id": self.id, "outcomes": [t.outcome() for t in self.transfers],
+                  "trace": trace[:TRACE_CAP]}
+        if self.push is not None:
+            result["pushed"] = [p.report() for p in self.pushed]
+        return result
+
+    def _on_push(self, parent: Transfer, fields: list) -> PushedTransfer | None:
+        """The application's answer to a valid promise: the transfer to take it, or None."""
+        pushed = PushedTransfer(parent, fields, self.push == "accept")
+        self.pushed.append(pushed)
+        return pushed if pushed.accepted else None
 
     def _may_reuse(self) -> bool:
         return ((self.connection == "reuse" or not self.b.honour_fresh)
@@ -444,9 +492,14 @@ class Job:
                     self._pace(t, now)
                 if not t.done and (t.conn is None or t.conn.dead):
                     self._assign(t)
+            pushes = [p for p in self.pushed if p.accepted and not p.done and p.parent in transfers]
+            for p in pushes:                      # a pushed response gets its parent's time
+                if now >= p.deadline:
+                    p.conn.cancel(p)
+                    p.expire(self.timeout)
             for c in self.conns:
                 c.pump()
-            live = [t for t in transfers if not t.done]
+            live = [t for t in transfers + pushes if not t.done]
             if not live:
                 return
             for t in live:
@@ -491,7 +544,8 @@ class Job:
         t.note(f"connected {label} to {t.host}:{t.port} alpn={selected}")
         remember = (lambda s, key=key: self.tls.remember(s, key)) if key else None
         if not h1 and (t.scheme == "http" or selected == "h2" or not self.b.respect_alpn):
-            c = H2Connection(sock, self.b, (t.scheme, t.host, t.port), label, remember)
+            c = H2Connection(sock, self.b, (t.scheme, t.host, t.port), label, remember,
+                             None if self.push is None else self._on_push)
             self.conns.append(c)
             return c.enqueue(t)
         if not h1 and t.version != "h2-or-http1.1":
