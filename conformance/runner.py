@@ -102,7 +102,7 @@ def _judge(case: Case, reply: Reply, result: CaseResult) -> Verdict:
     except (TypeError, KeyError) as exc:
         return Verdict(Outcome.ERROR, reason=f"adapter result has a malformed outcome: {exc}")
     result.client_trace = msg.get("trace") or "\n".join(o.trace for o in result.outcomes)
-    ev = Evidence(result.outcomes, obs)
+    ev = Evidence(result.outcomes, obs, msg.get("pushed") or [])
     info: dict = {"connections": len(obs.connections),
                   "client_goaway": [f.error_code for f in obs.frames("GOAWAY")],
                   "client_rst_stream": [f.error_code for f in obs.frames("RST_STREAM")]}

@@ -3,6 +3,8 @@ curl_cffi's low-level bindings (Curl, CurlShare, and the curl_multi_* calls of i
 Same job semantics as pycurl_adapter. No browser is impersonated (no curl_easy_impersonate,
 no CURL_IMPERSONATE): what remains are the defaults this libcurl was built with, which for
 HTTP/2 are Chrome-shaped (SETTINGS, windows, pseudo-header order) and add no Accept header.
+No "push" capability: this libcurl's SETTINGS always carry ENABLE_PUSH=0, even with a
+CURLMOPT_PUSHFUNCTION set, so the application never gets to accept or refuse a push.
 
 python -m conformance.clients.curl_cffi_adapter   (JSON lines on stdin/stdout)
 """
@@ -95,8 +97,8 @@ def hello() -> dict:
 class Transfer(CurlTransfer):
     """A CurlTransfer with the error buffer libcurl writes this transfer's message into."""
 
-    def __init__(self, req: dict):
-        super().__init__(req)
+    def __init__(self, req: dict, index: int):
+        super().__init__(req, index)
         self.errbuf = ffi.new("char[]", CURL_ERROR_SIZE)
         self.trailer_callback = None   # kept alive while libcurl may call it
 
@@ -221,7 +223,7 @@ def configure(c: Curl, t: Transfer, job: dict, parallel: bool) -> None:
 
 
 def run_job(job: dict) -> dict:
-    transfers = [Transfer(r) for r in job["requests"]]
+    transfers = [Transfer(r, i) for i, r in enumerate(job["requests"])]
     share = multi = None
     try:
         if job["tls_session_cache"] == "shared":

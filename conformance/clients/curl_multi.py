@@ -16,6 +16,7 @@ POLL_S = 0.1   # the longest wait between two calls into libcurl
 
 class Multi:
     """One multi handle, as the loop drives it; each binding implements these."""
+    pushes = None   # a curl_push.Pushes when the job enables push
 
     def start(self, t: CurlTransfer, parallel: bool) -> None:
         """Configure a new easy handle for t (PIPEWAIT in a parallel phase) and add it."""
@@ -63,7 +64,7 @@ def drive(batch: list[CurlTransfer], transfers: list[CurlTransfer], multi: Multi
             if t.result is None:
                 act(t, now, transfers, multi)
         live = [t for t in batch if t.result is None]
-        if not live:
+        if not live and not (multi.pushes and multi.pushes.pending({t.index for t in batch})):
             return
         until = min([t.next_event() for t in live] + [now + POLL_S])
         multi.wait(max(0.0, until - time.monotonic()))

@@ -364,8 +364,8 @@ class CurlTransfer:
     """One request's outcome, fed by the libcurl callbacks; the callbacks also pause and
     cancel it as the request asks (docs/clients.md, protocol 2)."""
 
-    def __init__(self, req: dict):
-        self.req = req
+    def __init__(self, req: dict, index: int = 0):
+        self.req, self.index = req, index     # index: its place in the job's requests
         self.headers: list[list[str]] = []    # the final response's header section
         self.trailers: list[list[str]] = []
         self.block: list[list[str]] | None = None   # the header block being received
@@ -492,9 +492,12 @@ class CurlTransfer:
             "trace": self.trace.text()}
 
 
-def curl_result(job: dict, transfers: list[CurlTransfer]) -> dict:
-    """The `result` message once every transfer has finished."""
+def curl_result(job: dict, transfers: list[CurlTransfer], pushed: list[dict] | None = None) -> dict:
+    """The `result` message once every transfer has finished; `pushed` for a job with `push`."""
     outcomes = [t.result for t in transfers]
     trace = "\n".join(f"== request {i}: {t.req['method']} {t.req['url']}\n{o['trace']}"
                       for i, (t, o) in enumerate(zip(transfers, outcomes)))
-    return {"type": "result", "id": job["id"], "outcomes": outcomes, "trace": trace}
+    result = {"type": "result", "id": job["id"], "outcomes": outcomes, "trace": trace}
+    if job.get("push"):
+        result["pushed"] = pushed or []
+    return result

@@ -5,15 +5,18 @@ python -m conformance.clients.pycurl_adapter   (JSON lines on stdin/stdout)
 from __future__ import annotations
 
 import base64
+import ctypes
 import re
 import sys
 
 import pycurl
 
 from conformance.clients.curl_multi import Multi, run_phases
+from conformance.clients.curl_push import CURLINFO_PRIVATE, Pushes, getinfo, libcurl
 from conformance.clients.jobs import PROTOCOL, CurlTransfer, answer_with, curl_result
 from conformance.clients.jsonlines import serve
 
+CURL_MULTI_MAGIC = 0x000bab1e   # the first field of libcurl's struct Curl_multi
 HTTP_VERSIONS = {"h2": pycurl.CURL_HTTP_VERSION_2TLS,
                  "h2-prior-knowledge": pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE,
                  "http1.1": pycurl.CURL_HTTP_VERSION_1_1,
@@ -30,13 +33,20 @@ def hello() -> dict:
     h2, tls = "HTTP2" in features, "SSL" in features
     caps = ["http1.1", "trace", "phases", "pause", "cancel", "streaming-upload", "trailers"]
     caps += ["h2", "alpn"] if h2 and tls else []
-    caps += ["h2c", "parallel"] if h2 else []
+    caps += ["h2c", "parallel", "push"] if h2 else []
     caps += ["tls-session-cache"] if tls else []
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "pycurl", "version": pycurl.version, "libcurl": info[1],
                        "tls": info[5], "nghttp2": nghttp2.group(1) if nghttp2 else None,
                        "features": features},
             "capabilities": caps}
+
+
+def libcurl_pointer(obj) -> int:
+    """The CURL * or CURLM * a pycurl object wraps: pycurl's Curl and CurlMulti objects hold
+    it right after their dict and weakref list (src/pycurl.h)."""
+    offset = object.__basicsize__ + 2 * ctypes.sizeof(ctypes.c_void_p)
+    return ctypes.c_void_p.from_address(id(obj) + offset).value
 
 
 class PycurlMulti(Multi):
@@ -48,6 +58,32 @@ class PycurlMulti(Multi):
         self.multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
         self.handles: dict[int, pycurl.Curl] = {}     # id(transfer) -> its easy handle
         self.transfers: dict[int, CurlTransfer] = {}  # id(easy handle) -> its transfer
+        self.stand_ins: dict[int, tuple[pycurl.Curl, int]] = {}   # for pushed handles, below
+        if job.get("push"):
+            self.lib = libcurl(pycurl._pycurl.__file__)
+            multi = libcurl_pointer(self.multi)
+            if ctypes.c_uint.from_address(multi).value != CURL_MULTI_MAGIC:
+                raise RuntimeError("pycurl's CurlMulti layout is not the one expected")
+            self.pushes = Pushes(self.lib, multi, job["push"] == "accept", self.parent_index,
+                                 self.stand_in)
+
+    def parent_index(self, easy: int) -> int | None:
+        """pycurl makes each handle's CURLOPT_PRIVATE its Curl object."""
+        t = self.transfers.get(getinfo(self.lib, easy, CURLINFO_PRIVATE))
+        return None if t is None else t.index
+
+    def stand_in(self, easy: int) -> int:
+        """The CURLOPT_PRIVATE of a pushed handle: a Curl object of its own, which pycurl's
+        info_read then names when the pushed transfer ends."""
+        c = pycurl.Curl()
+        self.stand_ins[id(c)] = (c, easy)
+        return id(c)
+
+    def ended(self, c: pycurl.Curl, code: int, message: str, out: list) -> None:
+        if id(c) in self.transfers:
+            out.append((self.transfers[id(c)], code, message or c.errstr()))
+        else:
+            self.pushes.finished(self.stand_ins[id(c)][1], code)
 
     def start(self, t: CurlTransfer, parallel: bool) -> None:
         c = pycurl.Curl()
@@ -64,12 +100,13 @@ class PycurlMulti(Multi):
         ret, _ = self.multi.perform()
         while ret == pycurl.E_CALL_MULTI_PERFORM:
             ret, _ = self.multi.perform()
-        ended = []
+        ended: list = []
         while True:
             queued, done, failed = self.multi.info_read()
-            ended += [(self.transfers[id(c)], 0, "") for c in done]
-            ended += [(self.transfers[id(c)], code, message or c.errstr())
-                      for c, code, message in failed]
+            for c in done:
+                self.ended(c, 0, "", ended)
+            for c, code, message in failed:
+                self.ended(c, code, message, ended)
             if not queued:
                 return ended
 
@@ -85,6 +122,10 @@ class PycurlMulti(Multi):
 
     def close(self) -> None:
         """Close everything, so the server sees every connection end."""
+        if self.pushes:
+            self.pushes.close()
+        for c, _ in self.stand_ins.values():
+            c.close()
         for c in self.handles.values():
             try:
                 self.multi.remove_handle(c)
@@ -140,7 +181,7 @@ def configure(c: pycurl.Curl, t: CurlTransfer, job: dict, parallel: bool) -> Non
 
 
 def run_job(job: dict) -> dict:
-    transfers = [CurlTransfer(r) for r in job["requests"]]
+    transfers = [CurlTransfer(r, i) for i, r in enumerate(job["requests"])]
     share = multi = None
     try:
         if job["tls_session_cache"] == "shared":
@@ -153,7 +194,7 @@ def run_job(job: dict) -> dict:
             multi.close()
         if share is not None:
             share.close()
-    return curl_result(job, transfers)
+    return curl_result(job, transfers, multi.pushes and [p.report() for p in multi.pushes.all])
 
 
 def main() -> int:
