@@ -326,9 +326,9 @@ def runs_of(job: dict) -> list[list[int]]:
 def run_job(job: dict) -> dict:
     n = len(job["requests"])
     if job["connection"] == "fresh" and job["tls_session_cache"] == "shared" and n > 1:
-        return {"type": "error", "id": job["id"],
-                "message": "the curl tool cannot force a new connection per URL within one "
-                           "process, so fresh connections cannot share a TLS session cache"}
+        return unsupported(job["id"], {"tls-session-cache"},
+                           "the curl tool cannot force a new connection per URL within one "
+                           "process, so fresh connections cannot share a TLS session cache")
     runs = runs_of(job)
     streamed = [[i for i in indices if job["requests"][i].get("body_chunks") is not None]
                 for indices in runs]
