@@ -6,6 +6,7 @@ import enum
 import re
 from dataclasses import dataclass, field
 from typing import Callable
+from urllib.parse import urlsplit
 
 from conformance.clients.jobs import capabilities_needed
 from servers.scenario import Scenario
@@ -72,6 +73,7 @@ class Job:
     timeout_ms: int = 3000
     phases: tuple[tuple[str, int], ...] = ()
     push: str | None = None             # "accept" or "refuse": the application's answer to pushes
+    resolve: str | None = None          # a host name the URLs use, resolved to the server (SNI cases)
 
     def __post_init__(self):
         if self.phases and sum(n for _, n in self.phases) != len(self.requests):
@@ -79,9 +81,16 @@ class Job:
                                       f"{len(self.requests)} requests")
 
     def to_json(self, case_id: str, base_url: str, ca_file: str) -> dict:
+        resolve = []
+        if self.resolve:   # the URLs name the host; the client resolves it to the server's address
+            u = urlsplit(base_url)
+            resolve = [f"{self.resolve}:{u.port}:{u.netloc.rpartition(':')[0]}"]
+            base_url = f"{u.scheme}://{self.resolve}:{u.port}{u.path}"
         out = {"type": "run", "id": case_id, "timeout_ms": self.timeout_ms, "ca_file": ca_file,
                "connection": self.connection, "tls_session_cache": self.tls_session_cache,
                "requests": [r.to_json(base_url) for r in self.requests]}
+        if resolve:
+            out["resolve"] = resolve
         if self.phases:
             out["phases"] = [{"mode": mode, "count": n} for mode, n in self.phases]
         else:

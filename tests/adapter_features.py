@@ -205,6 +205,23 @@ def check_push(run, servers, answer: str) -> None:
                    for f in obs.frames("RST_STREAM"))
 
 
+# -- resolve ---------------------------------------------------------------------------------
+def check_resolve(run, servers) -> None:
+    """A URL naming a host that resolves nowhere reaches the server: the TLS handshake carries
+    the name (SNI), which the server's certificate does not cover."""
+    hosted = servers.host(Script(), secure=True)
+    try:
+        port = hosted.url("/").split(":")[2].split("/")[0]
+        message = job("resolve", f"https://resolve.invalid:{port}/", hosted.ca_file,
+                      resolve=[f"resolve.invalid:{port}:127.0.0.1"])
+        result = run(message)
+        hosted.wait_closed(2.0)
+    finally:
+        obs = hosted.close()
+    assert result["outcomes"][0]["error"]["class"] == "tls", result["outcomes"][0]
+    assert [c.tls.sni for c in obs.connections] == ["resolve.invalid"]
+
+
 FEATURES = [   # (capability, name, check of (run, servers))
     ("phases", "phases", check_phases),
     ("pause", "pause-ms", check_pause),
@@ -214,6 +231,7 @@ FEATURES = [   # (capability, name, check of (run, servers))
     ("streaming-upload", "body-chunks", check_streaming_upload),
     ("push", "push-accept", functools.partial(check_push, answer="accept")),
     ("push", "push-refuse", functools.partial(check_push, answer="refuse")),
+    ("resolve", "resolve", check_resolve),
 ]
 
 
@@ -231,6 +249,8 @@ def unsupported_job(capability: str, url: str) -> dict:
         message["phases"] = [{"mode": "sequential", "count": 1}]
     elif capability == "push":
         message["push"] = "accept"
+    elif capability == "resolve":
+        message["resolve"] = ["example.test:443:127.0.0.1"]
     else:
         req.update({"pause": {"pause_after": 0, "pause_ms": 10},
                     "cancel": {"cancel_after_ms": 10},

@@ -37,7 +37,8 @@ def test_hello_names_the_exact_curl_binary(adapter):
     assert client["version"] == version.splitlines()[0]
     assert f"libcurl/{client['libcurl']}" in client["version"]
     caps = set(hello["capabilities"])
-    assert caps <= CAPABILITIES | {"streaming-upload"} and {"http1.1", "trace", "streaming-upload"} <= caps
+    assert caps <= CAPABILITIES | {"streaming-upload", "resolve"}
+    assert {"http1.1", "trace", "streaming-upload", "resolve"} <= caps
     assert "tls-session-cache" not in caps   # fresh connections cannot share one
     has_h2 = "HTTP2" in client["features"]
     assert has_h2 == ("h2c" in caps) == ("parallel" in caps)
@@ -97,13 +98,13 @@ def curl_processes_for(port: int) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("check", features({"streaming-upload"}))
+@pytest.mark.parametrize("check", features({"streaming-upload", "resolve"}))
 def test_protocol_2_feature(adapter, servers, check):
     adapter.read()
     check(adapter.run, servers)
 
 
-@pytest.mark.parametrize("capability", sorted(PROTOCOL_2 - {"streaming-upload"}))
+@pytest.mark.parametrize("capability", sorted(PROTOCOL_2 - {"streaming-upload", "resolve"}))
 def test_what_the_tool_cannot_do_is_unsupported(adapter, capability):
     adapter.read()
     reply = adapter.run(unsupported_job(capability, f"https://127.0.0.1:{closed_port()}/"))

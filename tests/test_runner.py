@@ -44,3 +44,10 @@ def test_protocol_2_job_fields_need_their_capabilities(servers, scripted):
     result = run_case(case, servers, client, "scripted-good")
     assert result.verdict.outcome is Outcome.UNSUPPORTED
     assert "phases" in result.verdict.reason and "push" in result.verdict.reason
+
+
+def test_resolve_names_the_host_and_maps_it_to_the_server():
+    message = Job(resolve="h2cs.test").to_json("x", "https://127.0.0.1:4443", "ca.pem")
+    assert message["requests"][0]["url"] == "https://h2cs.test:4443/"
+    assert message["resolve"] == ["h2cs.test:4443:127.0.0.1"]
+    assert Job(resolve="h2cs.test").needs == {"resolve"}

@@ -81,7 +81,7 @@ def hello() -> dict:
     info = version_info()
     features = string_list(info.feature_names)
     h2, tls = "HTTP2" in features, "SSL" in features
-    caps = ["http1.1", "trace", "phases", "pause", "cancel", "streaming-upload", "trailers"]
+    caps = ["http1.1", "trace", "phases", "pause", "cancel", "streaming-upload", "trailers", "resolve"]
     caps += ["h2", "alpn"] if h2 and tls else []
     caps += ["h2c", "parallel"] if h2 else []
     caps += ["tls-session-cache"] if tls else []
@@ -178,6 +178,8 @@ def configure(c: Curl, t: Transfer, job: dict, parallel: bool) -> None:
     c.setopt(CurlOpt.URL, req["url"])
     c.setopt(CurlOpt.HTTP_VERSION, HTTP_VERSIONS[req["http_version"]])
     c.setopt(CurlOpt.PROXY, "")   # never a proxy from the environment
+    if job.get("resolve"):
+        c.setopt(CurlOpt.RESOLVE, job["resolve"])
     # no ca_file: curl_cffi's default bundle, which its perform() would set anyway
     c.setopt(CurlOpt.CAINFO, job["ca_file"] or DEFAULT_CACERT)
     c.setopt(CurlOpt.CAPATH, ffi.NULL)   # the CA file is the only trust anchor

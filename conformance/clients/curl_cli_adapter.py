@@ -65,7 +65,7 @@ def hello() -> dict:
     features = next((line.split()[1:] for line in out.splitlines()
                      if line.startswith("Features:")), [])
     h2, tls = "HTTP2" in features, "SSL" in features
-    caps = ["http1.1", "trace", "streaming-upload"]
+    caps = ["http1.1", "trace", "streaming-upload", "resolve"]
     caps += ["h2", "alpn"] if h2 and tls else []
     caps += ["h2c", "parallel"] if h2 else []
     return {"type": "hello", "protocol": PROTOCOL,
@@ -101,6 +101,8 @@ def request_args(i: int, req: dict, job: dict, tmp: str) -> list[str]:
             *VERSION_FLAGS[req["http_version"]]]
     if job["ca_file"] is not None:
         args += ["--cacert", job["ca_file"]]
+    for entry in job.get("resolve", []):
+        args += ["--resolve", entry]
     if job["tls_session_cache"] == "separate":
         args.append("--no-sessionid")
     for name, value in req.get("headers") or []:

@@ -3,7 +3,9 @@
 python -m conformance.clients.httpx_adapter   (JSON lines on stdin/stdout)
 
 httpx picks HTTP versions per client, not per request, so a job gets one AsyncClient per
-version setting (connection "reuse") or one per request ("fresh"). Every client is closed
+version setting (connection "reuse") or one per request ("fresh"). Protocol 2: phases, pause,
+cancel and streamed bodies; not trailers (httpx sends none), push (httpcore disables it) or
+resolve (httpx has no resolver override). Every client is closed
 before the result goes out. The trace is the DEBUG logging of httpx, httpcore, h2 and hpack.
 """
 from __future__ import annotations

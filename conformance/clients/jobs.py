@@ -22,13 +22,14 @@ MODES = ("sequential", "parallel")
 CHOICES = {"connection": ("reuse", "fresh"), "tls_session_cache": ("shared", "separate")}
 PUSH = ("accept", "refuse")
 JOB_REQUIRED = {"type", "id", "timeout_ms", "ca_file", "requests", *CHOICES}
-JOB_FIELDS = JOB_REQUIRED | {"mode", "phases", "push"}
+JOB_FIELDS = JOB_REQUIRED | {"mode", "phases", "push", "resolve"}
 REQ_FIELDS = {"method", "url", "headers", "body_b64", "http_version", "pause_after", "pause_ms",
               "resume_after", "cancel_after_bytes", "cancel_after_ms", "body_chunks", "trailers"}
 # Capabilities a job needs for the protocol 2 fields it uses (hello `capabilities`)
 REQUEST_NEEDS = {"pause_after": "pause", "cancel_after_bytes": "cancel", "cancel_after_ms": "cancel",
                  "body_chunks": "streaming-upload", "trailers": "trailers"}
 TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+RESOLVE = re.compile(r"^[^:\[\]\s]+:[0-9]+:(\[[0-9A-Fa-f:]+\]|[0-9.]+)$")   # host:port:address
 
 # libcurl's CURLcode names (curl/curl.h), current spelling; shared by every curl-family adapter.
 CURL_CODES = {
@@ -92,6 +93,9 @@ def problem(job) -> str | None:
             return f"{key} must be one of {list(allowed)}, got {job[key]!r}"
     if job.get("push") not in (None, *PUSH):
         return f"push must be one of {list(PUSH)} or null, got {job.get('push')!r}"
+    resolve = job.get("resolve", [])
+    if not isinstance(resolve, list) or not all(isinstance(r, str) and RESOLVE.match(r) for r in resolve):
+        return f"resolve must be a list of 'host:port:address' strings, got {resolve!r}"
     if not isinstance(job["requests"], list) or not job["requests"]:
         return "requests must be a non-empty list"
     for i, r in enumerate(job["requests"]):
@@ -228,6 +232,8 @@ def capabilities_needed(job: dict) -> set[str]:
         needed.add("parallel")
     if job.get("push"):
         needed.add("push")
+    if job.get("resolve"):
+        needed.add("resolve")
     for r in job["requests"]:
         needed |= {cap for key, cap in REQUEST_NEEDS.items() if r.get(key) is not None}
     return needed

@@ -31,7 +31,7 @@ def hello() -> dict:
     features = [name for flag, name in flags if bits & flag]
     nghttp2 = re.search(r"\bnghttp2/(\S+)", pycurl.version)
     h2, tls = "HTTP2" in features, "SSL" in features
-    caps = ["http1.1", "trace", "phases", "pause", "cancel", "streaming-upload", "trailers"]
+    caps = ["http1.1", "trace", "phases", "pause", "cancel", "streaming-upload", "trailers", "resolve"]
     caps += ["h2", "alpn"] if h2 and tls else []
     caps += ["h2c", "parallel", "push"] if h2 else []
     caps += ["tls-session-cache"] if tls else []
@@ -140,6 +140,8 @@ def configure(c: pycurl.Curl, t: CurlTransfer, job: dict, parallel: bool) -> Non
     c.setopt(pycurl.URL, req["url"])
     c.setopt(pycurl.HTTP_VERSION, HTTP_VERSIONS[req["http_version"]])
     c.setopt(pycurl.PROXY, "")   # never a proxy from the environment
+    if job.get("resolve"):
+        c.setopt(pycurl.RESOLVE, job["resolve"])
     if job["ca_file"] is not None:
         c.setopt(pycurl.CAINFO, job["ca_file"])
     c.setopt(pycurl.CAPATH, None)   # the CA file is the only trust anchor

@@ -173,7 +173,7 @@ def hello() -> dict:
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "scripted", "version": "scripted/1"},
             "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace", "phases", "pause",
-                             "cancel", "streaming-upload", "trailers", "push"]}
+                             "cancel", "streaming-upload", "trailers", "push", "resolve"]}
 
 
 class Transfer:
@@ -432,6 +432,10 @@ class Job:
         if self.push not in (None, "accept", "refuse"):
             raise ValueError(f"unknown push {self.push!r}")
         self.pushed: list[PushedTransfer] = []
+        self.resolve = {}                         # (host, port) -> address, like curl --resolve
+        for entry in job.get("resolve", []):
+            host, port, address = entry.split(":", 2)
+            self.resolve[(host, int(port))] = address.strip("[]")
 
     def run(self) -> dict:
         while _LEAKED:
@@ -535,7 +539,8 @@ class Job:
         t.force_new = False
         alpn = ("http/1.1",) if h1 else ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",)
         try:
-            sock, key, timings = connect(t.host, t.port, self.tls if t.scheme == "https" else None, alpn, t.deadline)
+            sock, key, timings = connect(t.host, t.port, self.tls if t.scheme == "https" else None, alpn, t.deadline,
+                                         self.resolve.get((t.host, t.port)))
         except TransferError as exc:
             return t.fail(exc.cls, exc.name, exc.message)
         t.timings.update(timings)
