@@ -309,6 +309,7 @@ class Transfer:
             "http_version": SEEN_VERSIONS.get(r.http_version) if r is not None else None,
             "headers": [[k.decode("latin-1").lower(), v.decode("latin-1")]
                         for k, v in r.headers.raw] if r is not None else [],
+            "trailers": None,   # httpx does not expose response trailers
             "body_len": self.body_len, "body_sha256": self.sha.hexdigest(),
             "timings": {"total_ms": round((self.t1 - self.t0) * 1000, 3),
                         "connect_ms": self.since_start("connection.connect_tcp.complete"),
