@@ -20,7 +20,7 @@ for _name in ("CURL_IMPERSONATE", "CURL_IMPERSONATE_HEADERS"):
     os.environ.pop(_name, None)
 
 import curl_cffi  # noqa: E402
-from curl_cffi import Curl, CurlError, CurlHttpVersion, CurlMOpt, CurlOpt, CurlShare  # noqa: E402
+from curl_cffi import Curl, CurlHttpVersion, CurlMOpt, CurlOpt, CurlShare  # noqa: E402
 from curl_cffi import ffi, lib  # noqa: E402
 from curl_cffi.curl import DEFAULT_CACERT  # noqa: E402
 
