@@ -78,7 +78,7 @@ def capabilities(client: Client) -> set[str]:
 def run_case(case: Case, servers: ServerSet, client: Client, client_name: str) -> CaseResult:
     t0 = time.monotonic()
     phases: dict[str, float] = {}
-    missing = set(case.needs) - capabilities(client)
+    missing = (set(case.needs) | case.request.needs) - capabilities(client)
     if missing:
         v = Verdict(Outcome.UNSUPPORTED, reason=f"client lacks {', '.join(sorted(missing))}")
         return CaseResult(case, v, client_name, seconds=time.monotonic() - t0)
@@ -112,7 +112,8 @@ def run_case(case: Case, servers: ServerSet, client: Client, client_name: str) -
     return result
 
 
-_NOT_JUDGED = {"crash": Outcome.CRASH, "timeout": Outcome.TIMEOUT, "error": Outcome.ERROR}
+_NOT_JUDGED = {"crash": Outcome.CRASH, "timeout": Outcome.TIMEOUT, "error": Outcome.ERROR,
+               "unsupported": Outcome.UNSUPPORTED}
 
 
 def _judge(case: Case, reply: Reply, result: CaseResult) -> Verdict:
@@ -127,7 +128,7 @@ def _judge(case: Case, reply: Reply, result: CaseResult) -> Verdict:
     except (TypeError, KeyError) as exc:
         return Verdict(Outcome.ERROR, reason=f"adapter result has a malformed outcome: {exc}")
     result.client_trace = msg.get("trace") or "\n".join(o.trace for o in result.outcomes)
-    ev = Evidence(result.outcomes, obs)
+    ev = Evidence(result.outcomes, obs, msg.get("pushed") or [])
     info: dict = {"connections": len(obs.connections),
                   "client_goaway": [f.error_code for f in obs.frames("GOAWAY")],
                   "client_rst_stream": [f.error_code for f in obs.frames("RST_STREAM")]}
