@@ -51,6 +51,7 @@ class Job:
     connection: str = "reuse"           # or "fresh"
     tls_session_cache: str = "separate"  # or "shared"
     timeout_ms: int = 3000
+    hygiene: bool = False               # the harness counts the client's sockets after the job
 
     def to_json(self, case_id: str, base_url: str, ca_file: str) -> dict:
         return {"type": "run", "id": case_id, "timeout_ms": self.timeout_ms, "ca_file": ca_file,
