@@ -39,6 +39,7 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     respect_max_concurrent: bool = True
     honour_lowered_limit: bool = True  # False: a MAX_CONCURRENT_STREAMS below the current one is ignored (§5.1.2)
     respect_flow_control: bool = True
+    use_window_credit: bool = True   # False: the server's WINDOW_UPDATEs never add send credit (§6.9.1)
     send_window_update: bool = True
     respect_max_frame_size: bool = True
     frame_size_limit: int = OUR_MAX_FRAME  # largest frame payload accepted (§4.2: our SETTINGS_MAX_FRAME_SIZE)
@@ -122,6 +123,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "ignore-max-concurrent": replace(_GOOD, respect_max_concurrent=False, wait_server_settings=True),
     "ignore-lowered-max-concurrent": replace(_GOOD, honour_lowered_limit=False),
     "ignore-flow-control": replace(_GOOD, respect_flow_control=False),
+    "ignore-window-credit": replace(_GOOD, use_window_credit=False),
     "no-window-update": replace(_GOOD, send_window_update=False),
     "ignore-max-frame-size": replace(_GOOD, respect_max_frame_size=False),
     "max-frame-off-by-one": replace(_GOOD, frame_size_limit=OUR_MAX_FRAME - 1),

@@ -621,7 +621,7 @@ class H2Connection:
         inc = struct.unpack("!L", payload)[0] & 0x7fffffff
         if sid == 0:
             if self._check(inc != 0, "PROTOCOL_ERROR", "WINDOW_UPDATE increment 0 on the connection (§6.9)"):
-                self.conn_window += inc
+                self.conn_window += inc if self.b.use_window_credit else 0   # misbehaviour: credit ignored
                 self._check(self.conn_window <= MAX_WINDOW, "FLOW_CONTROL_ERROR",
                             "connection window above 2^31-1 (§6.9.1)")
             return
@@ -632,7 +632,7 @@ class H2Connection:
             return self._late(sid, "WINDOW_UPDATE")
         if self._check(inc != 0, "PROTOCOL_ERROR", f"WINDOW_UPDATE increment 0 on stream {sid} (§6.9)", sid):
             s = self.streams[sid]
-            s.window += inc
+            s.window += inc if self.b.use_window_credit else 0
             self._check(s.window <= MAX_WINDOW, "FLOW_CONTROL_ERROR", f"stream {sid} window above 2^31-1 (§6.9.1)", sid)
 
     def _on_continuation(self, flags, sid, payload):
