@@ -34,7 +34,7 @@ def test_hello_names_the_exact_curl_binary(adapter):
     assert client["version"] == version.splitlines()[0]
     assert f"libcurl/{client['libcurl']}" in client["version"]
     caps = set(hello["capabilities"])
-    assert caps <= CAPABILITIES and {"http1.1", "trace"} <= caps
+    assert caps <= CAPABILITIES | {"process-per-job"} and {"http1.1", "trace", "process-per-job"} <= caps
     assert "tls-session-cache" not in caps   # fresh connections cannot share one
     has_h2 = "HTTP2" in client["features"]
     assert has_h2 == ("h2c" in caps) == ("parallel" in caps)
