@@ -316,10 +316,11 @@ class StrictDecoder:
         return updates, uses
 
 
-def _encoder_findings(ev) -> list[str]:
-    """Every way a client field block sent after the client ACKed HEADER_TABLE_SIZE=0 used a
-    dynamic table larger than 0 (RFC 7541 §4.2)."""
-    problems = []
+def _encoder_findings(ev) -> tuple[list[str], list[str]]:
+    """(first blocks after the client ACKed HEADER_TABLE_SIZE=0 that do not start with a size
+    update to 0, whether or not the table held entries; every way a block after the ACK used a
+    dynamic table larger than 0) (RFC 7541 §4.2)."""
+    missing, problems = [], []
     for c in ev.observations.connections:
         acks = [f.seq for f in c.received if f.type == "SETTINGS" and f.has("ACK")]
         blocks = client_blocks(c)
@@ -328,10 +329,9 @@ def _encoder_findings(ev) -> list[str]:
                 problems.append(f"connection #{c.index}: the client never ACKed "
                                 "HEADER_TABLE_SIZE=0")
             continue
-        d = StrictDecoder()
+        d, first = StrictDecoder(), True
         for seq, block in blocks:
             after = seq > acks[0]
-            used_before = bool(d.table)
             if after:
                 d.limit = 0
             try:
@@ -341,16 +341,22 @@ def _encoder_findings(ev) -> list[str]:
                 continue
             if not after:
                 continue
-            if used_before and not updates:
-                problems.append(f"connection #{c.index}: first block after the ACK (#{seq}) has no "
-                                f"size update, leaving {len(d.table)} entries in the table")
+            if first and not (updates and min(updates) == 0):
+                missing.append(f"connection #{c.index}: the first block after the ACK (#{seq}) "
+                               f"starts with size update(s) {updates or 'none'}, not one to 0")
+            first = False
             problems += [f"connection #{c.index}: block #{seq} {u}" for u in uses if d.max > 0
                          or u.startswith("references")]
-    return problems
+    return missing, problems
+
+
+def _size_update_first(ev):
+    missing = _encoder_findings(ev)[0]
+    return not missing, "; ".join(missing) or "the first block after the ACK starts with a size update to 0"
 
 
 def _encoder_respects_zero(ev):
-    problems = _encoder_findings(ev)
+    problems = _encoder_findings(ev)[1]
     n = sum(len(client_blocks(c)) for c in ev.observations.connections)
     undecodable = [f.describe() for f in ev.observations.frames("HEADERS") if f.problem]
     problems += undecodable
@@ -554,17 +560,19 @@ CASES = [
         level=MUST,
         covers=("R-7541-4.2-2",),
         requirement="§4.2 (and RFC 9113 §4.3.1, §6.5.2): once the client has acknowledged the "
-                    "server's SETTINGS_HEADER_TABLE_SIZE=0, its field blocks MUST NOT insert into "
-                    "or refer to a dynamic table larger than 0; the first block after that starts "
-                    "with a size update to 0 if the client had entries in its table.",
+                    "server's SETTINGS_HEADER_TABLE_SIZE=0, the first field block it sends MUST "
+                    "start with a dynamic table size update to 0, whether or not its table held "
+                    "entries, and no block inserts into or refers to a table larger than 0.",
         server="Sets SETTINGS_HEADER_TABLE_SIZE=0 in its preface; answers two sequential requests "
                "(each with an extra x-client-token field) and decodes them with a limit of 0.",
         scenario=lambda: Script(preface=[F.settings({F.MAX_CONCURRENT_STREAMS: 100,
                                                            F.HEADER_TABLE_SIZE: 0})]),
         request=Job(tuple(Req(f"/r/{i}", headers=CLIENT_FIELDS) for i in (1, 2)), timeout_ms=1000),
-        expect=Succeeds() & Custom("no client field block after the ACK uses a dynamic table "
-                                   "above 0", _encoder_respects_zero, name="no-stale-table-reference")
+        expect=Succeeds() & Custom("the first client field block after the ACK starts with a "
+                                   "size update to 0", _size_update_first, name="size-update-first")
+        & Custom("no client field block after the ACK uses a dynamic table above 0",
+                 _encoder_respects_zero, name="no-stale-table-reference")
         & Report("size_updates_per_block", _size_updates),
-        bad={"ignore-header-table-size": "no-stale-table-reference"},
+        bad={"ignore-header-table-size": "size-update-first"},
     ),
 ]

@@ -1,10 +1,10 @@
 """RFC 9113 §6.10 CONTINUATION (with §4.3 field-block rules)."""
 import hashlib
 
-from conformance.case import MUST, Case
-from conformance.verdicts import ConnectionError, Ignored
+from conformance.case import MUST, Case, gets
+from conformance.verdicts import ConnectionError, Custom, Ignored, Report
 from servers import frames as F
-from servers.scenario import BODY, Script, response_fields
+from servers.scenario import BODY, Script, reply, response_fields
 
 HEAD = response_fields()
 FRAGMENTS = 20
@@ -33,6 +33,24 @@ def split(fragments):
     return make
 
 
+def many_then_reuse(conn, req):
+    """/r/1: the big block in FRAGMENTS pieces; every other request: a response carrying the last
+    big field again, which the server's encoder now sends as a reference to its dynamic table."""
+    if req.path == "/r/1":
+        conn.send(split(FRAGMENTS)(conn, req.stream))
+        return conn.send_body(req.stream, BODY)
+    reply(fields=[(":status", "200"), BIG[-1], *HEAD[1:]])(conn, req)   # before new entries evict it
+
+
+def _table_in_step(ev):
+    """R-10.5.1-1: whatever became of the fragmented block, the next response decodes right."""
+    o = ev.outcomes[1]
+    got = dict((k, v) for k, v in o.headers)
+    ok = o.ok and got.get(BIG[-1][0]) == BIG[-1][1]
+    return ok, (f"transfer 2 {o.summary()}; {BIG[-1][0]} "
+                + ("arrived intact" if ok else f"is {got.get(BIG[-1][0], 'missing')!r:.60}"))
+
+
 def after_end_headers(conn, stream):
     """A complete HEADERS, then an empty CONTINUATION on the same stream (no block is open)."""
     return F.headers(stream, conn.block(HEAD)) + F.continuation(stream, b"")
@@ -54,19 +72,24 @@ CASES = [
     Case(
         id="9113/6.10/continuation-many",
         level=MUST,
-        requirement="§6.10 and §4.3: a field block may be split over a HEADERS frame and any number "
-                    "of CONTINUATION frames; the client reassembles and decodes it. (The block is "
-                    "the one of continuation-full-frames, so only the frame count differs; at ~2 KB "
-                    "the fragments are neither tiny nor a flood in the sense of §10.5.)",
-        server=f"Sends the ~40 KB response field block in {FRAGMENTS} fragments of ~2 KB (HEADERS + "
-               f"{FRAGMENTS - 1} CONTINUATION), then the body.",
-        scenario=response(split(FRAGMENTS)),
-        bad={"continuation-limit": "no-error-sent"},
-        expect=Ignored(),
-        covers=("R-6.10-3",),
-        level_note="R-6.10-3 reports (Y) whether many CONTINUATIONs are accepted, since §10.5 lets a "
-                   "client limit them; the MUST judges acceptance, the only check continuation-limit "
-                   "(a cap of 8, as in nghttp2) breaks.",
+        requirement="§6.10 and §10.5: whether a client accepts a field block split over many "
+                    "CONTINUATION frames is reported, since §10.5 lets it limit them. Whatever it "
+                    "does, the header table stays in step (§10.5.1): a block it refuses is still "
+                    "decoded, or the connection is closed, so the next response decodes right. "
+                    "(The block is the one of continuation-full-frames; only the frame count "
+                    "differs.)",
+        server=f"Answers /r/1 with the ~40 KB field block in {FRAGMENTS} fragments of ~2 KB "
+               f"(HEADERS + {FRAGMENTS - 1} CONTINUATION), whose fields enter the dynamic table, then "
+               f"the body; answers /r/2 with a response that refers to the last of those entries.",
+        scenario=lambda: Script(respond=many_then_reuse),
+        request=gets(2, timeout_ms=1000),
+        expect=Custom("the next response decodes right: the header table stayed in step, or the "
+                      "connection was replaced", _table_in_step, name="table-in-step")
+        & Report("many_continuations", lambda ev: ev.outcome.summary())
+        & Report("connections", lambda ev: len(ev.observations.connections)),
+        good=("good", "continuation-limit"),
+        bad={"continuation-limit-undecoded": "table-in-step"},
+        covers=("R-6.10-3", "R-10.5.1-1"),
     ),
     Case(
         id="9113/6.10/continuation-full-frames",

@@ -42,6 +42,7 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     respect_max_concurrent: bool = True
     honour_lowered_limit: bool = True  # False: a MAX_CONCURRENT_STREAMS below the current one is ignored (§5.1.2)
     respect_flow_control: bool = True
+    use_window_credit: bool = True   # False: the server's WINDOW_UPDATEs never add send credit (§6.9.1)
     send_window_update: bool = True
     respect_max_frame_size: bool = True
     frame_size_limit: int = OUR_MAX_FRAME  # largest frame payload accepted (§4.2: our SETTINGS_MAX_FRAME_SIZE)
@@ -59,7 +60,6 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     ok_on_timeout: bool = False      # misbehaviour: a transfer that timed out is reported as a 200
     settle_before_eof: bool = True   # False: an EOF read with the end of a response fails it
     upload_reset_fails: bool = False  # misbehaviour: RST_STREAM(NO_ERROR) before the upload ended fails it (§8.1)
-    corrupt_body: bool = False       # misbehaviour: reports a wrong body_sha256
     wait_server_settings: bool = False
     rejected_frames: frozenset = frozenset()  # misbehaviour: frame type names (or "UNKNOWN") = PROTOCOL_ERROR
     reject_undefined_flags: bool = False  # misbehaviour: flags a type does not define = PROTOCOL_ERROR (§4.1)
@@ -88,7 +88,19 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     tls_versions: tuple = ("TLSv1_2", None)  # (minimum, maximum or None) TLS version; §9.2: 1.2 or newer
     ip_sni: bool = False             # misbehaviour: an IP-literal host goes out as SNI (RFC 6066 §3)
     retry_421: int = 0               # retries of a 421 on a new connection (RFC 9110 §15.5.20: MAY)
-    close_abandoned: bool = True     # False: a connection dropped after a failed transfer is never closed
+    retry_421_elsewhere: bool = True  # False: a 421 is retried on the connection that sent it
+    deliver_late_data: bool = False  # misbehaviour: DATA on a stream the server ended or reset joins its body (§5.1)
+    upload_after_reset: bool = False  # misbehaviour: the request body goes on after the server's RST_STREAM (§6.4)
+    unknown_code_fatal: bool = False  # misbehaviour: an error code §7 does not define = PROTOCOL_ERROR (§7)
+    reject_second_goaway: bool = False  # misbehaviour: a second GOAWAY = PROTOCOL_ERROR (§6.8)
+    reject_goaway_debug: bool = False  # misbehaviour: GOAWAY debug data = FRAME_SIZE_ERROR (§6.8)
+    max_settings_frames: int | None = None  # a limit (§10.5): more SETTINGS frames = ENHANCE_YOUR_CALM
+    decode_refused_blocks: bool = True  # False: a field block refused by a limit is never decoded (§10.5.1)
+    max_header_list: int = 1 << 20   # decoded field list limit (§10.5.1); 2^31 is none at all
+    resend_processed: bool = False   # misbehaviour: a request the server may have processed goes again (§8.7)
+    lowercase_names: bool = True     # False: request field names keep the application's case (§8.2)
+    reassemble_data: bool = True     # False: each DATA frame replaces the body so far (§6.1)
+    offer_h2: bool = True            # False: ALPN offers only http/1.1 (§3.2)
 
 
 _GOOD = Behaviour()
@@ -114,6 +126,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "ignore-max-concurrent": replace(_GOOD, respect_max_concurrent=False, wait_server_settings=True),
     "ignore-lowered-max-concurrent": replace(_GOOD, honour_lowered_limit=False),
     "ignore-flow-control": replace(_GOOD, respect_flow_control=False),
+    "ignore-window-credit": replace(_GOOD, use_window_credit=False),
     "no-window-update": replace(_GOOD, send_window_update=False),
     "ignore-max-frame-size": replace(_GOOD, respect_max_frame_size=False),
     "max-frame-off-by-one": replace(_GOOD, frame_size_limit=OUR_MAX_FRAME - 1),
@@ -130,7 +143,6 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "ok-on-timeout": replace(_GOOD, ok_on_timeout=True),
     "close-fails-complete": replace(_GOOD, settle_before_eof=False),
     "upload-reset-fails": replace(_GOOD, upload_reset_fails=True),
-    "corrupt-body": replace(_GOOD, corrupt_body=True),
     "stream-as-connection": replace(_GOOD, stream_errors_as_connection_errors=True),
     "no-preface": replace(_GOOD, send_preface=False),
     "wait-for-settings-ack": replace(_GOOD, wait_settings_ack=True),
@@ -164,12 +176,25 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "ip-sni": replace(_GOOD, ip_sni=True),
     "retry-421": replace(_GOOD, retry_421=1),
     "retry-421-forever": replace(_GOOD, retry_421=1000),
-    "leak-abandoned-connections": replace(_GOOD, close_abandoned=False),
+    "retry-421-same-connection": replace(_GOOD, retry_421=1, retry_421_elsewhere=False),
+    "deliver-late-data": replace(_GOOD, deliver_late_data=True),
+    "upload-after-reset": replace(_GOOD, upload_after_reset=True),
+    "unknown-code-fatal": replace(_GOOD, unknown_code_fatal=True),
+    "reject-second-goaway": replace(_GOOD, reject_second_goaway=True),
+    "reject-goaway-debug-data": replace(_GOOD, reject_goaway_debug=True),
+    "settings-limit": replace(_GOOD, max_settings_frames=100),              # allowed by §10.5
+    "settings-limit-reuse": replace(_GOOD, max_settings_frames=100, close_on_error=False),
+    "continuation-limit-undecoded": replace(_GOOD, max_continuations=8, decode_refused_blocks=False),
+    "no-header-list-limit": replace(_GOOD, max_header_list=1 << 31),
+    "resend-processed": replace(_GOOD, resend_processed=True),
+    "keep-name-case": replace(_GOOD, lowercase_names=False),
+    "last-data-frame-only": replace(_GOOD, reassemble_data=False),
+    "no-h2-in-alpn": replace(_GOOD, offer_h2=False),
 }
 
 VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
-# Misbehaviour leak-abandoned-connections: connections the job forgot, still open; the next job
-# closes them, so the leak outlives its own case and no longer.
+# Misbehaviour keep-open-after-goaway: connections left open after our own GOAWAY outlive the job;
+# the next job closes them, so the leak outlives its own case and no longer.
 _LEAKED: list = []
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
@@ -295,6 +320,10 @@ class Transfer:
         if self.conn is not None:
             self.conn.body_grew(self, before)
 
+    def drop_body(self) -> None:
+        """Misbehaviour last-data-frame-only: forget the octets received so far."""
+        self.hash, self.body_len = hashlib.sha256(), 0
+
     def succeed(self) -> None:
         if not self.done:
             self._finish(True)
@@ -363,8 +392,6 @@ class Transfer:
     def outcome(self) -> dict:
         trace = "\n".join(self.notes + [line for c in self.used for line in c.trace])
         digest = self.hash.digest()
-        if self.b.corrupt_body:                    # misbehaviour: every bit of the hash flipped
-            digest = bytes(x ^ 0xff for x in digest)
         return {"ok": self.ok, "error": self.error, "status": self.status,
                 "http_version": self.http_version, "headers": self.resp_headers,
                 "trailers": self.trailers, "body_len": self.body_len, "body_sha256": digest.hex(),
@@ -452,8 +479,6 @@ class Job:
                     continue
                 for t in (self.transfers[i] for i in group):
                     self.drive([t])
-                    if not t.ok and not self.b.close_abandoned:
-                        self._abandon(t)
                     if not self._may_reuse():
                         self._close_all()
         finally:
@@ -474,14 +499,6 @@ class Job:
     def _may_reuse(self) -> bool:
         return ((self.connection == "reuse" or not self.b.honour_fresh)
                 and (self.b.multiplex if self.mode == "parallel" else self.b.reuse_connection))
-
-    def _abandon(self, t: Transfer) -> None:
-        """Misbehaviour: drop the failed transfer's live connection without closing it."""
-        for c in t.used:
-            if c in self.conns and not c.dead:
-                self.conns.remove(c)
-                _LEAKED.append(c)
-                t.note(f"misbehaviour: abandoning connection {c.label} without closing it")
 
     def _close_all(self) -> None:
         for c in self.conns:
@@ -545,7 +562,8 @@ class Job:
                         t.note(f"reusing connection {c.label}")
                         return c.enqueue(t)
         t.force_new = False
-        alpn = ("http/1.1",) if h1 else ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",)
+        alpn = ("http/1.1",) if h1 or not self.b.offer_h2 else (
+            ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",))
         try:
             sock, key, timings = connect(t.host, t.port, self.tls if t.scheme == "https" else None, alpn, t.deadline,
                                          self.resolve.get((t.host, t.port)))

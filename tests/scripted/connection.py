@@ -91,7 +91,7 @@ class FieldDecoder(Decoder):
     """hpack's Decoder with the HPACK knobs of a Behaviour (hpack_inserts, accept_huffman)."""
 
     def __init__(self, behaviour):
-        super().__init__(max_header_list_size=1 << 20)
+        super().__init__(max_header_list_size=behaviour.max_header_list)
         self.max_allowed_table_size = OUR_TABLE_SIZE
         self.inserts, self.huffman = behaviour.hpack_inserts, behaviour.accept_huffman
         if self.inserts == "nothing":
@@ -156,6 +156,7 @@ class H2Connection:
         self.block: list | None = None           # [stream, fragments, end_stream, kind] inside a field block
         self.seen_first = self.got_settings = self.settings_acked = False
         self.continuations = 0                   # CONTINUATION frames in the current field block
+        self.settings_frames = 0                 # SETTINGS frames received (max_settings_frames)
         self.goaway: int | None = None
         self.dead = self.send_failed = self.gave_up = False
         if behaviour.send_preface:               # §3.4: the magic, then SETTINGS
@@ -278,9 +279,10 @@ class H2Connection:
             limit = 0                             # misbehaviour: §6.5.3 does not ask to wait for the ACK
         while self.queue and self._active() < limit:
             self._open(self.queue.pop(0))
+        sending = ("open", "closed", "reset-remote") if self.b.upload_after_reset else ("open", "closed")
         for s in self.streams.values():
             if (s.to_send or s.transfer.body_complete) and not s.local_ended and self.got_settings \
-                    and self.state[s.id] in ("open", "closed"):
+                    and self.state[s.id] in sending:
                 self._send_body(s)
         self.flush()
 
@@ -297,7 +299,7 @@ class H2Connection:
     def _open(self, t) -> None:
         sid, self.next_id = self.next_id, self.next_id + self.b.stream_id_step   # §5.1.1: odd, increasing
         fields = checks.request_fields(t.method, t.url, t.headers, t.body if t.length_known else b"",
-                                       self.b.strip_connection_headers)
+                                       self.b.strip_connection_headers, self.b.lowercase_names)
         if self.b.edit_request:
             fields = self.b.edit_request(fields)
         s = self.streams[sid] = Stream(sid, t, self.initial_window)
@@ -469,6 +471,9 @@ class H2Connection:
         if not self._check(st != "idle", "PROTOCOL_ERROR", f"DATA on idle stream {sid} (§5.1)") \
                 or st == "reset-local":           # §5.1: frames on streams we reset are ignored
             return
+        if self.b.deliver_late_data and st in ("closed", "reset-remote") and data is not None:
+            self.note(f"misbehaviour: DATA on closed stream {sid} joins its body")
+            return self.streams[sid].transfer.add_body(data)
         if not self._check(st == "open", "STREAM_CLOSED", f"DATA on closed stream {sid} (§5.1)", sid) \
                 or data is None:
             return
@@ -481,7 +486,10 @@ class H2Connection:
             raise Violation("ENHANCE_YOUR_CALM", f"misbehaviour: more than {self.b.small_data_limit} "
                             "consecutive DATA frames under 16 octets", sid)
         # misbehaviour mix-streams: the body goes to the most recently opened transfer
-        (self.streams[max(self.streams)] if self.b.mix_streams else s).transfer.add_body(data)
+        target = (self.streams[max(self.streams)] if self.b.mix_streams else s).transfer
+        if not self.b.reassemble_data:            # misbehaviour: only the last DATA frame counts
+            target.drop_body()
+        target.add_body(data)
         if s.content_length is not None and not s.no_body:
             self._check(s.received <= s.content_length, "PROTOCOL_ERROR",
                         f"more DATA than content-length {s.content_length} (§8.1.1)", sid)
@@ -514,6 +522,7 @@ class H2Connection:
                 and self._check(sid in self.state, "PROTOCOL_ERROR", f"RST_STREAM on idle stream {sid} (§6.4)")):
             return
         name = code_name(struct.unpack("!L", payload)[0])
+        self._unknown_code(name, "RST_STREAM")
         if self._closed(sid):
             self._late(sid, "RST_STREAM")
         if self.state[sid] not in ("open", "closed"):
@@ -547,6 +556,9 @@ class H2Connection:
         if not self._check(len(payload) % 6 == 0, "FRAME_SIZE_ERROR",
                            f"SETTINGS length {len(payload)} not a multiple of 6 (§6.5)"):
             return
+        self.settings_frames += 1
+        if self.b.max_settings_frames is not None and self.settings_frames > self.b.max_settings_frames:
+            raise Violation("ENHANCE_YOUR_CALM", f"more than {self.b.max_settings_frames} SETTINGS frames (§10.5)")
         pairs = [struct.unpack_from("!HL", payload, i) for i in range(0, len(payload), 6)]
         unknown = [ident for ident, _ in pairs if ident not in checks.KNOWN_SETTINGS]
         if unknown and self.b.reject_unknown_settings:
@@ -644,6 +656,11 @@ class H2Connection:
             return
         last, code = struct.unpack_from("!LL", payload)
         last, name = last & 0x7fffffff, code_name(code)
+        self._unknown_code(name, "GOAWAY")
+        if self.b.reject_second_goaway and self.goaway is not None:
+            raise Violation("PROTOCOL_ERROR", "misbehaviour: rejecting a second GOAWAY")
+        if self.b.reject_goaway_debug and len(payload) > 8:
+            raise Violation("FRAME_SIZE_ERROR", "misbehaviour: rejecting GOAWAY debug data")
         self.goaway = last if self.goaway is None else min(self.goaway, last)
         for s in self.streams.values():
             t = s.transfer
@@ -663,13 +680,17 @@ class H2Connection:
         if self.b.honour_goaway:
             self._release_queue()
 
+    def _unknown_code(self, name: str, frame: str) -> None:
+        if self.b.unknown_code_fatal and name.startswith("0x"):   # misbehaviour: §7 says no special treatment
+            raise Violation("PROTOCOL_ERROR", f"misbehaviour: rejecting {frame} with unknown code {name}")
+
     def _on_window_update(self, flags, sid, payload):
         if not self._check(len(payload) == 4, "FRAME_SIZE_ERROR", f"WINDOW_UPDATE of length {len(payload)} (§6.9)"):
             return
         inc = struct.unpack("!L", payload)[0] & 0x7fffffff
         if sid == 0:
             if self._check(inc != 0, "PROTOCOL_ERROR", "WINDOW_UPDATE increment 0 on the connection (§6.9)"):
-                self.conn_window += inc
+                self.conn_window += inc if self.b.use_window_credit else 0   # misbehaviour: credit ignored
                 self._check(self.conn_window <= MAX_WINDOW, "FLOW_CONTROL_ERROR",
                             "connection window above 2^31-1 (§6.9.1)")
             return
@@ -680,7 +701,7 @@ class H2Connection:
             return self._late(sid, "WINDOW_UPDATE")
         if self._check(inc != 0, "PROTOCOL_ERROR", f"WINDOW_UPDATE increment 0 on stream {sid} (§6.9)", sid):
             s = self.streams[sid]
-            s.window += inc
+            s.window += inc if self.b.use_window_credit else 0
             self._check(s.window <= MAX_WINDOW, "FLOW_CONTROL_ERROR", f"stream {sid} window above 2^31-1 (§6.9.1)", sid)
 
     def _on_continuation(self, flags, sid, payload):
@@ -693,6 +714,8 @@ class H2Connection:
         blk[1] += payload
         self.continuations += 1
         if self.b.max_continuations is not None and self.continuations == self.b.max_continuations + 1:
+            if not self.b.decode_refused_blocks:  # misbehaviour: the header table falls out of step
+                blk[3] = "dropped"
             raise Violation("ENHANCE_YOUR_CALM", f"misbehaviour: more than {self.b.max_continuations} "
                             "CONTINUATION frames in one field block", sid)
         if len(blk[1]) > MAX_FIELD_BLOCK and not self._check(False, "ENHANCE_YOUR_CALM",
@@ -741,7 +764,8 @@ class H2Connection:
             status = checks.status_of(fields)
             informational = status is not None and 100 <= status < 200
             if problem is None and informational:
-                problem = ("101 Switching Protocols over HTTP/2 (§8.6)" if status == 101 else
+                problem = ("101 Switching Protocols over HTTP/2 (§8.6)"    # final-1xx: just another 1xx
+                           if status == 101 and self.b.skip_informational else
                            f"informational {status} with END_STREAM (§8.1)" if end_stream else None)
             self._check(problem is None, "PROTOCOL_ERROR", f"malformed response: {problem}", s.id)
             if informational and not end_stream:
@@ -786,6 +810,7 @@ class H2Connection:
                     and not s.transfer.paused:
                 if s.transfer.status == 421 and s.transfer.retry(   # RFC 9110 §15.5.20: MAY retry elsewhere
                         "421 Misdirected Request: another connection", self.b.retry_421):
+                    s.transfer.force_new = self.b.retry_421_elsewhere
                     continue
                 s.transfer.succeed()
                 if self.remember:
@@ -839,6 +864,9 @@ class H2Connection:
         for s in self.streams.values():
             t = s.transfer
             if self._mine(t) and t.stream == s.id:
+                if self.b.resend_processed and not s.got_final and t.retry(f"misbehaviour: {why}, sending "
+                                                                          "the request again"):
+                    continue
                 t.truncated("recv", "CONNECTION_CLOSED", f"{why} before stream {s.id} completed",
                             allowed=s.got_final)
         self._shutdown("recv", "CONNECTION_CLOSED", why)
