@@ -75,6 +75,9 @@ def _reset_first(ev, path: str = "/r/1"):
                        + "), so nothing arrived after a reset of its own")
     if goaways and goaways[0].seq < rsts[0].seq:
         return False, f"the client ended the connection ({goaways[0].describe()}) before resetting"
+    if ev.outcomes and ev.outcomes[0].error_class == "timeout":
+        return False, (f"the client took the malformed response and reset stream {stream} only "
+                       f"when its own timeout ran out")
     return True, f"the client reset stream {stream} with RST_STREAM({rsts[0].error_code})"
 
 

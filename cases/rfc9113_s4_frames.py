@@ -196,7 +196,7 @@ def big_requests(n: int) -> Job:
     """`n` parallel GETs, each with ten 4000-octet hex fields of its own: ~26 KB of field block
     after Huffman coding, more than one 16384-octet frame."""
     return Job(tuple(Req(f"/r/{i}", headers=tuple((f"x-big-{j}", _fill(f"{i}-{j}")) for j in range(10)))
-                     for i in range(1, n + 1)), mode="parallel", timeout_ms=3000)
+                     for i in range(1, n + 1)), mode="parallel")
 
 
 def _contiguous(ev):
@@ -411,7 +411,7 @@ CASES = [
                "both bodies.",
         scenario=lambda: Script(respond=hold(2, headers_for_sibling)),
         needs=frozenset({"h2", "parallel"}),
-        request=gets(2, mode="parallel", timeout_ms=1000),
+        request=gets(2, mode="parallel"),
         expect=ConnectionError("PROTOCOL_ERROR"),
     ),
     Case(
@@ -424,7 +424,7 @@ CASES = [
         server="Answers /r/1 completely (x-seq: one), then sends a HEADERS (END_STREAM) on its "
                "stream that adds x-seq: two to the table; /r/2's response refers to that entry.",
         scenario=table_scenario(after_end_stream),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=TABLE_IN_STEP & LATE_REACTION & SAME_CONNECTION,
         bad=SKIPS,
     ),
@@ -439,7 +439,7 @@ CASES = [
                "HEADERS on its stream that adds x-seq: two to the table; /r/2's response refers "
                "to that entry.",
         scenario=table_scenario(after_trailers),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=TABLE_IN_STEP & LATE_REACTION & SAME_CONNECTION,
         bad=SKIPS,
     ),
@@ -453,7 +453,7 @@ CASES = [
         server="Answers /r/1 with HEADERS (x-seq: one), RST_STREAM(CANCEL), then a HEADERS on the "
                "same stream that adds x-seq: two to the table; /r/2's response refers to that entry.",
         scenario=table_scenario(after_server_reset),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=Fails() & TABLE_IN_STEP & LATE_REACTION & SAME_CONNECTION,
         bad=SKIPS,
     ),
@@ -537,7 +537,7 @@ CASES = [
                "the ACK) and is followed by the ACK; response 2 on the same connection has no size "
                "update.",
         scenario=table_then_ack(),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=SMALL_TABLE & TransferSucceeds(0) & ConnectionError("COMPRESSION_ERROR", index=1),
         good=("small-header-table",),
         bad={"small-table-unenforced": "transfer-fails"},

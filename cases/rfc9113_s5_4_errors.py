@@ -60,7 +60,7 @@ CASES = [
                "body, and keeps the connection open after the client's GOAWAY; answers /r/2 "
                "normally on any connection.",
         scenario=lambda: Script(respond=by_path(error_mid_response)),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=ConnectionError("PROTOCOL_ERROR") & TransferSucceeds(1),
         bad={"naive": "transfer-fails", "keep-open-after-goaway": "closes-after-goaway",
              "reuse-after-error": "no-stream-after-goaway"},
@@ -94,7 +94,7 @@ CASES = [
                "/r/2's body.",
         scenario=lambda: Script(respond=hold(2, stream_error_beside_sibling)),
         needs=frozenset({"h2", "parallel"}),
-        request=gets(2, mode="parallel", timeout_ms=1000),
+        request=gets(2, mode="parallel"),
         expect=StreamError("FLOW_CONTROL_ERROR", path="/r/1"),
         good=("good", "kill-siblings"),
         bad={"naive": "transfer-fails"},

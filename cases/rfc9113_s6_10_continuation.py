@@ -1,7 +1,7 @@
 """RFC 9113 §6.10 CONTINUATION (with §4.3 field-block rules)."""
 import hashlib
 
-from conformance.case import MUST, NAIVE, Case, get, gets
+from conformance.case import MUST, NAIVE, Case, gets
 from conformance.verdicts import ConnectionError, Fails, Ignored, TransferSucceeds
 from servers import frames as F
 from servers.scenario import BODY, Script, reply, response_fields
@@ -177,7 +177,6 @@ CASES = [
                     "field block open, MUST be treated as a connection error of type PROTOCOL_ERROR.",
         server="Sends an empty CONTINUATION (END_HEADERS) on stream request+2, then a normal response.",
         scenario=response(idle_then_headers),
-        request=get(timeout_ms=1000),
         expect=ConnectionError("PROTOCOL_ERROR"),
         bad=NAIVE,
         covers=("R-6.10-2", "R-5.1-1"),
@@ -190,7 +189,6 @@ CASES = [
         server="Sends HEADERS without END_HEADERS, a CONTINUATION with END_HEADERS, a second, empty "
                "CONTINUATION on the same stream, then the body.",
         scenario=response(after_ended_block),
-        request=get(timeout_ms=1000),
         expect=ConnectionError("PROTOCOL_ERROR"),
         bad=NAIVE,
         covers=("R-6.10-2",),
@@ -203,7 +201,6 @@ CASES = [
         server="Sends complete response HEADERS, half the body, an empty CONTINUATION on the stream, "
                "then the rest of the body.",
         scenario=lambda: Script(respond=data_then_continuation),
-        request=get(timeout_ms=1000),
         expect=ConnectionError("PROTOCOL_ERROR"),
         bad=NAIVE,
         covers=("R-6.10-2",),
@@ -216,7 +213,7 @@ CASES = [
         server="Answers /r/1 completely; answers /r/2 (same connection) with an empty CONTINUATION "
                "on /r/1's stream, then a normal response.",
         scenario=on_earlier_stream(reply()),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=TransferSucceeds(0) & ConnectionError("PROTOCOL_ERROR", index=1),
         bad=NAIVE,
         covers=("R-6.10-2",),
@@ -229,7 +226,7 @@ CASES = [
         server="Answers /r/1 with complete HEADERS then RST_STREAM(CANCEL); answers /r/2 (same "
                "connection) with an empty CONTINUATION on /r/1's stream, then a normal response.",
         scenario=on_earlier_stream(headers_then_reset),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=Fails() & ConnectionError("PROTOCOL_ERROR", index=1),
         bad=NAIVE,
         covers=("R-6.10-2",),
