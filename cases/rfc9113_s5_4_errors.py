@@ -5,7 +5,7 @@ from conformance.verdicts import ConnectionError, Custom, Exercised, StreamError
 from servers import frames as F
 from servers.scenario import BODY, Script, hold, response_fields
 
-from cases._stream_faults import by_path
+from cases._stream_faults import CE_TIMEOUT_MS, by_path
 
 
 def error_mid_response(conn, req):
@@ -60,7 +60,7 @@ CASES = [
                "body, and keeps the connection open after the client's GOAWAY; answers /r/2 "
                "normally on any connection.",
         scenario=lambda: Script(respond=by_path(error_mid_response)),
-        request=gets(2),
+        request=gets(2, timeout_ms=CE_TIMEOUT_MS),
         expect=ConnectionError("PROTOCOL_ERROR") & TransferSucceeds(1),
         bad={"naive": "transfer-fails", "keep-open-after-goaway": "closes-after-goaway",
              "reuse-after-error": "no-stream-after-goaway"},

@@ -58,7 +58,8 @@ def _still_half_closed(ev):
     """R-5.1-2 applies only while the client still uploads; a client that reset the stream itself
     when the response ended (NO_ERROR or CANCEL) saw the HEADERS on a stream it reset (R-5.1-5)."""
     c, stream = stream_of(ev, "/upload")
-    first = next((f for f in (c.received if c else []) if f.type == "RST_STREAM" and f.stream == stream), None)
+    first = next((f for f in (c.received if c else [])
+                  if f.type == "RST_STREAM" and f.stream == stream), None)
     if first is not None and first.error_code in NOT_AN_ERROR:
         return False, f"the client reset the stream itself with {first.describe()} when the response ended"
     return c is not None, "the stream was half-closed (remote) when the HEADERS arrived"

@@ -1,10 +1,12 @@
 """RFC 9113 §6.10 CONTINUATION (with §4.3 field-block rules)."""
 import hashlib
 
-from conformance.case import MUST, NAIVE, Case, gets
+from conformance.case import MUST, NAIVE, Case, get, gets
 from conformance.verdicts import ConnectionError, Fails, Ignored, TransferSucceeds
 from servers import frames as F
 from servers.scenario import BODY, Script, reply, response_fields
+
+from cases._stream_faults import CE_TIMEOUT_MS
 
 HEAD = response_fields()
 FRAGMENTS = 20
@@ -189,6 +191,7 @@ CASES = [
         server="Sends HEADERS without END_HEADERS, a CONTINUATION with END_HEADERS, a second, empty "
                "CONTINUATION on the same stream, then the body.",
         scenario=response(after_ended_block),
+        request=get(timeout_ms=CE_TIMEOUT_MS),
         expect=ConnectionError("PROTOCOL_ERROR"),
         bad=NAIVE,
         covers=("R-6.10-2",),
@@ -201,6 +204,7 @@ CASES = [
         server="Sends complete response HEADERS, half the body, an empty CONTINUATION on the stream, "
                "then the rest of the body.",
         scenario=lambda: Script(respond=data_then_continuation),
+        request=get(timeout_ms=CE_TIMEOUT_MS),
         expect=ConnectionError("PROTOCOL_ERROR"),
         bad=NAIVE,
         covers=("R-6.10-2",),

@@ -36,7 +36,8 @@ def _not_complete(ev):
 def _own_reset(ev):
     """(connection, stream, the client's first RST_STREAM on /r/1's stream or None)."""
     c, stream = stream_of(ev, "/r/1")
-    first = next((f for f in (c.received if c else []) if f.type == "RST_STREAM" and f.stream == stream), None)
+    first = next((f for f in (c.received if c else [])
+                  if f.type == "RST_STREAM" and f.stream == stream), None)
     return c, stream, first
 
 
@@ -56,7 +57,8 @@ def _how_it_ended(ev):
     if first is not None:
         return f"RST_STREAM({first.error_code})"
     goaways = [f.describe() for f in (c.frames("GOAWAY") if c else [])]
-    return f"no RST_STREAM; {', '.join(goaways) or 'no GOAWAY'}; connection closed by {c.closed_by if c else None}"
+    return (f"no RST_STREAM; {', '.join(goaways) or 'no GOAWAY'}; "
+            f"connection closed by {c.closed_by if c else None}")
 
 
 NO_CONNECTION_ERROR = NotSent("GOAWAY", "a GOAWAY with an error code (a stream reset is not a "
