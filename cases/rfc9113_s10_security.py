@@ -13,6 +13,8 @@ from conformance.verdicts import (AnyOf, ConnectionError, Custom, Fails, Report,
 from servers import frames as F
 from servers.scenario import BODY, Script, frames, reply, response_fields, seq
 
+from cases._stream_faults import SAME_CONNECTION, TABLE_IN_STEP, stream_of
+
 TIMEOUT_MS = 1000
 N_SETTINGS, N_PING, N_DATA, N_CONTINUATION = 2000, 2000, 5000, 5000
 SETTINGS_FLOOD = F.settings() * N_SETTINGS                       # 18 000 octets
@@ -38,6 +40,38 @@ BOMB = (b"\x88"                                                   # :status 200 
         + b"\xbe" * BOMB_REFS                                        # indexed 62, BOMB_REFS times
         + b"\x0f\x0d" + bytes(encode_integer(len(str(len(BODY))), 7)) + str(len(BODY)).encode())
 #                                      content-length (static 28), literal without indexing
+
+
+# §10.5.1: a field list over any client's limit (1.6 MB: one 4000-octet entry referred to 400
+# times) whose block goes on after that point to insert x-seq: two, which /r/2 then refers to.
+LENGTH_LITERAL = b"\x0f\x0d" + bytes(encode_integer(len(str(len(BODY))), 7)) + str(len(BODY)).encode()
+OVERSIZED_REFS = 400
+OVERSIZED = (b"\x88" + b"\x40\x05x-big" + bytes(encode_integer(BOMB_VALUE, 7)) + b"b" * BOMB_VALUE
+             + b"\xbe" * OVERSIZED_REFS                               # indexed 62 (x-big)
+             + b"\x40\x05x-seq\x03two"                                 # -> 62, x-big -> 63
+             + LENGTH_LITERAL)
+SEQ_BY_INDEX = b"\x88" + LENGTH_LITERAL + b"\xbe"                      # x-seq: two, as index 62
+SEQ_LITERAL = b"\x88" + LENGTH_LITERAL + b"\x00\x05x-seq\x03two"      # the same, without the table
+
+
+def oversized_then_reuse(conn, req):
+    """/r/1 gets the OVERSIZED block; /r/2 refers to its last entry if it comes on the same
+    connection, else carries x-seq: two as a literal."""
+    if req.path == "/r/1":
+        conn.state["oversized"] = True
+        block = OVERSIZED
+    else:
+        block = SEQ_BY_INDEX if conn.state.get("oversized") else SEQ_LITERAL
+    conn.send(F.headers(req.stream, block), F.data(req.stream, BODY, end_stream=True))
+
+
+def _first_outcome(ev):
+    """What became of the oversized response (reported: §10.5.1 lets the client discard it)."""
+    o = ev.outcome
+    c, stream = stream_of(ev, "/r/1")
+    signals = [f.describe() for f in (c.received if c else []) if f.error_code not in (None, "NO_ERROR")
+               and (f.type == "GOAWAY" or f.stream == stream)]
+    return f"{o.summary()}; client sent {', '.join(signals) or 'no RST_STREAM or error GOAWAY'}"
 
 
 def hpack_bomb(conn, req):
@@ -259,5 +293,22 @@ CASES = [
         & Custom(f"the field list the application gets stays under {LIST_BOUND} octets",
                  _field_list_bounded, name="field-list-bounded")
         & UNDEFINED_CODES & IN_TIME & REACTION,
+    ),
+    Case(
+        id="9113/10.5.1/oversized-block-keeps-table",
+        level=MUST,
+        covers=("R-10.5.1-1",),
+        requirement=f"§10.5.1: a field block the client will not accept (its field list, "
+                    f"{OVERSIZED_REFS * (BOMB_VALUE + 37) // 100000 / 10} MB, is over any client's "
+                    f"limit) MUST still be decoded to the end, keeping the header table in step, "
+                    f"unless the client ends the connection; the response itself may be discarded.",
+        server=f"Answers /r/1 with a field block that inserts a {BOMB_VALUE}-octet x-big, refers to "
+               f"it {OVERSIZED_REFS} times, then inserts x-seq: two; /r/2's response on the same "
+               f"connection refers to x-seq by index (on a new connection, a literal).",
+        scenario=lambda: Script(respond=oversized_then_reuse),
+        request=gets(2, timeout_ms=TIMEOUT_MS),
+        expect=TABLE_IN_STEP & Report("oversized_response", _first_outcome) & SAME_CONNECTION
+        & UNDEFINED_CODES,
+        bad={"oversized-stream-error": "table-in-step"},
     ),
 ]

@@ -4,11 +4,14 @@ module."""
 import struct
 
 from cases.rfc9113_s5_2_flow_control import Upload
-from conformance.case import MAY, MUST, SHOULD, Case, Job, Req, get, gets
-from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Exercised, Fails,
-                                  Ignored, Report, Sent, StreamError, Succeeds, TransferSucceeds)
+from conformance.case import MAY, MUST, NAIVE, SHOULD, Case, Job, Req, get, gets
+from conformance.verdicts import (ConnectionError, Custom, Exercised, Fails,
+                                  Ignored, Report, StreamError, Succeeds, TransferSucceeds)
 from servers import frames as F
 from servers.scenario import BODY, Script, fault_then_reply, frames, reply, response_fields
+
+from cases._stream_faults import (CLIENT_RESET, NOT_AN_ERROR, QUIET_AFTER_RESET, SAME_CONNECTION,
+                                  after_client_reset, stream_of)
 
 UNKNOWN_TYPE = 0xEE  # no frame type registered with this code
 # §5.1.2 (R-5.1.2-1): one transfer first, so the client has read the server's SETTINGS before
@@ -41,6 +44,39 @@ def _closed_signal(ev, path: str) -> tuple[bool, str]:
     right = [f for f in signals if f.error_code == "STREAM_CLOSED"]
     return bool(right), ("client sent " + (", ".join(f.describe() for f in (right or signals))
                                            or "neither RST_STREAM nor GOAWAY"))
+
+
+def _half_closed_signal(ev):
+    """RST_STREAM(STREAM_CLOSED or a generic code) on the upload's stream, or an error GOAWAY."""
+    c, stream = stream_of(ev, "/upload")
+    if c is None:
+        return False, "no upload request arrived"
+    signals = [f for f in c.received if (f.type == "RST_STREAM" and f.stream == stream)
+               or (f.type == "GOAWAY" and f.error_code not in NOT_AN_ERROR)]
+    right = [f for f in signals if f.error_code in ("STREAM_CLOSED", "PROTOCOL_ERROR", "INTERNAL_ERROR")]
+    return bool(right), "client sent " + (", ".join(f.describe() for f in (right or signals))
+                                          or "neither RST_STREAM nor an error GOAWAY")
+
+
+def _still_half_closed(ev):
+    """R-5.1-2 applies only while the client still uploads; a client that reset the stream itself
+    when the response ended (NO_ERROR or CANCEL) saw the HEADERS on a stream it reset (R-5.1-5)."""
+    c, stream = stream_of(ev, "/upload")
+    first = next((f for f in (c.received if c else [])
+                  if f.type == "RST_STREAM" and f.stream == stream), None)
+    if first is not None and first.error_code in NOT_AN_ERROR:
+        return False, f"the client reset the stream itself with {first.describe()} when the response ended"
+    return c is not None, "the stream was half-closed (remote) when the HEADERS arrived"
+
+
+def _upload_octets(ev):
+    c, stream = stream_of(ev, "/upload")
+    return sum(f.data_len or 0 for f in (c.received if c else []) if f.type == "DATA" and f.stream == stream)
+
+
+def stream_closed_signal(path: str = "/r/1") -> Custom:
+    return Custom("RST_STREAM(STREAM_CLOSED) on that stream, or GOAWAY(STREAM_CLOSED)",
+                  lambda ev: _closed_signal(ev, path), name="stream-closed-code")
 
 
 # -- scenarios ---------------------------------------------------------------------------
@@ -225,6 +261,26 @@ def unknown_inside_block(conn, req):
     conn.send(F.frame(UNKNOWN_TYPE, 0, req.stream, b"inside"))
     conn.send(F.continuation(req.stream, block[2:]))
     conn.send(F.data(req.stream, BODY, end_stream=True))
+
+
+UPLOAD = bytes(i % 251 for i in range(200000))
+
+
+def answer_before_upload_ends() -> Script:
+    """§5.1 half-closed (remote): on the request HEADERS of a 200000-octet upload, before any of
+    its DATA got credit beyond the initial windows (so the client is still sending), a complete
+    response, then a second HEADERS (END_STREAM) on the same stream."""
+    def on_frame(conn, f):
+        req = conn.requests.get(f.stream)
+        if f.type == "HEADERS" and req is not None and not req.complete and not conn.state.get("early"):
+            conn.state["early"] = f.stream
+            reply()(conn, req)
+            conn.send(F.headers(f.stream, conn.block([("x-late", "1")]), end_stream=True))
+
+    def respond(conn, req):
+        if conn.state.get("early") != req.stream:
+            reply()(conn, req)
+    return Script(respond=respond, on_frame=on_frame)
 
 
 # -- checks ------------------------------------------------------------------------------
@@ -432,6 +488,8 @@ def _settings_acks(n: int) -> Custom:
 UPLOAD_BODY = bytes(range(256)) * 1024   # 256 KiB, far beyond the default windows
 TRANSFER_1 = Report("transfer_1_ok", lambda ev: ev.outcomes[0].ok)
 TWO = gets(2, timeout_ms=1000)
+LATE_AFTER_RESET = (CLIENT_RESET & Fails() & QUIET_AFTER_RESET & TransferSucceeds(1) & SAME_CONNECTION)
+ANSWERS_LATE = {"answer-frames-after-reset": "quiet-after-reset"}
 
 CASES = [
     # §5.1: stream states
@@ -445,6 +503,93 @@ CASES = [
         server="Sends DATA on stream request+2 (never opened), then a normal response.",
         scenario=fault_then_reply(lambda conn, req: F.data(req.stream + 2, b"idle")),
         expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/5.1/window-update-on-idle-stream",
+        level=MUST,
+        bad=NAIVE,
+        covers=("R-5.1-1",),
+        requirement="§5.1: a WINDOW_UPDATE on an idle stream (an odd stream the client never opened) "
+                    "MUST be treated as a connection error of type PROTOCOL_ERROR.",
+        server="Sends WINDOW_UPDATE(1024) on stream request+2 (never opened), then a normal response.",
+        scenario=fault_then_reply(lambda conn, req: F.window_update(req.stream + 2, 1024)),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/5.1.1/headers-on-unopened-odd-stream",
+        level=MUST,
+        bad=NAIVE,
+        covers=("R-5.1.1-2",),
+        requirement="§5.1 and §5.1.1: HEADERS on an odd stream the client never opened is on an idle "
+                    "stream that only the client may open, a connection error of type PROTOCOL_ERROR.",
+        server="Sends a complete response HEADERS (END_STREAM) on stream request+100 (odd, never "
+               "opened), then a normal response.",
+        scenario=fault_then_reply(lambda conn, req: F.headers(req.stream + 100, conn.block(
+            [(":status", "200"), ("content-length", "0")]), end_stream=True)),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/5.1/headers-on-half-closed-remote",
+        level=MUST,
+        covers=("R-5.1-2",),
+        requirement="§5.1: once the server ended its side with END_STREAM while the client is still "
+                    "uploading, the stream is half-closed (remote) for the client, and a HEADERS on "
+                    "it MUST be a stream error of type STREAM_CLOSED (a connection error is allowed). "
+                    "What the transfer reports and how much more the client uploads are reported.",
+        server="On the request HEADERS of a 200000-octet POST, before granting any credit, sends a "
+               "complete response, then a HEADERS (END_STREAM) on the same stream.",
+        scenario=answer_before_upload_ends,
+        request=Job((Req("/upload", method="POST", body=UPLOAD),), timeout_ms=1000),
+        expect=Exercised("the client was still uploading, not resetting the stream itself, when "
+                         "the HEADERS arrived", _still_half_closed)
+        & Custom("RST_STREAM(STREAM_CLOSED, or a generic code) on the stream, or a connection error",
+                 _half_closed_signal, name="stream-closed-code")
+        & TRANSFER_1 & Report("upload_octets_sent", _upload_octets),
+        bad={"naive": "stream-closed-code"},
+    ),
+    Case(
+        id="9113/5.1/data-after-client-reset",
+        level=MUST,
+        covers=("R-5.1-5",),
+        requirement="§5.1: DATA that arrives on a stream just after the client reset it MUST be "
+                    "ignored: the transfer stays failed, nothing answers the DATA, and the connection "
+                    "carries the next request.",
+        server="Answers /r/1 with a malformed response (uppercase field name) and a WINDOW_UPDATE "
+               "overflowing the stream window; on the client's RST_STREAM sends DATA (END_STREAM) "
+               "on that stream; answers /r/2 normally.",
+        scenario=lambda: after_client_reset(lambda conn, s: F.data(s, BODY, end_stream=True)),
+        request=TWO,
+        expect=LATE_AFTER_RESET,
+        bad=ANSWERS_LATE,
+    ),
+    Case(
+        id="9113/5.1/window-update-after-client-reset",
+        level=MUST,
+        covers=("R-5.1-5",),
+        requirement="§5.1: a WINDOW_UPDATE that arrives on a stream just after the client reset it "
+                    "MUST be ignored, and the connection carries the next request.",
+        server="Answers /r/1 with a malformed response (uppercase field name) and a WINDOW_UPDATE "
+               "overflowing the stream window; on the client's RST_STREAM sends WINDOW_UPDATE(1024) "
+               "on that stream; answers /r/2 normally.",
+        scenario=lambda: after_client_reset(lambda conn, s: F.window_update(s, 1024)),
+        request=TWO,
+        expect=LATE_AFTER_RESET,
+        bad={**ANSWERS_LATE, "reject-closed-stream-frames": "quiet-after-reset"},
+    ),
+    Case(
+        id="9113/5.1/rst-after-client-reset",
+        level=MUST,
+        covers=("R-5.1-5",),
+        requirement="§5.1: an RST_STREAM that arrives on a stream just after the client reset it "
+                    "(the server's reset crossing the client's) MUST be ignored, and the connection "
+                    "carries the next request.",
+        server="Answers /r/1 with a malformed response (uppercase field name) and a WINDOW_UPDATE "
+               "overflowing the stream window; on the client's RST_STREAM sends RST_STREAM(CANCEL) "
+               "on that stream; answers /r/2 normally.",
+        scenario=lambda: after_client_reset(lambda conn, s: F.rst_stream(s, "CANCEL")),
+        request=TWO,
+        expect=LATE_AFTER_RESET,
+        bad={**ANSWERS_LATE, "reject-closed-stream-frames": "quiet-after-reset"},
     ),
     Case(
         id="9113/5.1.1/headers-on-unpromised-even-stream",

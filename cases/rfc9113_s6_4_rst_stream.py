@@ -2,11 +2,13 @@
 import struct
 
 from cases.rfc9113_s5_2_flow_control import DEFAULT_WINDOW, Upload
-from conformance.case import MUST, Case, Job, Req, gets
-from conformance.verdicts import (ConnectionError, Connections, Custom, Fails, NotSent,
+from conformance.case import MAY, MUST, Case, Job, Req, gets
+from conformance.verdicts import (ConnectionError, Connections, Custom, Fails, NotSent, Report,
                                   TransferSucceeds)
 from servers import frames as F
 from servers.scenario import BODY, Script, fault_then_reply, reply, response_fields
+
+from cases._stream_faults import SAME_CONNECTION, by_path, stream_of
 
 HEAD = response_fields()
 # A reset stream fails with a stream or connection-level protocol error; never "partial
@@ -53,6 +55,45 @@ def _nothing_after_reset(ev):
                  and f.type != "PRIORITY"]
     return not late, (f"client sent {late[0]} (and {len(late) - 1} more) after the reset" if late
                       else "nothing on the stream after the reset")
+
+
+def stall_mid_body(conn, req):
+    """HEADERS (content-length of the whole body) and 10 octets of it, then nothing more."""
+    conn.send_fields(req.stream, HEAD)
+    conn.send(F.data(req.stream, BODY[:10]))
+
+
+def _not_complete(ev):
+    o = ev.outcomes[0]
+    return not o.ok, f"transfer 1 {o.summary()}"
+
+
+def _own_reset(ev):
+    """(connection, stream, the client's first RST_STREAM on /r/1's stream or None)."""
+    c, stream = stream_of(ev, "/r/1")
+    first = next((f for f in (c.received if c else [])
+                  if f.type == "RST_STREAM" and f.stream == stream), None)
+    return c, stream, first
+
+
+def _nothing_after_own_reset(ev):
+    """§5.1: after its RST_STREAM the stream is closed for the client: PRIORITY at most."""
+    c, stream, first = _own_reset(ev)
+    if first is None:
+        return True, "the client sent no RST_STREAM on the stream"
+    more = [f for f in c.received if f.seq > first.seq and f.stream == stream and f.type != "PRIORITY"]
+    return not more, (f"client then sent {more[0].describe()}" if more else
+                      f"nothing on stream {stream} after its {first.describe()}")
+
+
+def _how_it_ended(ev):
+    """R-6.4-4 (reported): the RST_STREAM code, or that the connection went instead."""
+    c, stream, first = _own_reset(ev)
+    if first is not None:
+        return f"RST_STREAM({first.error_code})"
+    goaways = [f.describe() for f in (c.frames("GOAWAY") if c else [])]
+    return (f"no RST_STREAM; {', '.join(goaways) or 'no GOAWAY'}; "
+            f"connection closed by {c.closed_by if c else None}")
 
 
 NO_CONNECTION_ERROR = NotSent("GOAWAY", "a GOAWAY with an error code (a stream reset is not a "
@@ -125,5 +166,26 @@ CASES = [
         & Connections(1, why="the reset ended only its stream"),
         bad={"unknown-code-fatal": "not-sent-goaway"},
         covers=("R-7-1",),
+    ),
+    Case(
+        id="9113/6.4/client-timeout-mid-response",
+        level=MAY,
+        covers=("R-6.4-4",),
+        level_note="R-6.4-4 only reports how the client ends the stream (Y); two checks are MUST: "
+                   "a response cut short is never reported complete (§8.1), and after its own "
+                   "RST_STREAM the client sends nothing but PRIORITY on the stream (§5.1).",
+        requirement="§6.4 and §5.1: when its own timeout ends a transfer mid-response, the client "
+                    "may end the stream with RST_STREAM (CANCEL fits) and reuse the connection; the "
+                    "code, and whether the next request reuses the connection, are reported.",
+        server="Answers /r/1 with HEADERS (content-length 24) and 10 octets of body, then stalls; "
+               "answers /r/2 normally.",
+        scenario=lambda: Script(respond=by_path(stall_mid_body)),
+        request=gets(2, timeout_ms=1000),
+        waits=True,
+        expect=Custom("transfer 1 is not reported complete", _not_complete, level=MUST, name="transfer-fails")
+        & Custom("after its RST_STREAM the client sends nothing but PRIORITY on the stream",
+                 _nothing_after_own_reset, level=MUST, name="quiet-after-own-reset")
+        & TransferSucceeds(1) & Report("stream_ended_with", _how_it_ended) & SAME_CONNECTION,
+        bad={"ok-on-timeout": "transfer-fails"},
     ),
 ]

@@ -135,6 +135,11 @@ CASES = [
               "grammar and treat other characters (here '(') as malformed.",
               "Sends a 200 with a field named 'x(custom)'.",
               respond(("x(custom)", "1")), level=SHOULD, field="x(custom)", covers=("R-8.2.1-2",)),
+    malformed("9113/8.2.1/name-empty",
+              "§8.2.1: a field name is a token of at least one character (RFC 9110 §5.1); "
+              "implementations SHOULD treat a response with an empty field name as malformed.",
+              "Sends a 200 with a field whose name is empty (a literal with a zero-length name).",
+              respond(("", "empty-name")), level=SHOULD, covers=("R-8.2.1-2",)),
     malformed("9113/8.2.1/value-with-cr",
               "§8.2.1: a field value MUST NOT contain CR; a response with one is malformed "
               "(stream error PROTOCOL_ERROR).",

@@ -53,6 +53,13 @@ def true_content_length(headers: list, body: bytes) -> list:
     return fixed[:given[0]] + [("content-length", str(len(body)))] + fixed[given[0]:]
 
 
+def mark_sensitive(fields: list) -> list[tuple[str, str, bool]]:
+    """(name, value, never-index?) for the encoder: credentials and short cookies are never
+    indexed, as RFC 7541 §7.1.3 suggests for values an attacker could guess."""
+    return [(n, v, n in ("authorization", "proxy-authorization") or (n == "cookie" and len(v) < 20))
+            for n, v in fields]
+
+
 # Deliberate misbehaviours (negative controls): Behaviour.edit_request applies one of these.
 def duplicate_path(fields: list) -> list:
     """A second :path right after the first (§8.3.1 wants exactly one)."""

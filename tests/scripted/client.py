@@ -51,9 +51,12 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     reject_unknown_settings: bool = False  # misbehaviour: unknown setting = PROTOCOL_ERROR (§6.5.2)
     rst_answer_rst: bool = False     # misbehaviour: answer RST_STREAM with RST_STREAM
     reject_closed_stream_frames: bool = False  # misbehaviour: late WINDOW_UPDATE/RST_STREAM = STREAM_CLOSED (§5.1)
+    answer_after_reset: bool = False  # misbehaviour: frames on a stream we reset get RST_STREAM(STREAM_CLOSED) (§5.1)
+    decode_closed_blocks: bool = True  # False: field blocks on streams no longer open are dropped undecoded (§4.3)
     strip_connection_headers: bool = True
     edit_request: Callable[[list], list] | None = None  # misbehaviour: rewrites the request fields
     stream_id_step: int = 2          # 0: every request on stream 1 (§5.1.1)
+    interleave_blocks: bool = False  # misbehaviour: our CONTINUATIONs wait until the other new streams' HEADERS (§4.3)
     send_preface: bool = True        # False: no magic and no SETTINGS at the start
     wait_settings_ack: bool = False  # misbehaviour: no request before our SETTINGS are ACKed
     report_truncated_as_ok: bool = False
@@ -70,6 +73,9 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     self_dependency_error: bool = False  # RFC 7540 §5.3.1 (conforming alternative): a HEADERS that depends on
     #                                      its own stream is a stream error PROTOCOL_ERROR
     max_continuations: int | None = None  # misbehaviour: more CONTINUATIONs per block = ENHANCE_YOUR_CALM
+    end_stream_at_headers: bool = False  # misbehaviour: END_STREAM ends the stream before its CONTINUATIONs (§6.2)
+    oversized_stream_error: bool = False  # misbehaviour: a field list over our limit is a stream error and its
+    #                                       decoding stops there, leaving the table out of step (§10.5.1)
     small_data_limit: int | None = None  # misbehaviour: more consecutive DATA < 16 octets = ENHANCE_YOUR_CALM
     mix_streams: bool = False        # misbehaviour: DATA goes to the most recently opened transfer
     skip_informational: bool = True  # False: a 1xx HEADERS is taken as the final response (§8.1)
@@ -81,9 +87,16 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     hpack_inserts: str = "incremental"  # RFC 7541 §6.2: which literals enter the dynamic table; "nothing"
     #                                     and "all" (also without/never indexing) are misbehaviours
     accept_huffman: bool = True      # False: a Huffman-coded string is a COMPRESSION_ERROR (RFC 7541 §5.2)
+    hpack_quirk: str | None = None   # misbehaviours (RFC 7541): "reject-oversize-entry" (§4.4), "evict-before-name"
+    #                                  (§4.4), "reject-duplicates" (§2.3.2)
+    header_table_size: int = 4096    # our SETTINGS_HEADER_TABLE_SIZE; below 4096 it binds once the server ACKs (§4.3.1)
+    table_limit: str = "ack"         # misbehaviours: "early" (binds before the ACK), "never" (not enforced)
+    never_index_inserted: bool = False  # misbehaviour: never-indexed sensitive fields still enter our encoder's table
     multiplex: bool = True           # False: in parallel mode every transfer opens its own connection
     close_on_error: bool = True      # False: after our own GOAWAY the connection stays in use (§5.4.1)
     close_after_goaway: bool = True  # False: after our own GOAWAY the socket stays open, unused (§5.4.1)
+    goaway_on_close: bool = True     # False: a healthy connection is closed without GOAWAY(NO_ERROR) (§5.4.1, §6.8)
+    kill_siblings: bool = False      # a stream error also cancels every other stream, without a GOAWAY (§5.4.2: reported)
     goaway_names_client_stream: bool = False  # misbehaviour: GOAWAY's last-stream-id is our own last stream
     tls_versions: tuple = ("TLSv1_2", None)  # (minimum, maximum or None) TLS version; §9.2: 1.2 or newer
     ip_sni: bool = False             # misbehaviour: an IP-literal host goes out as SNI (RFC 6066 §3)
@@ -135,10 +148,13 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "reject-unknown-setting": replace(_GOOD, reject_unknown_settings=True),
     "rst-answer-rst": replace(_GOOD, rst_answer_rst=True),
     "reject-closed-stream-frames": replace(_GOOD, reject_closed_stream_frames=True),
+    "answer-frames-after-reset": replace(_GOOD, answer_after_reset=True),
+    "hpack-skip-closed-blocks": replace(_GOOD, decode_closed_blocks=False),
     "keep-connection-headers": replace(_GOOD, strip_connection_headers=False),
     "duplicate-path": replace(_GOOD, edit_request=checks.duplicate_path),
     "host-not-authority": replace(_GOOD, edit_request=checks.host_not_authority),
     "reuse-stream-id": replace(_GOOD, stream_id_step=0),
+    "interleave-field-blocks": replace(_GOOD, interleave_blocks=True),
     "truncated-ok": replace(_GOOD, report_truncated_as_ok=True),
     "ok-on-timeout": replace(_GOOD, ok_on_timeout=True),
     "close-fails-complete": replace(_GOOD, settle_before_eof=False),
@@ -156,6 +172,8 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "no-priority-flag": replace(_GOOD, skip_priority_fields=False),
     "reject-self-dependency": replace(_GOOD, self_dependency_error=True),
     "continuation-limit": replace(_GOOD, max_continuations=8),
+    "end-stream-before-continuation": replace(_GOOD, end_stream_at_headers=True),
+    "oversized-stream-error": replace(_GOOD, oversized_stream_error=True),
     "small-frame-limit": replace(_GOOD, small_data_limit=8),
     "mix-streams": replace(_GOOD, mix_streams=True),
     "final-1xx": replace(_GOOD, skip_informational=False),
@@ -167,9 +185,18 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "hpack-no-dynamic-table": replace(_GOOD, hpack_inserts="nothing"),
     "hpack-index-all": replace(_GOOD, hpack_inserts="all"),
     "no-huffman": replace(_GOOD, accept_huffman=False),
+    "hpack-reject-oversize-entry": replace(_GOOD, hpack_quirk="reject-oversize-entry"),
+    "hpack-evict-before-name": replace(_GOOD, hpack_quirk="evict-before-name"),
+    "hpack-reject-duplicates": replace(_GOOD, hpack_quirk="reject-duplicates"),
+    "small-header-table": replace(_GOOD, header_table_size=256),
+    "small-table-early": replace(_GOOD, header_table_size=256, table_limit="early"),
+    "small-table-unenforced": replace(_GOOD, header_table_size=256, table_limit="never"),
+    "hpack-never-indexed-inserted": replace(_GOOD, never_index_inserted=True),
     "no-multiplex": replace(_GOOD, multiplex=False),
     "reuse-after-error": replace(_GOOD, close_on_error=False),
     "keep-open-after-goaway": replace(_GOOD, close_after_goaway=False),
+    "silent-close": replace(_GOOD, goaway_on_close=False),
+    "kill-siblings": replace(_GOOD, kill_siblings=True),
     "goaway-last-client-stream": replace(_GOOD, goaway_names_client_stream=True),
     "tls-max-1.1": replace(_GOOD, tls_versions=("TLSv1", "TLSv1_1")),
     "tls13-only": replace(_GOOD, tls_versions=("TLSv1_3", None)),
