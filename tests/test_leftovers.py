@@ -28,15 +28,22 @@ def tagged_processes(tag: str) -> list[int]:
     return found
 
 
-def start(tmp_path, *args: str) -> tuple[subprocess.Popen, str]:
+def tagged_run(where, *args: str, command: tuple[str, ...] = ("pytest", "cases", "-p", "no:cacheprovider")
+               ) -> tuple[subprocess.Popen, str]:
+    """`python -m <command> <args>` in its own session, with a private TMPDIR (where/tmp) and a
+    tag in its environment that every process it starts inherits."""
     tag = uuid.uuid4().hex
-    tmpdir = tmp_path / "tmp"
-    tmpdir.mkdir()
+    tmpdir = where / "tmp"
+    tmpdir.mkdir(parents=True)
     env = dict(os.environ, H2CS_RUN_TAG=tag, TMPDIR=str(tmpdir))
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "cases", "-p", "no:cacheprovider", *args],
+    proc = subprocess.Popen([sys.executable, "-m", *command, *args],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     return proc, tag
+
+
+def start(tmp_path, *args: str) -> tuple[subprocess.Popen, str]:
+    return tagged_run(tmp_path, *args)
 
 
 def assert_clean(tmp_path, tag: str) -> None:
