@@ -49,6 +49,7 @@ class ClientProcess:
     _buf: bytearray = field(default_factory=bytearray)
     _stderr: list[str] = field(default_factory=list)
     _drainer: threading.Thread | None = None
+    _busy: bool = False              # a job was sent and its answer not read (an interrupted run)
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> dict:
@@ -106,7 +107,8 @@ class ClientProcess:
             proc.stdin.close()
         except OSError:
             pass
-        _wait_exit(proc, grace_s)
+        _wait_exit(proc, 0 if self._busy else grace_s)   # a busy adapter reads stdin only later
+        self._busy = False
         _kill(proc)
         for stream in (proc.stdout, proc.stderr):
             stream.close()
@@ -121,7 +123,9 @@ class ClientProcess:
             self._proc.stdin.flush()
         except OSError:
             return self._crashed()
+        self._busy = True
         line = self._readline(time.monotonic() + bound_s)
+        self._busy = False
         if line is None:
             if not self.alive() or self._eof:
                 return self._crashed()
