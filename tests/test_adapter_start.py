@@ -11,7 +11,7 @@ import time
 
 from conformance.catalog import ROOT
 from conformance.clients.process import HELLO_TIMEOUT_S
-from tests.test_leftovers import tagged_processes, tagged_run
+from tests.test_leftovers import PYTEST, tagged_processes, tagged_run
 
 # Says hello once; crashes on its first job; every later start stays silent.
 FLAKY = """\
@@ -41,7 +41,8 @@ def registry(tmp_path) -> str:
 
 def start_run(tmp_path, name: str, clients: str, *args: str) -> tuple[subprocess.Popen, str, float]:
     cases = [a for cid in CASES for a in ("--case", cid)]
-    proc, tag = tagged_run(tmp_path / name, "--clients-file", clients, "--client", name, *cases, *args)
+    proc, tag = tagged_run(tmp_path / name, *PYTEST, "--clients-file", clients, "--client", name, *cases,
+                           *args)
     return proc, tag, time.monotonic()
 
 

@@ -10,9 +10,12 @@ import sys
 
 import pytest
 
+from conformance import catalog
 from conformance.catalog import ROOT
+from conformance.runner import run_case
+from conformance.verdicts import server_side
 
-pytestmark = pytest.mark.skipif(not shutil.which("curl"), reason="the curl CLI is installed by make setup")
+needs_curl = pytest.mark.skipif(not shutil.which("curl"), reason="the curl CLI is installed by make setup")
 BODY = "hello from h2clientspec\n"
 
 
@@ -47,6 +50,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@needs_curl
 def test_serve_judges_what_the_server_saw():
     server, facts = serve("9113/6.7/ping-ack", "--once")
     assert facts["url"].startswith("https://127.0.0.1:")
@@ -61,6 +65,7 @@ def test_serve_judges_what_the_server_saw():
     assert "  not judged (needs the client's report): transfer 1 succeeds with status 200" in rest
 
 
+@needs_curl
 @pytest.mark.parametrize("case_id,held", [
     # The server answers once all three streams are open: one URL alone waits forever.
     ("9113/9.1/parallel-one-connection", "all three requests are open at once on a single connection"),
@@ -76,6 +81,7 @@ def test_the_suggested_command_makes_every_request(case_id, held):
     assert rest.count("  not judged (needs the client's report): transfer") == 3
 
 
+@needs_curl
 def test_port_option_and_the_reference_server_by_hand():
     port = free_port()
     server, facts = serve("baseline/reference/get-small", "--port", str(port))
@@ -101,3 +107,16 @@ def test_a_busy_port_is_one_line():
                            cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert r.stderr == f"error: cannot listen on port {port}: Address already in use\n"
+
+
+@pytest.mark.parametrize("case_id,behaviour", [
+    ("9113/6.7/ping-ack", "naive"), ("9113/6.5.2/enable-push-1", "good"),
+    ("9113/6.5.2/enable-push-1", "naive"), ("9113/6.8/goaway-last-stream-0", "ignore-goaway"),
+    ("9113/9.1/parallel-one-connection", "good")])
+def test_server_side_checks_agree_with_the_full_verdict(case_id, behaviour, servers, scripted):
+    """What serve judges without the client's report is exactly what the run judges of it."""
+    case = catalog.load_all()[case_id]
+    full = run_case(case, servers, scripted(behaviour), behaviour)
+    alone = server_side.judge(case, full.observations)
+    checks = [(c.passed, c.expected, c.actual) for c in full.verdict.checks]
+    assert alone.judged and all((c.passed, c.expected, c.actual) in checks for c in alone.judged)
