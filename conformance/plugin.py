@@ -56,7 +56,7 @@ def pytest_configure(config):
     for rfc in ("rfc9113", "rfc7541", "rfc8446", "rfc7301", "tls", "alpn", "baseline"):
         config.addinivalue_line("markers", f"{rfc}: cases from {rfc}")
     config._h2cs = Session(config)
-    interrupt_on_termination()   # a controller holds no key material, but its workers must end cleanly
+    interrupt_on_termination()   # SIGTERM and SIGHUP end a run as Ctrl-C does (servers/tls.py)
 
 
 def pytest_report_header(config):

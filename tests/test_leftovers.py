@@ -30,7 +30,8 @@ def tagged_processes(tag: str) -> list[int]:
     return found
 
 
-PYTEST = (sys.executable, "-m", "pytest", "cases", "-p", "no:cacheprovider")
+# The catalog needs no hypothesis; its plugin costs every process a second of imports.
+PYTEST = (sys.executable, "-m", "pytest", "cases", "-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 SERVE = (sys.executable, "-m", "servers", "serve")
 
 
