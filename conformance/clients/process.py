@@ -67,7 +67,6 @@ class ClientProcess:
         problem = self._await_hello()
         if problem:
             self.close(grace_s=0)
-            self._drainer.join(GRACE_S)
             last = next((ln.strip() for ln in reversed(self._stderr) if ln.strip()), "")
             raise AdapterError(f"{self.who()}: {problem}" + (f"; stderr: {last[:300]}" if last else ""))
         return self.hello
@@ -110,6 +109,8 @@ class ClientProcess:
         _wait_exit(proc, 0 if self._busy else grace_s)   # a busy adapter reads stdin only later
         self._busy = False
         _kill(proc)
+        if self._drainer is not None:
+            self._drainer.join(GRACE_S)   # its stderr ends with the group: read to the end
         for stream in (proc.stdout, proc.stderr):
             stream.close()
 
