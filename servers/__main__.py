@@ -92,7 +92,8 @@ def serve_scenario(case, servers: ServerSet, port: int, once: bool) -> None:
             if once:
                 return
             hosted = servers.host(case.scenario(), secure=case.transport != "h2c", port=port)
-            print(f"serving a fresh scenario on {hosted.url('')} for the next client", flush=True)
+            print(f"serving a fresh scenario on {hosted.url(case.request.requests[0].path)} for the next client",
+                  flush=True)
     finally:
         if hosted is not None:
             hosted.close()
