@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from servers.tls import interrupt_on_termination
 from servers.transport import ServerSet
 
 from . import catalog
@@ -57,6 +58,7 @@ def pytest_configure(config):
     for rfc in ("rfc9113", "rfc7541", "rfc8446", "rfc7301", "tls", "alpn", "baseline"):
         config.addinivalue_line("markers", f"{rfc}: cases from {rfc}")
     config._h2cs = Session(config)
+    interrupt_on_termination()   # SIGTERM and SIGHUP end a run as Ctrl-C does (servers/tls.py)
 
 
 def pytest_collect_file(file_path, parent):
@@ -246,14 +248,13 @@ class Session:
                 self.hellos[name] = proc.start()
                 self.clients[name] = proc
             except AdapterError as exc:
-                proc.close()
                 return str(exc)
             return None
         with ThreadPoolExecutor(max_workers=len(self.builds)) as pool:
             errors = [e for e in pool.map(start, self.builds) if e]
         if errors:
             self.close()
-            raise pytest.UsageError("cannot start the client adapter:\n  " + "\n  ".join(errors))
+            raise pytest.UsageError("\n".join(errors))
 
     def _process(self, name: str) -> ClientProcess:
         build = self.builds[name]
@@ -264,18 +265,25 @@ class Session:
         proc = self.clients.get(name)
         return (proc.hello if proc else None) or self.hellos.get(name)
 
+    def start_client(self, item) -> None:
+        """Before each case: the build's adapter is up, or (re)started. One that cannot start
+        stops the run, since every later case of that build would wait on it in vain."""
+        client = self.clients.get(item.build)
+        if client is None:
+            client = self.clients[item.build] = self._process(item.build)
+        if client.alive():
+            return
+        try:
+            client.start()
+            return
+        except AdapterError as exc:
+            item.session.shouldstop = str(exc)
+        pytest.fail(item.session.shouldstop, pytrace=False)
+
     def run(self, case, build: str) -> CaseResult:
         if self.servers is None:
             self.servers = ServerSet()
-        client = self.clients.get(build)
-        if client is None:
-            client = self.clients[build] = self._process(build)
-            try:
-                client.start()
-            except AdapterError as exc:
-                del self.clients[build]
-                pytest.fail(str(exc), pytrace=False)
-        return run_case(case, self.servers, client, build)
+        return run_case(case, self.servers, self.clients[build], build)
 
     def close(self):
         for client in self.clients.values():
@@ -374,6 +382,11 @@ def pytest_sessionstart(session):
         terminal = session.config.pluginmanager.get_plugin("terminalreporter")
         for line in h2.banner() if terminal else []:
             terminal.write_line(line)
+
+
+def pytest_runtest_setup(item):
+    if isinstance(item, CaseItem):
+        item.config._h2cs.start_client(item)
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -54,11 +54,11 @@ async def app(scope, receive, send):
 class Reference:
     """A hypercorn instance shaped like `Hosted` (url, ca_file, wait_closed, close)."""
 
-    def __init__(self, servers):
+    def __init__(self, servers, port: int = 0):
         self.servers = servers
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", port))
         sock.listen(64)
         self._sock, self.port = sock, sock.getsockname()[1]
         cfg = Config()

@@ -1,10 +1,20 @@
-"""TLS for the mock servers: a trustme CA, server contexts, ClientHello facts."""
+"""TLS for the mock servers: a trustme CA, server contexts, ClientHello facts.
+
+The CA, the server's certificate and its private key live in a temporary folder
+(h2cs-tls-*) for as long as the servers run. It is removed on a normal exit, and on
+SIGINT, SIGTERM and SIGHUP before they interrupt the process as Ctrl-C does.
+"""
 from __future__ import annotations
 
+import atexit
 import os
+import secrets
+import shutil
+import signal
 import ssl
 import struct
 import tempfile
+import threading
 
 import trustme
 
@@ -14,11 +24,48 @@ from .observations import TlsFacts
 EXT_SNI, EXT_ALPN, EXT_SESSION_TICKET, EXT_EARLY_DATA, EXT_PSK, EXT_VERSIONS = 0, 16, 35, 42, 41, 43
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised as an interruption so that every cleanup runs."""
+
+
+_ON_DISK: list["TlsMaterial"] = []   # material not yet removed, in this process
+
+
+def _remove_all() -> None:
+    for material in list(_ON_DISK):
+        material.cleanup()
+
+
+def _interrupt(signum: int, frame) -> None:
+    _remove_all()
+    raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signal.Signals(signum).name)
+
+
+def interrupt_on_termination() -> None:
+    """SIGINT, SIGTERM and SIGHUP (Ctrl-C, a `timeout`, a closed terminal) remove this
+    process's key material, then interrupt it as Ctrl-C does, so that every cleanup runs.
+    Only where nobody else handles them (a `nohup` keeps SIGHUP ignored), and only from the
+    main thread, which alone may set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig, untouched in ((signal.SIGINT, signal.default_int_handler),
+                           (signal.SIGTERM, signal.SIG_DFL), (signal.SIGHUP, signal.SIG_DFL)):
+        if signal.getsignal(sig) is untouched:
+            signal.signal(sig, _interrupt)
+
+
+atexit.register(_remove_all)
+
+
 class TlsMaterial:
     """One CA and one leaf certificate for 127.0.0.1, ::1 and localhost, on disk."""
 
     def __init__(self) -> None:
-        self.dir = tempfile.mkdtemp(prefix="h2cs-tls-")
+        interrupt_on_termination()
+        # Listed before it exists: a signal at any point finds the folder to remove.
+        self.dir = os.path.join(tempfile.gettempdir(), f"h2cs-tls-{secrets.token_hex(8)}")
+        _ON_DISK.append(self)
+        os.mkdir(self.dir, 0o700)
         self.ca = trustme.CA()
         self.leaf = self.ca.issue_cert("127.0.0.1", "::1", "localhost")
         self.ca_file = os.path.join(self.dir, "ca.pem")
@@ -50,15 +97,9 @@ class TlsMaterial:
         return ctx
 
     def cleanup(self) -> None:
-        for name in (self.ca_file, self.cert_file, self.key_file):
-            try:
-                os.unlink(name)
-            except FileNotFoundError:
-                pass
-        try:
-            os.rmdir(self.dir)
-        except OSError:
-            pass
+        if self in _ON_DISK:
+            _ON_DISK.remove(self)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def client_hello_complete(buf: bytes) -> bool:

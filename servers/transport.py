@@ -39,8 +39,9 @@ class ServerSet:
             return fn(*args)
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
 
-    def host(self, scenario: Scenario, *, secure: bool = True, family: int = socket.AF_INET) -> "Hosted":
-        hosted = Hosted(self, scenario, secure, family)
+    def host(self, scenario: Scenario, *, secure: bool = True, family: int = socket.AF_INET,
+             port: int = 0) -> "Hosted":
+        hosted = Hosted(self, scenario, secure, family, port)
         self.call(hosted._start)
         return hosted
 
@@ -65,14 +66,14 @@ class ServerSet:
 class Hosted:
     """One case's listener, its connections and what they saw."""
 
-    def __init__(self, servers: ServerSet, scenario: Scenario, secure: bool, family: int):
+    def __init__(self, servers: ServerSet, scenario: Scenario, secure: bool, family: int, port: int = 0):
         self.servers, self.scenario, self.secure, self.family = servers, scenario, secure, family
         self.observations = Observations()
         self._protocols: list[_Protocol] = []
         self._all_closed = threading.Event()
         self._all_closed.set()
         self._server: asyncio.base_events.Server | None = None
-        self.port = 0
+        self.port = port   # 0: any free port
 
     @property
     def host(self) -> str:
@@ -88,7 +89,7 @@ class Hosted:
     def _start(self) -> None:
         sock = socket.socket(self.family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1" if self.family == socket.AF_INET else "::1", 0))
+        sock.bind(("127.0.0.1" if self.family == socket.AF_INET else "::1", self.port))
         sock.listen(64)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
