@@ -6,6 +6,7 @@ import enum
 import re
 from dataclasses import dataclass, field
 from typing import Callable
+from urllib.parse import urlsplit
 
 from servers.scenario import Scenario
 
@@ -35,8 +36,13 @@ class Req:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
     http_version: str = "h2"
+    host: str | None = None              # a name for the server instead of its address (the job
+    #                                      resolves it to the server: docs/clients.md `resolve`)
 
     def to_json(self, base_url: str) -> dict:
+        if self.host is not None:
+            u = urlsplit(base_url)
+            base_url = f"{u.scheme}://{self.host}:{u.port}"
         return {"method": self.method, "url": base_url + self.path,
                 "headers": [list(h) for h in self.headers],
                 "body_b64": base64.b64encode(self.body).decode() if self.body is not None else None,
@@ -51,12 +57,23 @@ class Job:
     connection: str = "reuse"           # or "fresh"
     tls_session_cache: str = "separate"  # or "shared"
     timeout_ms: int = 3000
+    handles: str = "kept"               # or "closed": each request's handle closed before the next
+    early_data: bool = False            # ask the client for TLS 1.3 early data where it can
 
     def to_json(self, case_id: str, base_url: str, ca_file: str) -> dict:
-        return {"type": "run", "id": case_id, "timeout_ms": self.timeout_ms, "ca_file": ca_file,
-                "mode": self.mode, "connection": self.connection,
-                "tls_session_cache": self.tls_session_cache,
-                "requests": [r.to_json(base_url) for r in self.requests]}
+        job = {"type": "run", "id": case_id, "timeout_ms": self.timeout_ms, "ca_file": ca_file,
+               "mode": self.mode, "connection": self.connection,
+               "tls_session_cache": self.tls_session_cache,
+               "requests": [r.to_json(base_url) for r in self.requests]}
+        if self.handles != "kept":
+            job["handles"] = self.handles
+        if self.early_data:
+            job["early_data"] = True
+        u = urlsplit(base_url)
+        names = sorted({r.host for r in self.requests if r.host is not None})
+        if names:   # every name a request uses leads to the case's server
+            job["resolve"] = [f"{name}:{u.port}:{u.hostname}" for name in names]
+        return job
 
 
 def get(path: str = "/", *, timeout_ms: int = 3000, **kw) -> Job:

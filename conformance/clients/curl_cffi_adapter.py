@@ -22,7 +22,8 @@ from curl_cffi import Curl, CurlError, CurlHttpVersion, CurlMOpt, CurlOpt, CurlS
 from curl_cffi import ffi, lib  # noqa: E402
 from curl_cffi.curl import DEFAULT_CACERT  # noqa: E402
 
-from conformance.clients.jobs import CurlTransfer, answer_with, curl_result  # noqa: E402
+from conformance.clients.jobs import (SSLOPT_EARLYDATA, CurlTransfer, answer_with,  # noqa: E402
+                                      curl_result, early_data_supported)
 from conformance.clients.jsonlines import serve  # noqa: E402
 
 PROTOCOL = 1
@@ -33,7 +34,7 @@ CURLPIPE_MULTIPLEX = 2
 HTTP_VERSIONS = {"h2": CurlHttpVersion.V2TLS,
                  "h2-prior-knowledge": CurlHttpVersion.V2_PRIOR_KNOWLEDGE,
                  "http1.1": CurlHttpVersion.V1_1,
-                 "h2-or-http1.1": CurlHttpVersion.V2TLS}
+                 "h2-or-http1.1": CurlHttpVersion.V2_0}   # http://: the h2c Upgrade
 
 
 class VersionInfo(ctypes.Structure):
@@ -78,10 +79,13 @@ def hello() -> dict:
     info = version_info()
     features = string_list(info.feature_names)
     h2, tls = "HTTP2" in features, "SSL" in features
-    caps = ["http1.1", "trace"]
+    caps = ["http1.1", "trace", "resolve"]
     caps += ["h2", "alpn"] if h2 and tls else []
     caps += ["h2c", "parallel"] if h2 else []
     caps += ["tls-session-cache"] if tls else []
+    # libcurl sends early data with OpenSSL, GnuTLS and wolfSSL, not with BoringSSL
+    boringssl = b"BoringSSL" in (info.ssl_version or b"")
+    caps += ["early-data"] if tls and not boringssl and early_data_supported(info.version_num) else []
     version = f"curl_cffi/{curl_cffi.__version__} {ffi.string(lib.curl_version()).decode()}"
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "curl_cffi", "version": version,
@@ -120,6 +124,8 @@ def configure(c: Curl, t: Transfer, job: dict) -> None:
     c.setopt(CurlOpt.URL, req["url"])
     c.setopt(CurlOpt.HTTP_VERSION, HTTP_VERSIONS[req["http_version"]])
     c.setopt(CurlOpt.PROXY, "")   # never a proxy from the environment
+    if job.get("resolve"):
+        c.setopt(CurlOpt.RESOLVE, [r.encode() for r in job["resolve"]])
     # no ca_file: curl_cffi's default bundle, which its perform() would set anyway
     c.setopt(CurlOpt.CAINFO, job["ca_file"] or DEFAULT_CACERT)
     c.setopt(CurlOpt.CAPATH, ffi.NULL)   # the CA file is the only trust anchor
@@ -153,12 +159,18 @@ def configure(c: Curl, t: Transfer, job: dict) -> None:
         c.setopt(CurlOpt.PIPEWAIT, 1)   # wait for the first connection and multiplex on it
     if job["tls_session_cache"] == "separate":
         c.setopt(CurlOpt.SSL_SESSIONID_CACHE, 0)
+    if job.get("early_data"):
+        c.setopt(CurlOpt.SSL_OPTIONS, SSLOPT_EARLYDATA)
+        t.early_data = True
 
 
 def run_sequential(job: dict, transfers: list[Transfer], share, handles: list) -> None:
     c = None
     for t in transfers:
         if c is None or job["connection"] == "fresh":
+            if c is not None and job.get("handles") == "closed":   # only the share outlives it
+                handles.remove(c)
+                c.close()
             c = new_handle(handles, share)
         configure(c, t, job)
         try:

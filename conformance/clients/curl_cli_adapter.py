@@ -35,7 +35,8 @@ PROTOCOL = 1
 CURL = os.environ.get("CURL", "curl")
 # No flag for "h2": the tool's default is CURL_HTTP_VERSION_2TLS (see `curl --libcurl -`),
 # which is what the protocol asks for; `--http2` would try an h2c upgrade on http:// URLs.
-VERSION_FLAGS = {"h2": [], "h2-or-http1.1": [], "http1.1": ["--http1.1"],
+# "h2-or-http1.1" is --http2: the same over TLS, the h2c Upgrade on http:// URLs.
+VERSION_FLAGS = {"h2": [], "h2-or-http1.1": ["--http2"], "http1.1": ["--http1.1"],
                  "h2-prior-knowledge": ["--http2-prior-knowledge"]}
 # %{http_version} as -w writes it, as the CURL_HTTP_VERSION_* number CurlTransfer expects
 WRITEOUT_VERSIONS = {"1": 1, "1.1": 2, "2": 3}
@@ -59,7 +60,7 @@ def hello() -> dict:
     features = next((line.split()[1:] for line in out.splitlines()
                      if line.startswith("Features:")), [])
     h2, tls = "HTTP2" in features, "SSL" in features
-    caps = ["http1.1", "trace"]
+    caps = ["http1.1", "trace", "resolve"]
     caps += ["h2", "alpn"] if h2 and tls else []
     caps += ["h2c", "parallel"] if h2 else []
     return {"type": "hello", "protocol": PROTOCOL,
@@ -95,6 +96,8 @@ def request_args(i: int, req: dict, job: dict, tmp: str) -> list[str]:
             *VERSION_FLAGS[req["http_version"]]]
     if job["ca_file"] is not None:
         args += ["--cacert", job["ca_file"]]
+    for entry in job.get("resolve") or []:
+        args += ["--resolve", entry]
     if job["tls_session_cache"] == "separate":
         args.append("--no-sessionid")
     for name, value in req.get("headers") or []:

@@ -19,6 +19,8 @@ HTTP_VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
 CHOICES = {"mode": ("sequential", "parallel"), "connection": ("reuse", "fresh"),
            "tls_session_cache": ("shared", "separate")}
 JOB_FIELDS = {"type", "id", "timeout_ms", "ca_file", "requests", *CHOICES}
+OPTIONAL_JOB_FIELDS = {"resolve", "handles", "early_data"}
+RESOLVE = re.compile(r"^[A-Za-z0-9.-]+:[0-9]+:(127\.[0-9.]+|\[::1\])$")   # host:port:loopback
 REQ_FIELDS = {"method", "url", "headers", "body_b64", "http_version"}
 TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
@@ -70,9 +72,17 @@ def problem(job) -> str | None:
         return "a message must be a JSON object"
     if job.get("type") != "run":
         return f"unknown message type {job.get('type')!r}; expected 'run'"
-    wrong = fields_problem("run", set(job), JOB_FIELDS, JOB_FIELDS)
+    wrong = fields_problem("run", set(job), JOB_FIELDS | OPTIONAL_JOB_FIELDS, JOB_FIELDS)
     if wrong:
         return wrong
+    resolve = job.get("resolve", [])
+    if not isinstance(resolve, list) or not all(isinstance(r, str) and RESOLVE.match(r)
+                                                for r in resolve):
+        return f"resolve must be a list of 'host:port:loopback-address' strings, got {resolve!r}"
+    if not isinstance(job.get("early_data", False), bool):
+        return f"early_data must be true or false, got {job['early_data']!r}"
+    if job.get("handles", "kept") not in ("kept", "closed"):
+        return f"handles must be 'kept' or 'closed', got {job['handles']!r}"
     if not isinstance(job["id"], str):
         return "id must be a string"
     t = job["timeout_ms"]
@@ -191,6 +201,8 @@ TEXT_PREFIX = {INFO_TEXT: "* ", INFO_HEADER_IN: "< ", INFO_HEADER_OUT: "> "}
 # CURLINFO codes the outcome reads
 INFO_RESPONSE_CODE, INFO_HTTP_VERSION = 0x200002, 0x20002E
 INFO_TOTAL_TIME, INFO_CONNECT_TIME, INFO_APPCONNECT_TIME = 0x300003, 0x300005, 0x300021
+INFO_EARLYDATA_SENT = 0x600044   # CURLINFO_EARLYDATA_SENT_T (libcurl 8.11); < 0: rejected
+SSLOPT_EARLYDATA = 1 << 6        # CURLSSLOPT_EARLYDATA (libcurl 8.11)
 # CURL_HTTP_VERSION_1_0/1_1/2_0. The protocol knows "1.1", "2" and null only: an HTTP/1.0
 # reply is reported as "1.1".
 SEEN_VERSIONS = {1: "1.1", 2: "1.1", 3: "2"}
@@ -204,6 +216,7 @@ class CurlTransfer:
         self.headers: list[list[str]] = []
         self.sha, self.body_len, self.trace = hashlib.sha256(), 0, Trace()
         self.result: dict | None = None
+        self.early_data = False   # the job asked for TLS 1.3 early data (CURLSSLOPT_EARLYDATA)
 
     def on_header(self, raw: bytes) -> int:
         line = raw.decode("latin-1").rstrip("\r\n")
@@ -245,6 +258,22 @@ class CurlTransfer:
                         "connect_ms": round(getinfo(INFO_CONNECT_TIME) * 1000, 3),
                         "tls_ms": round(getinfo(INFO_APPCONNECT_TIME) * 1000, 3)},
             "trace": self.trace.text()}
+        if self.early_data:
+            self.result["early_data_sent"] = early_data_sent(getinfo)
+
+
+def early_data_sent(getinfo) -> int | None:
+    """CURLINFO_EARLYDATA_SENT_T: octets sent as early data, negative when the server rejected
+    them; None where libcurl does not know the info."""
+    try:
+        return getinfo(INFO_EARLYDATA_SENT)
+    except Exception:   # pycurl.error, curl_cffi's CurlError: an older libcurl
+        return None
+
+
+def early_data_supported(version_num: int) -> bool:
+    """CURLSSLOPT_EARLYDATA and CURLINFO_EARLYDATA_SENT_T came with libcurl 8.11.0."""
+    return version_num >= 0x080B00
 
 
 def curl_result(job: dict, transfers: list[CurlTransfer]) -> dict:

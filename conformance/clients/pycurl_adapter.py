@@ -10,7 +10,8 @@ import sys
 
 import pycurl
 
-from conformance.clients.jobs import CurlTransfer, answer_with, curl_result
+from conformance.clients.jobs import (SSLOPT_EARLYDATA, CurlTransfer, answer_with, curl_result,
+                                      early_data_supported)
 from conformance.clients.jsonlines import serve
 
 PROTOCOL = 1
@@ -18,7 +19,7 @@ PROTOCOL = 1
 HTTP_VERSIONS = {"h2": pycurl.CURL_HTTP_VERSION_2TLS,
                  "h2-prior-knowledge": pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE,
                  "http1.1": pycurl.CURL_HTTP_VERSION_1_1,
-                 "h2-or-http1.1": pycurl.CURL_HTTP_VERSION_2TLS}
+                 "h2-or-http1.1": pycurl.CURL_HTTP_VERSION_2_0}   # http://: the h2c Upgrade
 
 
 def hello() -> dict:
@@ -29,10 +30,11 @@ def hello() -> dict:
     features = [name for flag, name in flags if bits & flag]
     nghttp2 = re.search(r"\bnghttp2/(\S+)", pycurl.version)
     h2, tls = "HTTP2" in features, "SSL" in features
-    caps = ["http1.1", "trace"]
+    caps = ["http1.1", "trace", "resolve"]
     caps += ["h2", "alpn"] if h2 and tls else []
     caps += ["h2c", "parallel"] if h2 else []
     caps += ["tls-session-cache"] if tls else []
+    caps += ["early-data"] if tls and early_data_supported(info[2]) else []
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "pycurl", "version": pycurl.version, "libcurl": info[1],
                        "tls": info[5], "nghttp2": nghttp2.group(1) if nghttp2 else None,
@@ -59,6 +61,8 @@ def configure(c: pycurl.Curl, t: CurlTransfer, job: dict) -> None:
     c.setopt(pycurl.URL, req["url"])
     c.setopt(pycurl.HTTP_VERSION, HTTP_VERSIONS[req["http_version"]])
     c.setopt(pycurl.PROXY, "")   # never a proxy from the environment
+    if job.get("resolve"):
+        c.setopt(pycurl.RESOLVE, job["resolve"])
     if job["ca_file"] is not None:
         c.setopt(pycurl.CAINFO, job["ca_file"])
     c.setopt(pycurl.CAPATH, None)   # the CA file is the only trust anchor
@@ -90,12 +94,18 @@ def configure(c: pycurl.Curl, t: CurlTransfer, job: dict) -> None:
         c.setopt(pycurl.PIPEWAIT, 1)   # wait for the first connection and multiplex on it
     if job["tls_session_cache"] == "separate":
         c.setopt(pycurl.SSL_SESSIONID_CACHE, 0)
+    if job.get("early_data"):
+        c.setopt(pycurl.SSL_OPTIONS, SSLOPT_EARLYDATA)
+        t.early_data = True
 
 
 def run_sequential(job: dict, transfers: list[CurlTransfer], share, handles: list) -> None:
     c = None
     for t in transfers:
         if c is None or job["connection"] == "fresh":
+            if c is not None and job.get("handles") == "closed":   # only the share outlives it
+                handles.remove(c)
+                c.close()
             c = new_handle(handles, share)
         configure(c, t, job)
         try:

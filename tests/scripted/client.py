@@ -174,7 +174,7 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 def hello() -> dict:
     return {"type": "hello", "protocol": 1,
             "client": {"name": "scripted", "version": "scripted/1"},
-            "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace"]}
+            "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace", "resolve"]}
 
 
 class Transfer:
@@ -338,6 +338,8 @@ class Job:
         self.tls = TLS(job.get("ca_file") or "", shared=cache == "shared",
                        require_resumption=b.require_resumption, versions=b.tls_versions, ip_sni=b.ip_sni)
         self.transfers = [Transfer(i, r, b) for i, r in enumerate(job["requests"])]
+        self.resolve = {(host, int(port)): address.strip("[]") for host, port, address
+                        in (entry.split(":", 2) for entry in job.get("resolve") or [])}
         self.conns: list = []
 
     def run(self) -> dict:
@@ -415,7 +417,8 @@ class Job:
         t.force_new = False
         alpn = ("http/1.1",) if h1 else ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",)
         try:
-            sock, key, timings = connect(t.host, t.port, self.tls if t.scheme == "https" else None, alpn, t.deadline)
+            sock, key, timings = connect(t.host, t.port, self.tls if t.scheme == "https" else None, alpn,
+                                         t.deadline, self.resolve.get((t.host, t.port)))
         except TransferError as exc:
             return t.fail(exc.cls, exc.name, exc.message)
         t.timings.update(timings)
