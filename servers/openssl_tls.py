@@ -25,6 +25,10 @@ EARLY_DATA_MAX = 16384
 # SSL_read_early_data results and SSL_get_error codes (openssl/ssl.h)
 READ_EARLY_ERROR, READ_EARLY_SUCCESS, READ_EARLY_FINISH = 0, 1, 2
 ERROR_WANT_READ = 2
+# The OpenSSL message callback: (write_p, version, content_type, buf, len, ssl, arg)
+MSG_CALLBACK = "void(int, int, int, const void *, size_t, SSL *, void *)"
+ALERT, HANDSHAKE = 21, 22                  # TLS content types
+CLIENT_HELLO, FINISHED = 1, 20             # handshake message types
 # RFC 8446 §6 and RFC 5246 §7.2 alert descriptions a client may send
 ALERTS = {0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 40: "handshake_failure",
           42: "bad_certificate", 46: "certificate_unknown", 47: "illegal_parameter", 48: "unknown_ca",
@@ -97,7 +101,8 @@ class OpenSslContexts:
         ctx.set_session_id(b"h2clientspec")   # TLS 1.2 resumption by session ID (RFC 5246 §7.4.1.2)
         if setup.early_data:
             lib.SSL_CTX_set_max_early_data(ctx._context, EARLY_DATA_MAX)
-        ctx.set_info_callback(lambda conn, where, ret: conn.get_app_data().info(where, ret))
+        ctx._h2cs_watch = ffi.callback(MSG_CALLBACK, _watch)   # kept alive with the context
+        lib.SSL_CTX_set_msg_callback(ctx._context, ctx._h2cs_watch)
         if not setup.rotate_ticket_keys:
             self._cache[key] = ctx
         return ctx
@@ -106,6 +111,15 @@ class OpenSslContexts:
         name = (conn.get_servername() or b"").decode("ascii", "replace")
         if name in (ORIGIN, OTHER):
             self.certs.install(conn, name)
+
+
+def _watch(write_p, version, content_type, buf, length, ssl, arg) -> None:
+    if write_p or not length:
+        return
+    conn = SSL.Connection._reverse_mapping.get(ssl)
+    endpoint = conn.get_app_data() if conn is not None else None
+    if endpoint is not None:
+        endpoint.received(content_type, bytes(ffi.buffer(buf, min(length, 2))))
 
 
 class OpenSslEndpoint:
@@ -118,7 +132,7 @@ class OpenSslEndpoint:
         self.alpn = setup.alpn_after_first if index and setup.alpn_after_first else alpn
         self.early = bytearray()
         self._early_pending = setup.early_data == "accept"
-        self._handshakes = 0
+        self._held = bytearray()   # written while a renegotiation we asked for is unanswered
         self.tls = SSL.Connection(contexts.get(setup, alpn), None)
         self.tls.set_app_data(self)
         if index and not setup.tickets_after_first:
@@ -137,15 +151,16 @@ class OpenSslEndpoint:
             raise SSL.Error("no overlapping ALPN protocol")  # pyOpenSSL sends the fatal alert
         return SSL.NO_OVERLAPPING_PROTOCOLS
 
-    def info(self, where: int, ret: int) -> None:
-        if where & SSL.SSL_CB_HANDSHAKE_START and self._handshakes and self.facts.renegotiation:
-            self.facts.renegotiation = "started"
-        if where & SSL.SSL_CB_HANDSHAKE_DONE:
-            self._handshakes += 1
-            if self.facts.renegotiation == "started":
+    def received(self, content_type: int, first: bytes) -> None:
+        """A TLS message from the client (the OpenSSL message callback): alerts, and the
+        handshake of a renegotiation after our HelloRequest."""
+        if content_type == ALERT and len(first) > 1:
+            self.facts.client_alerts.append(ALERTS.get(first[1], f"alert {first[1]}"))
+        elif content_type == HANDSHAKE and first and self.facts.renegotiation:
+            if first[0] == CLIENT_HELLO:
+                self.facts.renegotiation = "started"
+            elif first[0] == FINISHED and self.facts.renegotiation == "started":
                 self.facts.renegotiation = "completed"
-        if where & SSL.SSL_CB_READ_ALERT:
-            self.facts.client_alerts.append(ALERTS.get(ret & 0xff, f"alert {ret & 0xff}"))
 
     # -- the endpoint interface (servers.tls.SslObjectEndpoint) ---------------------------
     def feed(self, data: bytes) -> None:
@@ -190,8 +205,17 @@ class OpenSslEndpoint:
             return self.tls.recv(65536)
         except (SSL.WantReadError, SSL.ZeroReturnError):
             return b""
+        finally:
+            if self._held and self.facts.renegotiation == "completed":
+                held, self._held = bytes(self._held), bytearray()
+                self.tls.sendall(held)
 
     def write(self, data: bytes) -> None:
+        """After our HelloRequest, what the scenario writes waits for the renegotiation: a
+        client that completes it gets the response on the renegotiated connection."""
+        if self.facts.renegotiation in ("requested", "started"):
+            self._held += data
+            return
         self.tls.sendall(data)
 
     def pending(self) -> bytes:

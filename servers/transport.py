@@ -231,6 +231,7 @@ class _Protocol(asyncio.Protocol):
                 if not chunk:
                     break
                 self._call("data_received", chunk)
+            self._flush_tls()    # TLS records the reads produced (a renegotiation's, say)
         except self._tls.errors as exc:
             self.record.closed_by = self.record.closed_by or f"server (TLS: {exc})"
             self._flush_tls()

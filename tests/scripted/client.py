@@ -86,6 +86,13 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     ip_sni: bool = False             # misbehaviour: an IP-literal host goes out as SNI (RFC 6066 §3)
     retry_421: int = 0               # retries of a 421 on a new connection (RFC 9110 §15.5.20: MAY)
     close_abandoned: bool = True     # False: a connection dropped after a failed transfer is never closed
+    refuse_renegotiation: bool = True  # §9.2.1: a TLS 1.2 HelloRequest is refused at the TLS layer
+    reject_certificate_request: bool = True  # §9.2.3: a post-handshake CertificateRequest is CE(PROTOCOL_ERROR)
+    inadequate_security: str = "block-list"  # §9.2.2 MAY: CE(INADEQUATE_SECURITY) for a block-listed
+    #                                          TLS 1.2 cipher; "always" (misbehaviour): every TLS 1.2 one
+    send_sni: bool = True            # False (misbehaviour): no server_name for a host name (§9.2)
+    coalesce_any: bool = False       # misbehaviour: reuses a connection for any name at the same address
+    offer_h2c: bool = False          # misbehaviour: offers h2c over TLS and speaks HTTP/2 when it is selected
 
 
 _GOOD = Behaviour()
@@ -162,6 +169,12 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "retry-421": replace(_GOOD, retry_421=1),
     "retry-421-forever": replace(_GOOD, retry_421=1000),
     "leak-abandoned-connections": replace(_GOOD, close_abandoned=False),
+    "allow-renegotiation": replace(_GOOD, refuse_renegotiation=False),
+    "accept-certificate-request": replace(_GOOD, reject_certificate_request=False),
+    "inadequate-security-always": replace(_GOOD, inadequate_security="always"),
+    "no-sni": replace(_GOOD, send_sni=False),
+    "coalesce-any": replace(_GOOD, coalesce_any=True),
+    "offer-h2c": replace(_GOOD, offer_h2c=True),
 }
 
 VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
@@ -336,7 +349,8 @@ class Job:
         if cache not in ("shared", "separate"):
             raise ValueError(f"unknown tls_session_cache {cache!r}")
         self.tls = TLS(job.get("ca_file") or "", shared=cache == "shared",
-                       require_resumption=b.require_resumption, versions=b.tls_versions, ip_sni=b.ip_sni)
+                       require_resumption=b.require_resumption, versions=b.tls_versions, ip_sni=b.ip_sni,
+                       behaviour=b)
         self.transfers = [Transfer(i, r, b) for i, r in enumerate(job["requests"])]
         self.resolve = {(host, int(port)): address.strip("[]") for host, port, address
                         in (entry.split(":", 2) for entry in job.get("resolve") or [])}
@@ -408,7 +422,7 @@ class Job:
         h1 = t.h1 or t.version == "http1.1" or (t.scheme == "http" and t.version != "h2-prior-knowledge")
         if not h1 and not t.force_new and self._may_reuse():
             for c in self.conns:
-                if c.origin == (t.scheme, t.host, t.port) and c.accepting():
+                if self._same_origin(c, t) and c.accepting():
                     if self.b.honour_goaway:      # a GOAWAY or EOF waiting to be read? (ignore-goaway
                         c.poll()                  # does not look, like curl#2416)
                     if c.accepting():
@@ -416,6 +430,8 @@ class Job:
                         return c.enqueue(t)
         t.force_new = False
         alpn = ("http/1.1",) if h1 else ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",)
+        if self.b.offer_h2c and not h1:           # misbehaviour: h2c over TLS (§3.2 forbids it)
+            alpn = ("h2", "h2c", *alpn[1:])
         try:
             sock, key, timings = connect(t.host, t.port, self.tls if t.scheme == "https" else None, alpn,
                                          t.deadline, self.resolve.get((t.host, t.port)))
@@ -426,8 +442,11 @@ class Job:
         selected = sock.selected_alpn_protocol() if t.scheme == "https" else None
         t.note(f"connected {label} to {t.host}:{t.port} alpn={selected}")
         remember = (lambda s, key=key: self.tls.remember(s, key)) if key else None
-        if not h1 and (t.scheme == "http" or selected == "h2" or not self.b.respect_alpn):
-            c = H2Connection(sock, self.b, (t.scheme, t.host, t.port), label, remember)
+        h2 = selected == "h2" or (self.b.offer_h2c and selected == "h2c")
+        if not h1 and (t.scheme == "http" or h2 or not self.b.respect_alpn):
+            c = H2Connection(sock, self.b, (t.scheme, t.host, t.port), label, remember,
+                             self.tls.fault if t.scheme == "https" else None)
+            c.address = (self.resolve.get((t.host, t.port), t.host), t.port)
             self.conns.append(c)
             return c.enqueue(t)
         if not h1 and t.version != "h2-or-http1.1":
@@ -435,6 +454,14 @@ class Job:
             close_socket(sock)
             return t.fail("protocol-mismatch", "ALPN_MISMATCH", f"ALPN selected {selected!r}, not h2")
         self._http1(t, sock, remember, label)
+
+    def _same_origin(self, c, t: Transfer) -> bool:
+        """§9.1.1: this client reuses a connection for its own origin only (coalescing is a MAY);
+        the coalesce-any misbehaviour takes any name that leads to the same address."""
+        if c.origin == (t.scheme, t.host, t.port):
+            return True
+        address = (self.resolve.get((t.host, t.port), t.host), t.port)
+        return self.b.coalesce_any and c.origin[0] == t.scheme and c.address == address
 
     def _http1(self, t: Transfer, sock, remember, label: str) -> None:
         t.used.append(_H1Trace(label))

@@ -133,9 +133,10 @@ class H2Connection:
     """States per stream id: open, closed (server END_STREAM), reset-remote, reset-local.
     A stream id we never opened is idle (§5.1)."""
 
-    def __init__(self, sock, behaviour, origin, label: str, remember=None):
+    def __init__(self, sock, behaviour, origin, label: str, remember=None, tls_fault=None):
         self.sock, self.b, self.v = sock, behaviour, behaviour.validate
         self.origin, self.label, self.remember = origin, label, remember
+        self.tls_fault = tls_fault               # transport.TLS.fault: §9.2 connection errors
         self.trace: list[str] = []
         self._trace_len = 0
         self.encoder = Encoder()
@@ -331,6 +332,9 @@ class H2Connection:
             return self._shutdown("tls", "TLS_ERROR", f"TLS error while reading: {exc}")
         except OSError as exc:
             data, eof = b"", f"receive failed: {exc}"
+        fault = self.tls_fault(self.sock) if self.tls_fault else None
+        if fault:                                 # a TLS event §9.2 makes a connection error
+            return self._connection_error(*fault)
         if data:
             self.inbuf += data
             self._process()
