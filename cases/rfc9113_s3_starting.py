@@ -2,7 +2,7 @@
 from conformance.case import MUST, Case, Job, Req, get
 from conformance.verdicts import ConnectionError, Custom, Fails, Report, Sent, Succeeds
 from servers import frames as F
-from servers.scenario import BODY, HTTP1_BODY, Script, reply, response_fields
+from servers.scenario import BODY, HTTP1_BODY, Conn, Script, reply, response_fields
 
 SETTINGS = F.settings({F.MAX_CONCURRENT_STREAMS: 100})
 H2C = frozenset({"h2c"})
@@ -33,6 +33,41 @@ def settings_after_request() -> Script:
         conn.send(SETTINGS, F.settings_ack())
         reply()(conn, req)
     return Script(preface=[], ack=False, respond=respond)
+
+
+class H2cUpgrade(Script):
+    """RFC 7540 §3.2 on cleartext: an HTTP/1.1 request with `Upgrade: h2c` gets 101, the server
+    preface and the response on stream 1 when `accept`, else a plain HTTP/1.1 200 (RFC 9110 §7.8
+    lets a server ignore Upgrade). Each request line is recorded with its Upgrade, if any."""
+
+    def __init__(self, accept: bool):
+        super().__init__()
+        self.accept = accept
+
+    def http1_received(self, conn: Conn, data: bytes) -> None:
+        head = bytes(conn.state.get("http1", b"")) + data
+        if b"\r\n\r\n" not in head:
+            return super().http1_received(conn, data)
+        lines = head.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+        upgrade = any(line.lower().replace(" ", "") == "upgrade:h2c" for line in lines[1:])
+        if not (upgrade and self.accept):
+            super().http1_received(conn, data)
+            if upgrade:
+                conn.record.http1_lines[-1] += " [Upgrade: h2c, ignored]"
+            return
+        conn.record.http1_lines.append(f"{lines[0]} [Upgrade: h2c, answered 101]")
+        conn.state.pop("http1", None)
+        conn.send(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+        conn.protocol = "h2"            # the upgraded request is stream 1, half-closed (local)
+        self.server_preface(conn)
+        reply()(conn, _UpgradedRequest(conn))
+
+
+class _UpgradedRequest:
+    stream = 1
+
+    def __init__(self, conn: Conn):
+        self.conn = conn
 
 
 # -- checks ----------------------------------------------------------------------------
@@ -92,6 +127,28 @@ def _alpn_outcome(ev):
 
 
 ALPN_OUTCOME = Report("alpn_outcome", _alpn_outcome)
+
+
+def _upgrade(ev):
+    """R-3.1-1 (reported): did the client ask for h2c, and did the exchange end over HTTP/2?"""
+    c = ev.observations.connections[0] if ev.observations.connections else None
+    lines = c.http1_lines if c else []
+    return {"upgrade_requested": any("Upgrade: h2c" in line for line in lines),
+            "completed_over": ev.outcome.http_version, "request_lines": lines[:2]}
+
+
+def _succeeds_either_way(ev):
+    """The answer of the protocol the client ended up on: HTTP/2 after a 101, else HTTP/1.1."""
+    o = ev.outcome
+    want = {"2": len(BODY), "1.1": len(HTTP1_BODY)}.get(o.http_version)
+    ok = o.ok and o.status == 200 and o.body_len == want
+    return ok, f"transfer {o.summary()}"
+
+
+SUCCEEDS_EITHER_WAY = Custom("the transfer succeeds with the answer of the protocol it ended on",
+                             _succeeds_either_way, name="succeeds")
+UPGRADE_RUN = get(http_version="h2-or-http1.1", timeout_ms=1000)
+CLEARTEXT_UPGRADE = frozenset({"h2c", "http1.1"})
 SETTINGS_ACK = Sent("SETTINGS", "an empty SETTINGS ACK", lambda f: f.has("ACK") and f.length == 0)
 H2C_RUN = get(http_version="h2-prior-knowledge", timeout_ms=1000)
 
@@ -199,6 +256,42 @@ CASES = [
         request=get(timeout_ms=1000),
         expect=Succeeds() & SETTINGS_ACK & REQUEST_BEFORE_SETTINGS,
         bad={"no-settings-ack": "sent-settings"},
+    ),
+    # §3.1: the h2c Upgrade of RFC 7540 §3.2 (deprecated, still done by libcurl for http://)
+    Case(
+        id="9113/3.1/h2c-upgrade-accepted",
+        level=MUST,
+        covers=("R-3.1-1",),
+        level_note="R-3.1-1 is Y (§3.1 deprecates the Upgrade without a keyword): whether the "
+                   "client asks for it and ends on HTTP/2 is reported; the one check, that the "
+                   "transfer succeeds over whichever protocol it ended on, is what a server that "
+                   "accepts the Upgrade may expect (RFC 9110 §7.8).",
+        requirement="RFC 7540 §3.2 (§3.1 of RFC 9113 deprecates it): a client asking for HTTP/2 on "
+                    "an http:// URL may send Upgrade: h2c; a server that answers 101 continues "
+                    "over HTTP/2 with the response on stream 1. Whether the client upgrades is "
+                    "reported.",
+        server="Cleartext: a request with Upgrade: h2c gets 101, SETTINGS and the response on "
+               "stream 1; one without gets a plain HTTP/1.1 200.",
+        scenario=lambda: H2cUpgrade(accept=True),
+        transport="h2c",
+        needs=CLEARTEXT_UPGRADE,
+        request=UPGRADE_RUN,
+        expect=SUCCEEDS_EITHER_WAY & Report("h2c_upgrade", _upgrade),
+        bad={"h2c-upgrade-broken": "succeeds"},
+    ),
+    Case(
+        id="9113/3.1/h2c-upgrade-ignored",
+        level=MUST,
+        covers=("R-3.1-2",),
+        requirement="RFC 9110 §7.8: a server may ignore Upgrade; a client that asked for h2c and "
+                    "got a plain HTTP/1.1 200 takes that response as it is.",
+        server="Cleartext: answers every request with a plain HTTP/1.1 200, Upgrade or not.",
+        scenario=lambda: H2cUpgrade(accept=False),
+        transport="h2c",
+        needs=CLEARTEXT_UPGRADE,
+        request=UPGRADE_RUN,
+        expect=Succeeds(body=HTTP1_BODY) & Report("h2c_upgrade", _upgrade),
+        bad={"h2c-upgrade-broken": "succeeds"},
     ),
     # §3.3: prior knowledge over cleartext
     Case(

@@ -93,6 +93,8 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     send_sni: bool = True            # False (misbehaviour): no server_name for a host name (§9.2)
     coalesce_any: bool = False       # misbehaviour: reuses a connection for any name at the same address
     offer_h2c: bool = False          # misbehaviour: offers h2c over TLS and speaks HTTP/2 when it is selected
+    h2c_upgrade_broken: bool = False  # misbehaviour: asks for the h2c Upgrade (RFC 7540 §3.2) on http://
+    #                                   and cannot go on from any answer (101 or a plain response)
 
 
 _GOOD = Behaviour()
@@ -175,6 +177,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "no-sni": replace(_GOOD, send_sni=False),
     "coalesce-any": replace(_GOOD, coalesce_any=True),
     "offer-h2c": replace(_GOOD, offer_h2c=True),
+    "h2c-upgrade-broken": replace(_GOOD, h2c_upgrade_broken=True),
 }
 
 VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
@@ -182,6 +185,8 @@ VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
 # closes them, so the leak outlives its own case and no longer.
 _LEAKED: list = []
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+# RFC 7540 §3.2: the h2c Upgrade request's fields (an empty HTTP2-Settings: no settings)
+UPGRADE = (("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"), ("HTTP2-Settings", ""))
 
 
 def hello() -> dict:
@@ -466,9 +471,17 @@ class Job:
     def _http1(self, t: Transfer, sock, remember, label: str) -> None:
         t.used.append(_H1Trace(label))
         t.set_response(None, [], "1.1")
+        upgrade = self.b.h2c_upgrade_broken and t.scheme == "http" and t.version == "h2-or-http1.1"
+        headers = t.headers + list(UPGRADE) if upgrade else t.headers
+
+        def on_head(status: int, fields: list) -> None:
+            t.set_response(status, fields, "1.1")
+            if upgrade:
+                raise TransferError("weird-reply", "UPGRADE_UNFINISHED", f"misbehaviour: status {status} to "
+                                    "its h2c Upgrade, and this client cannot go on from any answer")
         try:
-            http1_exchange(sock, t.method, t.target, t.authority, t.headers, t.body, t.deadline,
-                           lambda status, fields: t.set_response(status, fields, "1.1"), t.add_body)
+            http1_exchange(sock, t.method, t.target, t.authority, headers, t.body, t.deadline,
+                           on_head, t.add_body)
             t.succeed()
         except TransferError as exc:
             t.truncated(exc.cls, exc.name, exc.message, allowed=exc.cls == "partial")
