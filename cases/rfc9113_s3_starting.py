@@ -1,12 +1,12 @@
-"""RFC 9113 §3 Starting HTTP/2: ALPN (§3.2), prior knowledge (§3.3), the connection preface (§3.4)."""
-from conformance.case import MUST, Case, Job, Req, get
+"""RFC 9113 §3 Starting HTTP/2: the h2c Upgrade (§3.1), prior knowledge (§3.3), the connection
+preface (§3.4). ALPN (§3.2) is in alpn_negotiation.py."""
+from conformance.case import MUST, Case, get
 from conformance.verdicts import ConnectionError, Custom, Fails, Report, Sent, Succeeds
 from servers import frames as F
 from servers.scenario import BODY, HTTP1_BODY, Conn, Script, reply, response_fields
 
 SETTINGS = F.settings({F.MAX_CONCURRENT_STREAMS: 100})
 H2C = frozenset({"h2c"})
-FALLBACK = frozenset({"h2", "http1.1"})
 HTTP1_ANSWER = (b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: "
                 + str(len(HTTP1_BODY)).encode() + b"\r\n\r\n" + HTTP1_BODY)
 
@@ -100,33 +100,6 @@ def _request_first(ev):
 
 
 REQUEST_BEFORE_SETTINGS = Report("request_before_server_settings", _request_first)
-
-
-def _never_h2_unnegotiated(ev):
-    for c in ev.observations.connections:
-        if c.tls is not None and c.tls.alpn_selected == "h2":
-            continue
-        if c.received:
-            return False, (f"connection #{c.index} (ALPN {c.tls.alpn_selected if c.tls else None!r}) "
-                           f"carried HTTP/2 frames: {c.received[0].describe()}")
-        if any(line.startswith("PRI * HTTP/2.0") for line in c.http1_lines):
-            return False, f"connection #{c.index} (ALPN http/1.1) got the HTTP/2 preface"
-    return True, "no HTTP/2 preface or frame on any connection without ALPN h2"
-
-
-NEVER_H2 = Custom("the client never speaks HTTP/2 on a TLS connection where ALPN did not select "
-                  "h2 (§3.2, §3.3)", _never_h2_unnegotiated, name="no-h2-without-alpn")
-
-
-def _alpn_outcome(ev):
-    """R-3.2-3 (reported): what the client did once ALPN did not select h2."""
-    o = ev.outcome
-    lines = [line for c in ev.observations.connections for line in c.http1_lines]
-    return {"fell_back_to_http1": o.ok and o.http_version == "1.1" and o.body_len == len(HTTP1_BODY),
-            "outcome": o.summary(), "http1_request_lines": lines[:2]}
-
-
-ALPN_OUTCOME = Report("alpn_outcome", _alpn_outcome)
 
 
 def _upgrade(ev):
@@ -323,64 +296,5 @@ CASES = [
         needs=H2C,
         request=H2C_RUN,
         expect=ConnectionError("PROTOCOL_ERROR"),
-    ),
-    # §3.2: ALPN
-    Case(
-        id="9113/3.2/alpn-http1-fallback",
-        level=MUST,
-        covers=("R-3.2-2", "R-3.2-3"),
-        requirement="§3.3: a client offering h2 and http/1.1 to a server whose ALPN selects http/1.1 "
-                    "never sends HTTP/2 on that connection; whether it continues over HTTP/1.1 is "
-                    "reported (no keyword).",
-        server="ALPN offers http/1.1 only; answers HTTP/1.1 requests with 200.",
-        scenario=lambda: Script(alpn=("http/1.1",)),
-        needs=FALLBACK,
-        request=get(http_version="h2-or-http1.1", timeout_ms=1000),
-        expect=NEVER_H2 & ALPN_OUTCOME,
-        bad={"ignore-alpn": "no-h2-without-alpn"},
-    ),
-    Case(
-        id="9113/3.2/alpn-http1-h2-requested",
-        level=MUST,
-        covers=("R-3.2-2", "R-3.2-3"),
-        requirement="§3.3: when HTTP/2 is requested but the server's ALPN selects http/1.1, the "
-                    "client never speaks h2 there; whether it falls back to HTTP/1.1 or fails is "
-                    "reported (no keyword).",
-        server="ALPN offers http/1.1 only; answers HTTP/1.1 requests with 200.",
-        scenario=lambda: Script(alpn=("http/1.1",)),
-        needs=FALLBACK,
-        request=get(http_version="h2", timeout_ms=1000),
-        expect=NEVER_H2 & ALPN_OUTCOME,
-        bad={"ignore-alpn": "no-h2-without-alpn"},
-    ),
-    Case(
-        id="9113/3.2/alpn-none",
-        level=MUST,
-        covers=("R-3.2-2", "R-3.2-3"),
-        requirement="§3.3: a TLS server that selects no ALPN protocol has not agreed to h2, so the "
-                    "client never speaks h2 there; whether a client offering h2 and http/1.1 "
-                    "continues over HTTP/1.1 is reported (no keyword).",
-        server="No ALPN at all (ignores the extension); answers HTTP/1.1 requests, and h2 if sniffed.",
-        scenario=lambda: Script(alpn=None),
-        needs=FALLBACK,
-        request=get(http_version="h2-or-http1.1", timeout_ms=1000),
-        expect=NEVER_H2 & ALPN_OUTCOME,
-        bad={"ignore-alpn": "no-h2-without-alpn"},
-    ),
-    Case(
-        id="9113/3.3/prior-knowledge-over-tls-alpn-http1",
-        level=MUST,
-        covers=("R-3.2-2", "R-3.2-3"),
-        requirement="§3.3: HTTP/2 over TLS MUST be negotiated with ALPN, even with prior knowledge: "
-                    "a client configured for HTTP/2 only, whose server does not select h2, never "
-                    "speaks h2 there. Whether it fails or switches to HTTP/1.1 is reported (the "
-                    "option's promise of no fallback is not the RFC's).",
-        server="ALPN offers http/1.1 only; answers HTTP/1.1 requests, and h2 if sniffed on a "
-               "connection without ALPN.",
-        scenario=lambda: Script(alpn=("http/1.1",)),
-        request=Job((Req(http_version="h2-prior-knowledge"),), timeout_ms=1000),
-        expect=NEVER_H2 & ALPN_OUTCOME,
-        bad={"ignore-alpn": "no-h2-without-alpn"},
-        regression="curl#7980",
     ),
 ]

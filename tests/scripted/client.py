@@ -93,6 +93,7 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     send_sni: bool = True            # False (misbehaviour): no server_name for a host name (§9.2)
     coalesce_any: bool = False       # misbehaviour: reuses a connection for any name at the same address
     offer_h2c: bool = False          # misbehaviour: offers h2c over TLS and speaks HTTP/2 when it is selected
+    alpn_fallback_h2: bool = False   # misbehaviour: after a refused TLS handshake, again without ALPN, in h2
     h2c_upgrade_broken: bool = False  # misbehaviour: asks for the h2c Upgrade (RFC 7540 §3.2) on http://
     #                                   and cannot go on from any answer (101 or a plain response)
 
@@ -178,6 +179,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "coalesce-any": replace(_GOOD, coalesce_any=True),
     "offer-h2c": replace(_GOOD, offer_h2c=True),
     "h2c-upgrade-broken": replace(_GOOD, h2c_upgrade_broken=True),
+    "alpn-fallback-h2": replace(_GOOD, alpn_fallback_h2=True),
 }
 
 VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
@@ -437,17 +439,26 @@ class Job:
         alpn = ("http/1.1",) if h1 else ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",)
         if self.b.offer_h2c and not h1:           # misbehaviour: h2c over TLS (§3.2 forbids it)
             alpn = ("h2", "h2c", *alpn[1:])
+        tls, forced = self.tls if t.scheme == "https" else None, False
         try:
-            sock, key, timings = connect(t.host, t.port, self.tls if t.scheme == "https" else None, alpn,
-                                         t.deadline, self.resolve.get((t.host, t.port)))
+            sock, key, timings = connect(t.host, t.port, tls, alpn, t.deadline,
+                                         self.resolve.get((t.host, t.port)))
         except TransferError as exc:
-            return t.fail(exc.cls, exc.name, exc.message)
+            if not (exc.cls == "tls" and self.b.alpn_fallback_h2 and not h1):
+                return t.fail(exc.cls, exc.name, exc.message)
+            t.note(f"misbehaviour: {exc.message}; connecting again without ALPN to speak h2")
+            try:
+                sock, key, timings = connect(t.host, t.port, tls, (), t.deadline,
+                                             self.resolve.get((t.host, t.port)))
+            except TransferError as again:
+                return t.fail(again.cls, again.name, again.message)
+            forced = True
         t.timings.update(timings)
         label = f"c{len(self.conns) + 1}"
         selected = sock.selected_alpn_protocol() if t.scheme == "https" else None
         t.note(f"connected {label} to {t.host}:{t.port} alpn={selected}")
         remember = (lambda s, key=key: self.tls.remember(s, key)) if key else None
-        h2 = selected == "h2" or (self.b.offer_h2c and selected == "h2c")
+        h2 = selected == "h2" or forced or (self.b.offer_h2c and selected == "h2c")
         if not h1 and (t.scheme == "http" or h2 or not self.b.respect_alpn):
             c = H2Connection(sock, self.b, (t.scheme, t.host, t.port), label, remember,
                              self.tls.fault if t.scheme == "https" else None)
