@@ -46,6 +46,7 @@ class ServerTls:
     alpn_select: str | None = None      # selected whatever the client offered (RFC 7301 §3.2 forbids it)
     alpn_refuse: bool = False           # no overlap: a no_application_protocol alert (RFC 7301 §3.2)
     alpn_after_first: tuple[str, ...] | None = None  # its ALPN list from the second connection on
+    tickets: bool = True                # False: no tickets; TLS 1.2 resumes by session ID (RFC 5246)
     tickets_after_first: bool = True    # False: from the second connection on, tickets switched off
     rotate_ticket_keys: bool = False    # new ticket keys for every connection
     cert: str = "default"               # "wrong-name", "unknown-ca", or "per-name": a certificate
@@ -135,7 +136,7 @@ class OpenSslEndpoint:
         self._held = bytearray()   # written while a renegotiation we asked for is unanswered
         self.tls = SSL.Connection(contexts.get(setup, alpn), None)
         self.tls.set_app_data(self)
-        if index and not setup.tickets_after_first:
+        if not setup.tickets or (index and not setup.tickets_after_first):
             self.tls.set_options(SSL.OP_NO_TICKET)
         self.tls.set_accept_state()
         self.tls.bio_write(hello)
