@@ -9,7 +9,7 @@ from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, E
 from servers import frames as F
 from servers.openssl_tls import ServerTls
 from servers.scenario import Script, close, frames, hold, per_connection, reply, seq
-from servers.tls import ORIGIN
+from servers.tls import ORIGIN, OTHER
 
 TWO = gets(2, timeout_ms=1000)
 # How a transfer whose connection died before END_STREAM may fail: the body was cut short, the
@@ -144,6 +144,44 @@ def _cipher_reaction(ev):
     tls = _first_tls(ev)
     return {"cipher": tls.cipher if tls else None, "goaway": [f.error_code for f in ev.observations.frames("GOAWAY")],
             "client_alerts": tls.client_alerts if tls else None, "outcome": ev.outcome.summary()}
+
+
+# -- §9.1.1: connection reuse across names, and certificates that do not fit --------------------
+TWO_NAMES = Job((Req("/r/1", host=ORIGIN), Req("/r/2", host=OTHER)), timeout_ms=1000)
+NAMES = frozenset({"h2", "resolve"})
+
+
+def _authorities(ev):
+    """(connection, host of :authority) of every request, in wire order."""
+    return [(c.index, (dict(f.headers or []).get(":authority") or "").rpartition(":")[0] or None)
+            for c in ev.observations.connections for f in c.frames("HEADERS")]
+
+
+def _authority_per_host(ev):
+    got = _authorities(ev)
+    return sorted(h or "" for _, h in got) == sorted([ORIGIN, OTHER]), f"(connection, :authority) per request: {got}"
+
+
+def _coalesced(ev):
+    """R-9.1.1-2 (reported): did one connection carry requests for both names?"""
+    per: dict = {}
+    for index, host in _authorities(ev):
+        per.setdefault(index, set()).add(host)
+    return any(len(hosts) > 1 for hosts in per.values())
+
+
+def _only_covered_names(ev):
+    """§9.1.1: a connection whose certificate names one host carries no request for another."""
+    wrong = [(c.index, c.tls.sni, host) for c in ev.observations.connections if c.tls
+             for index, host in _authorities(ev) if index == c.index and host != c.tls.sni]
+    return not wrong, (f"(connection, certificate's name, request's host) off the certificate: {wrong}"
+                       if wrong else f"(connection, :authority) per request: {_authorities(ev)}")
+
+
+def _no_http2(ev):
+    spoken = [c.index for c in ev.observations.connections if c.received]
+    return not spoken, (f"HTTP/2 frames on connection(s) {spoken}" if spoken else
+                        f"no HTTP/2 frame; client alerts {[c.tls.client_alerts for c in ev.observations.connections if c.tls]}")
 
 
 def cut_off(content_length: bool):
@@ -345,6 +383,73 @@ CASES = [
         expect=Succeeds() & NOT_REUSED & Connections(2, why="request 2 needs a new connection"),
         bad={"ignore-goaway": "not-reused-after-end"},
         covers=("R-7-1",),
+    ),
+    # §9.1.1: reuse across names (coalescing) and certificates that do not fit
+    Case(
+        id="9113/9.1.1/coalescing-covered",
+        level=MUST,
+        level_note="R-9.1.1-2 is Y (§9.1.1 lets the client reuse the connection): whether it does is "
+                   "reported; the check is that each request carries its own host in :authority "
+                   "on whichever connection it goes (§8.3.1), which the host-not-authority "
+                   "profile breaks.",
+        requirement="§9.1.1: a connection whose certificate also covers another host that resolves "
+                    "to the same address MAY be reused for that host; whether the client does is "
+                    "reported, and each request names its own host in :authority.",
+        server=f"{ORIGIN} and {OTHER} both lead here (the job resolves them); one certificate "
+               "covers both names; answers normally.",
+        scenario=Script,
+        request=TWO_NAMES,
+        needs=NAMES,
+        expect=Succeeds() & Custom("each request carries its own host in :authority",
+                                   _authority_per_host, name="authority-per-host")
+        & Report("coalesced", _coalesced),
+        bad={"host-not-authority": "authority-per-host"},
+        covers=("R-9.1.1-2",),
+    ),
+    Case(
+        id="9113/9.1.1/coalescing-not-covered",
+        level=MUST,
+        requirement="§9.1.1: a connection is reused for another host only if its certificate is "
+                    "valid for that host; here it is not, so the second host needs its own "
+                    "connection.",
+        server=f"{ORIGIN} and {OTHER} both lead here; each SNI name gets a certificate for that "
+               "name only; answers normally.",
+        scenario=lambda: Script(tls=ServerTls(cert="per-name")),
+        request=TWO_NAMES,
+        needs=NAMES,
+        expect=Succeeds() & Custom("no request goes on a connection whose certificate does not "
+                                   "name its host", _only_covered_names, name="covered-by-certificate")
+        & Report("coalesced", _coalesced),
+        bad={"coalesce-any": "covered-by-certificate"},
+        covers=("R-9.1.1-1",),
+    ),
+    Case(
+        id="9113/9.1.1/certificate-wrong-name",
+        level=MUST,
+        level_note="No line of its own: RFC 9110 §4.3.4 (a client MUST check that the certificate "
+                   "names the origin) is the premise of R-9.1.1-1.",
+        requirement="RFC 9110 §4.3.4 with §9.1.1: a certificate that does not name the host fails "
+                    "the connection; no HTTP/2 goes over it.",
+        server="Presents a certificate (from the trusted CA) for wrong.h2cs.test only.",
+        scenario=lambda: Script(tls=ServerTls(cert="wrong-name")),
+        request=get(timeout_ms=1000),
+        expect=Fails("tls") & Custom("no HTTP/2 over the connection", _no_http2, name="no-h2"),
+        bad={"no-verify": "transfer-fails"},
+        covers=("R-9.1.1-1",),
+    ),
+    Case(
+        id="9113/9.1.1/certificate-unknown-ca",
+        level=MUST,
+        level_note="No line of its own: RFC 9110 §4.3.4 (a client MUST check the certificate "
+                   "chain) is the premise of R-9.1.1-1.",
+        requirement="RFC 9110 §4.3.4 with §9.1.1: a certificate from a CA the client does not "
+                    "trust fails the connection; no HTTP/2 goes over it.",
+        server="Presents a certificate for 127.0.0.1 issued by a CA outside the job's ca_file.",
+        scenario=lambda: Script(tls=ServerTls(cert="unknown-ca")),
+        request=get(timeout_ms=1000),
+        expect=Fails("tls") & Custom("no HTTP/2 over the connection", _no_http2, name="no-h2"),
+        bad={"no-verify": "transfer-fails"},
+        covers=("R-9.1.1-1",),
     ),
     # §9.2: TLS
     Case(

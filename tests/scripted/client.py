@@ -91,6 +91,7 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     inadequate_security: str = "block-list"  # §9.2.2 MAY: CE(INADEQUATE_SECURITY) for a block-listed
     #                                          TLS 1.2 cipher; "always" (misbehaviour): every TLS 1.2 one
     send_sni: bool = True            # False (misbehaviour): no server_name for a host name (§9.2)
+    verify_certificate: bool = True  # False (misbehaviour): any certificate, any name, any issuer
     coalesce_any: bool = False       # misbehaviour: reuses a connection for any name at the same address
     offer_h2c: bool = False          # misbehaviour: offers h2c over TLS and speaks HTTP/2 when it is selected
     alpn_fallback_h2: bool = False   # misbehaviour: after a refused TLS handshake, again without ALPN, in h2
@@ -177,6 +178,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "inadequate-security-always": replace(_GOOD, inadequate_security="always"),
     "no-sni": replace(_GOOD, send_sni=False),
     "coalesce-any": replace(_GOOD, coalesce_any=True),
+    "no-verify": replace(_GOOD, verify_certificate=False),
     "offer-h2c": replace(_GOOD, offer_h2c=True),
     "h2c-upgrade-broken": replace(_GOOD, h2c_upgrade_broken=True),
     "alpn-fallback-h2": replace(_GOOD, alpn_fallback_h2=True),

@@ -63,9 +63,12 @@ class TLS:
 
     def _section_9_2(self, ctx: ssl.SSLContext) -> None:
         """§9.2.1: no renegotiation; §9.2.3: post-handshake authentication offered, and a
-        CertificateRequest after the handshake marked as a connection error (see tls_fault)."""
+        CertificateRequest after the handshake marked as a connection error (see fault)."""
         if self.b.refuse_renegotiation:
             ctx.options |= ssl.OP_NO_RENEGOTIATION
+        if not self.b.verify_certificate:                # misbehaviour: no certificate checks
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
         ctx.post_handshake_auth = True
         ctx._msg_callback = _watch_certificate_request   # CPython's (private) message hook
 
