@@ -94,6 +94,8 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     verify_certificate: bool = True  # False (misbehaviour): any certificate, any name, any issuer
     coalesce_any: bool = False       # misbehaviour: reuses a connection for any name at the same address
     offer_h2c: bool = False          # misbehaviour: offers h2c over TLS and speaks HTTP/2 when it is selected
+    early_data_unsafe: bool = False  # misbehaviour: unsafe requests (POST) go in early data too (RFC 8470 §4)
+    resend_rejected_early: bool = True  # False (misbehaviour): rejected early data is not sent again
     alpn_fallback_h2: bool = False   # misbehaviour: after a refused TLS handshake, again without ALPN, in h2
     h2c_upgrade_broken: bool = False  # misbehaviour: asks for the h2c Upgrade (RFC 7540 §3.2) on http://
     #                                   and cannot go on from any answer (101 or a plain response)
@@ -182,6 +184,8 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "offer-h2c": replace(_GOOD, offer_h2c=True),
     "h2c-upgrade-broken": replace(_GOOD, h2c_upgrade_broken=True),
     "alpn-fallback-h2": replace(_GOOD, alpn_fallback_h2=True),
+    "early-data-post": replace(_GOOD, early_data_unsafe=True),
+    "early-data-no-resend": replace(_GOOD, resend_rejected_early=False),
 }
 
 VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
@@ -189,6 +193,7 @@ VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
 # closes them, so the leak outlives its own case and no longer.
 _LEAKED: list = []
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+SAFE = ("GET", "HEAD", "OPTIONS", "TRACE")   # RFC 9110 §9.2.1
 # RFC 7540 §3.2: the h2c Upgrade request's fields (an empty HTTP2-Settings: no settings)
 UPGRADE = (("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"), ("HTTP2-Settings", ""))
 
@@ -196,7 +201,8 @@ UPGRADE = (("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"), ("HTTP
 def hello() -> dict:
     return {"type": "hello", "protocol": 1,
             "client": {"name": "scripted", "version": "scripted/1"},
-            "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace", "resolve"]}
+            "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace", "resolve",
+                             "early-data"]}
 
 
 class Transfer:
@@ -359,7 +365,7 @@ class Job:
             raise ValueError(f"unknown tls_session_cache {cache!r}")
         self.tls = TLS(job.get("ca_file") or "", shared=cache == "shared",
                        require_resumption=b.require_resumption, versions=b.tls_versions, ip_sni=b.ip_sni,
-                       behaviour=b)
+                       behaviour=b, early_data=bool(job.get("early_data")))
         self.transfers = [Transfer(i, r, b) for i, r in enumerate(job["requests"])]
         self.resolve = {(host, int(port)): address.strip("[]") for host, port, address
                         in (entry.split(":", 2) for entry in job.get("resolve") or [])}
@@ -466,6 +472,8 @@ class Job:
                              self.tls.fault if t.scheme == "https" else None)
             c.address = (self.resolve.get((t.host, t.port), t.host), t.port)
             self.conns.append(c)
+            if hasattr(sock, "finish_handshake") and t.method not in SAFE and not self.b.early_data_unsafe:
+                sock.finish_handshake()           # RFC 8470 §4: no unsafe request in early data
             return c.enqueue(t)
         if not h1 and t.version != "h2-or-http1.1":
             # §3.2: no HTTP/2 on a connection where ALPN did not select h2

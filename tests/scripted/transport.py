@@ -12,6 +12,8 @@ import ssl
 import time
 import warnings
 
+from . import early_data
+
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
@@ -32,8 +34,11 @@ class TLS:
     client.Behaviour) gives the knobs of RFC 9113 §9.2 below."""
 
     def __init__(self, ca_file: str, shared: bool, require_resumption: bool = False,
-                 versions: tuple = ("TLSv1_2", None), ip_sni: bool = False, behaviour=None):
+                 versions: tuple = ("TLSv1_2", None), ip_sni: bool = False, behaviour=None,
+                 early_data: bool = False):
         self.ca_file, self.shared = ca_file, shared
+        self.early_data = early_data                    # pyOpenSSL connections (early_data.py)
+        self.alpns: dict[tuple, str | None] = {}        # the ALPN each stored session had
         self.require_resumption = require_resumption   # misbehaviour: a full handshake fails
         self.versions = versions                        # (minimum, maximum or None)
         self.ip_sni = ip_sni                            # misbehaviour: SNI for an IP literal
@@ -99,6 +104,11 @@ class TLS:
     def wrap(self, raw: socket.socket, host: str, port: int, alpn: tuple[str, ...]):
         key = (host, port, alpn)
         session = self.sessions.get(key) if self.shared else None
+        if self.early_data:
+            ctx = self.contexts.get(("early", alpn)) or early_data.client_context(self.ca_file, alpn)
+            self.contexts[("early", alpn)] = ctx
+            return early_data.EarlySocket(ctx, raw, host, session, self.alpns.get(key),
+                                          self.b is None or self.b.resend_rejected_early), key
         ip_sni = self.ip_sni and is_ip_literal(host)
         ctx = self.context(alpn)
         name = host
@@ -122,6 +132,7 @@ class TLS:
             try:
                 if sock.session is not None:
                     self.sessions[key] = sock.session
+                    self.alpns[key] = sock.selected_alpn_protocol()
             except (OSError, ValueError, AttributeError):
                 pass
 
