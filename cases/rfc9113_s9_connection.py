@@ -2,7 +2,7 @@
 §8.1 (a connection that closes mid-body) and §7 (an unknown error code in GOAWAY)."""
 import ipaddress
 
-from conformance.case import MAY, MUST, SHOULD, Case, Job, Req, get, gets
+from conformance.case import MUST, SHOULD, Case, Job, Req, get, gets
 from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Exercised, Fails,
                                   NotSent, Report,
                                   Succeeds, TransferSucceeds)
