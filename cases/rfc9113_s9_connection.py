@@ -148,7 +148,6 @@ def _cipher_reaction(ev):
 
 # -- §9.1.1: connection reuse across names, and certificates that do not fit --------------------
 TWO_NAMES = Job((Req("/r/1", host=ORIGIN), Req("/r/2", host=OTHER)), timeout_ms=1000)
-NAMES = frozenset({"h2", "resolve"})
 
 
 def _authorities(ev):
@@ -399,7 +398,6 @@ CASES = [
                "covers both names; answers normally.",
         scenario=Script,
         request=TWO_NAMES,
-        needs=NAMES,
         expect=Succeeds() & Custom("each request carries its own host in :authority",
                                    _authority_per_host, name="authority-per-host")
         & Report("coalesced", _coalesced),
@@ -416,7 +414,6 @@ CASES = [
                "name only; answers normally.",
         scenario=lambda: Script(tls=ServerTls(cert="per-name")),
         request=TWO_NAMES,
-        needs=NAMES,
         expect=Succeeds() & Custom("no request goes on a connection whose certificate does not "
                                    "name its host", _only_covered_names, name="covered-by-certificate")
         & Report("coalesced", _coalesced),
@@ -503,8 +500,7 @@ CASES = [
         server="Serves https://origin.h2cs.test (the job resolves it to 127.0.0.1) with a "
                "certificate for that name; records the ClientHello's server_name.",
         scenario=Script,
-        request=get(host=ORIGIN, timeout_ms=1000),
-        needs=frozenset({"h2", "resolve"}),
+        request=Job((Req(),), timeout_ms=1000, resolve=ORIGIN),
         expect=Succeeds() & Custom(f"every connection carries SNI {ORIGIN}", _sni_is_host, name="sni-host"),
         bad={"no-sni": "sni-host"},
         covers=("R-9.2-3",),

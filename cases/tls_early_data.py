@@ -10,7 +10,7 @@ from conformance.verdicts import Custom, Exercised, Report, Succeeds
 from servers.openssl_tls import ServerTls
 from servers.scenario import Script
 
-NEEDS = frozenset({"h2", "tls-session-cache", "early-data"})
+NEEDS = frozenset({"h2", "tls-session-cache"})   # and early-data, for the job's early_data
 SAFE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})   # RFC 9110 §9.2.1
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import urlsplit
 
+from conformance.clients.jobs import capabilities_needed
 from servers.scenario import Scenario
 
 
@@ -30,50 +31,96 @@ class CaseDefinitionError(ValueError):
 
 @dataclass(frozen=True)
 class Req:
-    """One request the client is asked to make."""
+    """One request the client is asked to make. The fields after http_version are protocol 2
+    (docs/clients.md); each needs its adapter capability and goes out only when set."""
     path: str = "/"
     method: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
     http_version: str = "h2"
-    host: str | None = None              # a name for the server instead of its address (the job
+    pause_after: int | None = None       # receiver pauses before body octet pause_after + 1 ...
+    pause_ms: int | None = None          # ... for this long,
+    resume_after: int | None = None      # ... or until this request (same phase) has ended
+    cancel_after_bytes: int | None = None  # the application cancels before body octet n + 1
+    cancel_after_ms: int | None = None   # the application cancels this long after the start
+    body_chunks: tuple[tuple[bytes, int], ...] | None = None  # (data, delay_ms): length unknown
+    trailers: tuple[tuple[str, str], ...] | None = None
+    host: str | None = None              # the URL names this host instead of the job's (the job
     #                                      resolves it to the server: docs/clients.md `resolve`)
 
     def to_json(self, base_url: str) -> dict:
         if self.host is not None:
-            u = urlsplit(base_url)
-            base_url = f"{u.scheme}://{self.host}:{u.port}"
-        return {"method": self.method, "url": base_url + self.path,
-                "headers": [list(h) for h in self.headers],
-                "body_b64": base64.b64encode(self.body).decode() if self.body is not None else None,
-                "http_version": self.http_version}
+            base_url = with_host(base_url, self.host)
+        out = {"method": self.method, "url": base_url + self.path,
+               "headers": [list(h) for h in self.headers],
+               "body_b64": base64.b64encode(self.body).decode() if self.body is not None else None,
+               "http_version": self.http_version}
+        for name in ("pause_after", "pause_ms", "resume_after", "cancel_after_bytes",
+                     "cancel_after_ms"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        if self.body_chunks is not None:
+            out["body_chunks"] = [{"data_b64": base64.b64encode(data).decode(), "delay_ms": ms}
+                                  for data, ms in self.body_chunks]
+        if self.trailers is not None:
+            out["trailers"] = [list(t) for t in self.trailers]
+        return out
 
 
 @dataclass(frozen=True)
 class Job:
-    """What the client does in one case (docs/clients.md `run`)."""
+    """What the client does in one case (docs/clients.md `run`).
+
+    `phases` ((mode, count), ...) splits `requests` into consecutive phases run one after
+    the other on the same client, each in its own mode; `mode` is then unused."""
     requests: tuple[Req, ...] = (Req(),)
     mode: str = "sequential"            # or "parallel"
     connection: str = "reuse"           # or "fresh"
     tls_session_cache: str = "separate"  # or "shared"
     timeout_ms: int = 3000
-    handles: str = "kept"               # or "closed": each request's handle closed before the next
+    phases: tuple[tuple[str, int], ...] = ()
+    push: str | None = None             # "accept" or "refuse": the application's answer to pushes
+    resolve: str | None = None          # a host name the URLs use, resolved to the server (SNI cases)
+    handles: str = "kept"               # or "closed": each request's handle closed once it ended
     early_data: bool = False            # ask the client for TLS 1.3 early data where it can
 
+    def __post_init__(self):
+        if self.phases and sum(n for _, n in self.phases) != len(self.requests):
+            raise CaseDefinitionError(f"the phases {self.phases} do not add up to "
+                                      f"{len(self.requests)} requests")
+
     def to_json(self, case_id: str, base_url: str, ca_file: str) -> dict:
-        job = {"type": "run", "id": case_id, "timeout_ms": self.timeout_ms, "ca_file": ca_file,
-               "mode": self.mode, "connection": self.connection,
-               "tls_session_cache": self.tls_session_cache,
-               "requests": [r.to_json(base_url) for r in self.requests]}
+        server = urlsplit(base_url)
+        url = with_host(base_url, self.resolve) if self.resolve else base_url
+        out = {"type": "run", "id": case_id, "timeout_ms": self.timeout_ms, "ca_file": ca_file,
+               "connection": self.connection, "tls_session_cache": self.tls_session_cache,
+               "requests": [r.to_json(url) for r in self.requests]}
+        names = sorted({self.resolve, *(r.host for r in self.requests)} - {None})
+        if names:   # the URLs name these hosts; the client resolves them to the server's address
+            address = server.netloc.rpartition(":")[0]
+            out["resolve"] = [f"{name}:{server.port}:{address}" for name in names]
+        if self.phases:
+            out["phases"] = [{"mode": mode, "count": n} for mode, n in self.phases]
+        else:
+            out["mode"] = self.mode
+        if self.push is not None:
+            out["push"] = self.push
         if self.handles != "kept":
-            job["handles"] = self.handles
+            out["handles"] = self.handles
         if self.early_data:
-            job["early_data"] = True
-        u = urlsplit(base_url)
-        names = sorted({r.host for r in self.requests if r.host is not None})
-        if names:   # every name a request uses leads to the case's server
-            job["resolve"] = [f"{name}:{u.port}:{u.hostname}" for name in names]
-        return job
+            out["early_data"] = True
+        return out
+
+    @property
+    def needs(self) -> set[str]:
+        """Adapter capabilities the job's own fields need (phases, pause, push, ...)."""
+        return capabilities_needed(self.to_json("", "", ""))
+
+
+def with_host(base_url: str, host: str) -> str:
+    """base_url with the server's address replaced by a host name."""
+    u = urlsplit(base_url)
+    return f"{u.scheme}://{host}:{u.port}{u.path}"
 
 
 def get(path: str = "/", *, timeout_ms: int = 3000, **kw) -> Job:
