@@ -1,12 +1,12 @@
-"""RFC 9113 §3 Starting HTTP/2: ALPN (§3.2), prior knowledge (§3.3), the connection preface (§3.4)."""
-from conformance.case import MUST, Case, Job, Req, get
+"""RFC 9113 §3 Starting HTTP/2: the h2c Upgrade (§3.1), prior knowledge (§3.3), the connection
+preface (§3.4). ALPN (§3.2) is in alpn_negotiation.py."""
+from conformance.case import MUST, Case, get
 from conformance.verdicts import ConnectionError, Custom, Fails, Report, Sent, Succeeds
 from servers import frames as F
-from servers.scenario import BODY, HTTP1_BODY, Script, reply, response_fields
+from servers.scenario import BODY, HTTP1_BODY, Conn, Script, reply, response_fields
 
 SETTINGS = F.settings({F.MAX_CONCURRENT_STREAMS: 100})
 H2C = frozenset({"h2c"})
-FALLBACK = frozenset({"h2", "http1.1"})
 HTTP1_ANSWER = (b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: "
                 + str(len(HTTP1_BODY)).encode() + b"\r\n\r\n" + HTTP1_BODY)
 
@@ -33,6 +33,41 @@ def settings_after_request() -> Script:
         conn.send(SETTINGS, F.settings_ack())
         reply()(conn, req)
     return Script(preface=[], ack=False, respond=respond)
+
+
+class H2cUpgrade(Script):
+    """RFC 7540 §3.2 on cleartext: an HTTP/1.1 request with `Upgrade: h2c` gets 101, the server
+    preface and the response on stream 1 when `accept`, else a plain HTTP/1.1 200 (RFC 9110 §7.8
+    lets a server ignore Upgrade). Each request line is recorded with its Upgrade, if any."""
+
+    def __init__(self, accept: bool):
+        super().__init__()
+        self.accept = accept
+
+    def http1_received(self, conn: Conn, data: bytes) -> None:
+        head = bytes(conn.state.get("http1", b"")) + data
+        if b"\r\n\r\n" not in head:
+            return super().http1_received(conn, data)
+        lines = head.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+        upgrade = any(line.lower().replace(" ", "") == "upgrade:h2c" for line in lines[1:])
+        if not (upgrade and self.accept):
+            super().http1_received(conn, data)
+            if upgrade:
+                conn.record.http1_lines[-1] += " [Upgrade: h2c, ignored]"
+            return
+        conn.record.http1_lines.append(f"{lines[0]} [Upgrade: h2c, answered 101]")
+        conn.state.pop("http1", None)
+        conn.send(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+        conn.protocol = "h2"            # the upgraded request is stream 1, half-closed (local)
+        self.server_preface(conn)
+        reply()(conn, _UpgradedRequest(conn))
+
+
+class _UpgradedRequest:
+    stream = 1
+
+    def __init__(self, conn: Conn):
+        self.conn = conn
 
 
 # -- checks ----------------------------------------------------------------------------
@@ -67,33 +102,28 @@ def _request_first(ev):
 REQUEST_BEFORE_SETTINGS = Report("request_before_server_settings", _request_first)
 
 
-def _never_h2_unnegotiated(ev):
-    for c in ev.observations.connections:
-        if c.tls is not None and c.tls.alpn_selected == "h2":
-            continue
-        if c.received:
-            return False, (f"connection #{c.index} (ALPN {c.tls.alpn_selected if c.tls else None!r}) "
-                           f"carried HTTP/2 frames: {c.received[0].describe()}")
-        if any(line.startswith("PRI * HTTP/2.0") for line in c.http1_lines):
-            return False, f"connection #{c.index} (ALPN http/1.1) got the HTTP/2 preface"
-    return True, "no HTTP/2 preface or frame on any connection without ALPN h2"
+def _upgrade(ev):
+    """R-3.1-1 (reported): did the client ask for h2c, and did the exchange end over HTTP/2?"""
+    c = ev.observations.connections[0] if ev.observations.connections else None
+    lines = c.http1_lines if c else []
+    return {"upgrade_requested": any("Upgrade: h2c" in line for line in lines),
+            "completed_over": ev.outcome.http_version, "request_lines": lines[:2]}
 
 
-NEVER_H2 = Custom("the client never speaks HTTP/2 on a TLS connection where ALPN did not select "
-                  "h2 (§3.2, §3.3)", _never_h2_unnegotiated, name="no-h2-without-alpn")
-
-
-def _alpn_outcome(ev):
-    """R-3.2-3 (reported): what the client did once ALPN did not select h2."""
+def _succeeds_either_way(ev):
+    """The answer of the protocol the client ended up on: HTTP/2 after a 101, else HTTP/1.1."""
     o = ev.outcome
-    lines = [line for c in ev.observations.connections for line in c.http1_lines]
-    return {"fell_back_to_http1": o.ok and o.http_version == "1.1" and o.body_len == len(HTTP1_BODY),
-            "outcome": o.summary(), "http1_request_lines": lines[:2]}
+    want = {"2": len(BODY), "1.1": len(HTTP1_BODY)}.get(o.http_version)
+    ok = o.ok and o.status == 200 and o.body_len == want
+    return ok, f"transfer {o.summary()}"
 
 
-ALPN_OUTCOME = Report("alpn_outcome", _alpn_outcome)
+SUCCEEDS_EITHER_WAY = Custom("the transfer succeeds with the answer of the protocol it ended on",
+                             _succeeds_either_way, name="succeeds")
+UPGRADE_RUN = get(http_version="h2-or-http1.1", timeout_ms=1000)
+CLEARTEXT_UPGRADE = frozenset({"h2c", "http1.1"})
 SETTINGS_ACK = Sent("SETTINGS", "an empty SETTINGS ACK", lambda f: f.has("ACK") and f.length == 0)
-H2C_RUN = get(http_version="h2-prior-knowledge", timeout_ms=1000)
+H2C_RUN = get(http_version="h2-prior-knowledge", timeout_ms=3000)   # libcurl may take ~1 s to close after its GOAWAY
 
 CASES = [
     # §3.4: the client's own preface
@@ -200,6 +230,42 @@ CASES = [
         expect=Succeeds() & SETTINGS_ACK & REQUEST_BEFORE_SETTINGS,
         bad={"no-settings-ack": "sent-settings"},
     ),
+    # §3.1: the h2c Upgrade of RFC 7540 §3.2 (deprecated, still done by libcurl for http://)
+    Case(
+        id="9113/3.1/h2c-upgrade-accepted",
+        level=MUST,
+        covers=("R-3.1-1",),
+        level_note="R-3.1-1 is Y (§3.1 deprecates the Upgrade without a keyword): whether the "
+                   "client asks for it and ends on HTTP/2 is reported; the one check, that the "
+                   "transfer succeeds over whichever protocol it ended on, is what a server that "
+                   "accepts the Upgrade may expect (RFC 9110 §7.8).",
+        requirement="RFC 7540 §3.2 (§3.1 of RFC 9113 deprecates it): a client asking for HTTP/2 on "
+                    "an http:// URL may send Upgrade: h2c; a server that answers 101 continues "
+                    "over HTTP/2 with the response on stream 1. Whether the client upgrades is "
+                    "reported.",
+        server="Cleartext: a request with Upgrade: h2c gets 101, SETTINGS and the response on "
+               "stream 1; one without gets a plain HTTP/1.1 200.",
+        scenario=lambda: H2cUpgrade(accept=True),
+        transport="h2c",
+        needs=CLEARTEXT_UPGRADE,
+        request=UPGRADE_RUN,
+        expect=SUCCEEDS_EITHER_WAY & Report("h2c_upgrade", _upgrade),
+        bad={"h2c-upgrade-broken": "succeeds"},
+    ),
+    Case(
+        id="9113/3.1/h2c-upgrade-ignored",
+        level=MUST,
+        covers=("R-3.1-2",),
+        requirement="RFC 9110 §7.8: a server may ignore Upgrade; a client that asked for h2c and "
+                    "got a plain HTTP/1.1 200 takes that response as it is.",
+        server="Cleartext: answers every request with a plain HTTP/1.1 200, Upgrade or not.",
+        scenario=lambda: H2cUpgrade(accept=False),
+        transport="h2c",
+        needs=CLEARTEXT_UPGRADE,
+        request=UPGRADE_RUN,
+        expect=Succeeds(body=HTTP1_BODY) & Report("h2c_upgrade", _upgrade),
+        bad={"h2c-upgrade-broken": "succeeds"},
+    ),
     # §3.3: prior knowledge over cleartext
     Case(
         id="9113/3.3/h2c-prior-knowledge",
@@ -230,64 +296,5 @@ CASES = [
         needs=H2C,
         request=H2C_RUN,
         expect=ConnectionError("PROTOCOL_ERROR"),
-    ),
-    # §3.2: ALPN
-    Case(
-        id="9113/3.2/alpn-http1-fallback",
-        level=MUST,
-        covers=("R-3.2-2", "R-3.2-3"),
-        requirement="§3.3: a client offering h2 and http/1.1 to a server whose ALPN selects http/1.1 "
-                    "never sends HTTP/2 on that connection; whether it continues over HTTP/1.1 is "
-                    "reported (no keyword).",
-        server="ALPN offers http/1.1 only; answers HTTP/1.1 requests with 200.",
-        scenario=lambda: Script(alpn=("http/1.1",)),
-        needs=FALLBACK,
-        request=get(http_version="h2-or-http1.1", timeout_ms=1000),
-        expect=NEVER_H2 & ALPN_OUTCOME,
-        bad={"ignore-alpn": "no-h2-without-alpn"},
-    ),
-    Case(
-        id="9113/3.2/alpn-http1-h2-requested",
-        level=MUST,
-        covers=("R-3.2-2", "R-3.2-3"),
-        requirement="§3.3: when HTTP/2 is requested but the server's ALPN selects http/1.1, the "
-                    "client never speaks h2 there; whether it falls back to HTTP/1.1 or fails is "
-                    "reported (no keyword).",
-        server="ALPN offers http/1.1 only; answers HTTP/1.1 requests with 200.",
-        scenario=lambda: Script(alpn=("http/1.1",)),
-        needs=FALLBACK,
-        request=get(http_version="h2", timeout_ms=1000),
-        expect=NEVER_H2 & ALPN_OUTCOME,
-        bad={"ignore-alpn": "no-h2-without-alpn"},
-    ),
-    Case(
-        id="9113/3.2/alpn-none",
-        level=MUST,
-        covers=("R-3.2-2", "R-3.2-3"),
-        requirement="§3.3: a TLS server that selects no ALPN protocol has not agreed to h2, so the "
-                    "client never speaks h2 there; whether a client offering h2 and http/1.1 "
-                    "continues over HTTP/1.1 is reported (no keyword).",
-        server="No ALPN at all (ignores the extension); answers HTTP/1.1 requests, and h2 if sniffed.",
-        scenario=lambda: Script(alpn=None),
-        needs=FALLBACK,
-        request=get(http_version="h2-or-http1.1", timeout_ms=1000),
-        expect=NEVER_H2 & ALPN_OUTCOME,
-        bad={"ignore-alpn": "no-h2-without-alpn"},
-    ),
-    Case(
-        id="9113/3.3/prior-knowledge-over-tls-alpn-http1",
-        level=MUST,
-        covers=("R-3.2-2", "R-3.2-3"),
-        requirement="§3.3: HTTP/2 over TLS MUST be negotiated with ALPN, even with prior knowledge: "
-                    "a client configured for HTTP/2 only, whose server does not select h2, never "
-                    "speaks h2 there. Whether it fails or switches to HTTP/1.1 is reported (the "
-                    "option's promise of no fallback is not the RFC's).",
-        server="ALPN offers http/1.1 only; answers HTTP/1.1 requests, and h2 if sniffed on a "
-               "connection without ALPN.",
-        scenario=lambda: Script(alpn=("http/1.1",)),
-        request=Job((Req(http_version="h2-prior-knowledge"),), timeout_ms=1000),
-        expect=NEVER_H2 & ALPN_OUTCOME,
-        bad={"ignore-alpn": "no-h2-without-alpn"},
-        regression="curl#7980",
     ),
 ]

@@ -2,11 +2,14 @@
 errors, §9.2 TLS)."""
 import ipaddress
 
-from conformance.case import MAY, MUST, SHOULD, Case, Job, get, gets
-from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Exercised, Report,
+from conformance.case import MAY, MUST, SHOULD, Case, Job, Req, get, gets
+from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Exercised, Fails,
+                                  NotSent, Report,
                                   Succeeds, TransferSucceeds)
 from servers import frames as F
+from servers.openssl_tls import ServerTls
 from servers.scenario import Script, close, frames, hold, per_connection, reply, seq
+from servers.tls import ORIGIN, OTHER
 
 TWO = gets(2, timeout_ms=1000)
 
@@ -42,10 +45,21 @@ def _tls_versions(ev):
     return [c.tls.version if c.tls else None for c in ev.observations.connections]
 
 
-def _tls_12_or_newer(ev):
-    versions = _tls_versions(ev)
-    ok = bool(versions) and all(v in ("TLSv1.2", "TLSv1.3") for v in versions)
-    return ok, f"TLS versions per connection: {versions}"
+def _no_h2_below_12(ev):
+    """§9.2: no HTTP/2 frame on a connection that negotiated TLS 1.0 or 1.1."""
+    old = [c.index for c in ev.observations.connections
+           if c.tls and c.tls.version in ("TLSv1", "TLSv1.1") and c.received]
+    got = [(c.tls.versions_offered, c.tls.version, c.tls.client_alerts) if c.tls else None
+           for c in ev.observations.connections]
+    return not old, (f"HTTP/2 over {ev.observations.connections[old[0]].tls.version} on "
+                     f"connection(s) {old}" if old else
+                     f"(versions offered, negotiated, client alerts) per connection: {got}")
+
+
+def _tls_refusal(ev):
+    """What the client did against a server offering only TLS 1.0/1.1 (reported)."""
+    return {"versions": _tls_versions(ev), "outcome": ev.outcome.summary(),
+            "client_alerts": [c.tls.client_alerts for c in ev.observations.connections if c.tls]}
 
 
 def _tls_12_h2(ev):
@@ -70,6 +84,99 @@ def _no_ip_sni(ev):
 
 def _sni(ev):
     return [c.tls.sni if c.tls else None for c in ev.observations.connections]
+
+
+# -- §9.2: TLS faults (played by pyOpenSSL, servers/openssl_tls.py) ------------------------------
+TLS12, TLS13 = ServerTls(versions=("TLSv1.2", "TLSv1.2")), ServerTls(versions=("TLSv1.3", "TLSv1.3"))
+# §9.2.2 / Appendix A: CBC suites are on the block list; CHACHA20-POLY1305 with ECDHE is not (and is not the mandatory suite, so a client cannot pass by luck of defaults)
+BLOCK_LISTED = "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA"   # the test key is ECDSA
+ALLOWED = "ECDHE-ECDSA-CHACHA20-POLY1305"
+
+
+def tls_action_then_reply(setup: ServerTls, action: str) -> Script:
+    """After the request: the TLS action (Conn.tls_action), then a valid response."""
+    def respond(conn, req):
+        conn.tls_action(action)
+        reply()(conn, req)
+    return Script(tls=setup, respond=respond)
+
+
+def _sni_is_host(ev):
+    snis = _sni(ev)
+    return bool(snis) and all(s == ORIGIN for s in snis), f"SNI per connection: {snis}"
+
+
+def _first_tls(ev):
+    conns = ev.observations.connections
+    return conns[0].tls if conns and conns[0].tls else None
+
+
+def _hello_request_sent(ev):
+    tls = _first_tls(ev)
+    state = tls.renegotiation if tls else None
+    return state is not None, (f"HelloRequest sent; renegotiation {state}" if state else
+                               "the server never got to send its HelloRequest")
+
+
+def _no_renegotiation(ev):
+    """§9.2.1: a client that renegotiates (answers the HelloRequest with a ClientHello) and
+    carries on has not treated it as an error; refusing it at the TLS layer, or failing the
+    connection, keeps the MUST. The response waits for a renegotiation the client started."""
+    tls, o = _first_tls(ev), ev.outcome
+    if tls.renegotiation in ("started", "completed") and o.ok:
+        return False, (f"the client renegotiated ({tls.renegotiation}) and the transfer succeeded "
+                       "over the renegotiated connection")
+    return True, f"renegotiation {tls.renegotiation}; client alerts {tls.client_alerts}; {o.summary()}"
+
+
+def _certificate_request_sent(ev):
+    tls = _first_tls(ev)
+    got = tls.certificate_request if tls else None
+    return got == "sent", f"post-handshake CertificateRequest: {got}"
+
+
+def _cipher_reaction(ev):
+    """R-9.2.2-1 (reported): what the client did with a block-listed TLS 1.2 cipher suite."""
+    tls = _first_tls(ev)
+    return {"cipher": tls.cipher if tls else None, "goaway": [f.error_code for f in ev.observations.frames("GOAWAY")],
+            "client_alerts": tls.client_alerts if tls else None, "outcome": ev.outcome.summary()}
+
+
+# -- §9.1.1: connection reuse across names, and certificates that do not fit --------------------
+TWO_NAMES = Job((Req("/r/1", host=ORIGIN), Req("/r/2", host=OTHER)), timeout_ms=1000)
+
+
+def _authorities(ev):
+    """(connection, host of :authority) of every request, in wire order."""
+    return [(c.index, (dict(f.headers or []).get(":authority") or "").rpartition(":")[0] or None)
+            for c in ev.observations.connections for f in c.frames("HEADERS")]
+
+
+def _authority_per_host(ev):
+    got = _authorities(ev)
+    return sorted(h or "" for _, h in got) == sorted([ORIGIN, OTHER]), f"(connection, :authority) per request: {got}"
+
+
+def _coalesced(ev):
+    """R-9.1.1-2 (reported): did one connection carry requests for both names?"""
+    per: dict = {}
+    for index, host in _authorities(ev):
+        per.setdefault(index, set()).add(host)
+    return any(len(hosts) > 1 for hosts in per.values())
+
+
+def _only_covered_names(ev):
+    """§9.1.1: a connection whose certificate names one host carries no request for another."""
+    wrong = [(c.index, c.tls.sni, host) for c in ev.observations.connections if c.tls
+             for index, host in _authorities(ev) if index == c.index and host != c.tls.sni]
+    return not wrong, (f"(connection, certificate's name, request's host) off the certificate: {wrong}"
+                       if wrong else f"(connection, :authority) per request: {_authorities(ev)}")
+
+
+def _no_http2(ev):
+    spoken = [c.index for c in ev.observations.connections if c.received]
+    return not spoken, (f"HTTP/2 frames on connection(s) {spoken}" if spoken else
+                        f"no HTTP/2 frame; client alerts {[c.tls.client_alerts for c in ev.observations.connections if c.tls]}")
 
 
 def goaway_after_response(code):
@@ -269,16 +376,83 @@ CASES = [
         bad={"ignore-goaway": "not-reused-after-end"},
         covers=("R-9.1.1-3",),
     ),
+    # §9.1.1: reuse across names (coalescing) and certificates that do not fit
+    Case(
+        id="9113/9.1.1/coalescing-covered",
+        level=MUST,
+        level_note="R-9.1.1-2 is Y (§9.1.1 lets the client reuse the connection): whether it does is "
+                   "reported; the check is that each request carries its own host in :authority "
+                   "on whichever connection it goes (§8.3.1), which the host-not-authority "
+                   "profile breaks.",
+        requirement="§9.1.1: a connection whose certificate also covers another host that resolves "
+                    "to the same address MAY be reused for that host; whether the client does is "
+                    "reported, and each request names its own host in :authority.",
+        server=f"{ORIGIN} and {OTHER} both lead here (the job resolves them); one certificate "
+               "covers both names; answers normally.",
+        scenario=Script,
+        request=TWO_NAMES,
+        expect=Succeeds() & Custom("each request carries its own host in :authority",
+                                   _authority_per_host, name="authority-per-host")
+        & Report("coalesced", _coalesced),
+        bad={"host-not-authority": "authority-per-host"},
+        covers=("R-9.1.1-2",),
+    ),
+    Case(
+        id="9113/9.1.1/coalescing-not-covered",
+        level=MUST,
+        requirement="§9.1.1: a connection is reused for another host only if its certificate is "
+                    "valid for that host; here it is not, so the second host needs its own "
+                    "connection.",
+        server=f"{ORIGIN} and {OTHER} both lead here; each SNI name gets a certificate for that "
+               "name only; answers normally.",
+        scenario=lambda: Script(tls=ServerTls(cert="per-name")),
+        request=TWO_NAMES,
+        expect=Succeeds() & Custom("no request goes on a connection whose certificate does not "
+                                   "name its host", _only_covered_names, name="covered-by-certificate")
+        & Report("coalesced", _coalesced),
+        bad={"coalesce-any": "covered-by-certificate"},
+        covers=("R-9.1.1-1",),
+    ),
+    Case(
+        id="9113/9.1.1/certificate-wrong-name",
+        level=MUST,
+        level_note="No line of its own: RFC 9110 §4.3.4 (a client MUST check that the certificate "
+                   "names the origin) is the premise of R-9.1.1-1.",
+        requirement="RFC 9110 §4.3.4 with §9.1.1: a certificate that does not name the host fails "
+                    "the connection; no HTTP/2 goes over it.",
+        server="Presents a certificate (from the trusted CA) for wrong.h2cs.test only.",
+        scenario=lambda: Script(tls=ServerTls(cert="wrong-name")),
+        request=get(timeout_ms=1000),
+        expect=Fails("tls") & Custom("no HTTP/2 over the connection", _no_http2, name="no-h2"),
+        bad={"no-verify": "transfer-fails"},
+        covers=("R-9.1.1-1",),
+    ),
+    Case(
+        id="9113/9.1.1/certificate-unknown-ca",
+        level=MUST,
+        level_note="No line of its own: RFC 9110 §4.3.4 (a client MUST check the certificate "
+                   "chain) is the premise of R-9.1.1-1.",
+        requirement="RFC 9110 §4.3.4 with §9.1.1: a certificate from a CA the client does not "
+                    "trust fails the connection; no HTTP/2 goes over it.",
+        server="Presents a certificate for 127.0.0.1 issued by a CA outside the job's ca_file.",
+        scenario=lambda: Script(tls=ServerTls(cert="unknown-ca")),
+        request=get(timeout_ms=1000),
+        expect=Fails("tls") & Custom("no HTTP/2 over the connection", _no_http2, name="no-h2"),
+        bad={"no-verify": "transfer-fails"},
+        covers=("R-9.1.1-1",),
+    ),
     # §9.2: TLS
     Case(
         id="9113/9.2/tls-12-or-newer",
         level=MUST,
-        requirement="§9.2: HTTP/2 over TLS MUST use TLS 1.2 or newer.",
-        server="Answers normally; records the TLS version of every connection.",
-        scenario=lambda: Script(),
+        requirement="§9.2: HTTP/2 over TLS MUST use TLS 1.2 or newer; against a server that offers "
+                    "only TLS 1.0 and 1.1 with ALPN h2 the client never speaks HTTP/2.",
+        server="Offers TLS 1.0 and 1.1 only (security level 0), ALPN h2; answers normally over "
+               "whatever the client accepts.",
+        scenario=lambda: Script(tls=ServerTls(versions=("TLSv1", "TLSv1.1"))),
         request=get(timeout_ms=1000),
-        expect=Succeeds() & Custom("every connection uses TLS 1.2 or 1.3", _tls_12_or_newer, name="tls-12-or-newer")
-        & Report("tls_versions", _tls_versions),
+        expect=Custom("no HTTP/2 on a connection below TLS 1.2", _no_h2_below_12, name="tls-12-or-newer")
+        & Report("tls_refusal", _tls_refusal),
         bad={"tls-max-1.1": "tls-12-or-newer"},
         covers=("R-9.2-1",),
     ),
@@ -310,5 +484,82 @@ CASES = [
         covers=("R-9.2-4",),
         level_note="R-9.2-4 is Y (RFC 6066 §3 forbids IP literals in server_name without a keyword); "
                    "ip-sni breaks only the SNI check.",
+    ),
+    Case(
+        id="9113/9.2/sni-host-name",
+        level=MUST,
+        requirement="§9.2: a client that reaches the server by a host name sends that name in the "
+                    "server_name extension (RFC 6066).",
+        server="Serves https://origin.h2cs.test (the job resolves it to 127.0.0.1) with a "
+               "certificate for that name; records the ClientHello's server_name.",
+        scenario=Script,
+        request=Job((Req(),), timeout_ms=1000, resolve=ORIGIN),
+        expect=Succeeds() & Custom(f"every connection carries SNI {ORIGIN}", _sni_is_host, name="sni-host"),
+        bad={"no-sni": "sni-host"},
+        covers=("R-9.2-3",),
+    ),
+    Case(
+        id="9113/9.2.1/renegotiation",
+        level=MUST,
+        requirement="§9.2.1: a client MUST treat a TLS 1.2 renegotiation as a connection error "
+                    "PROTOCOL_ERROR; refusing it at the TLS layer also keeps the requirement, "
+                    "completing it and carrying on over HTTP/2 does not.",
+        server="TLS 1.2 only; after the request, a HelloRequest, then a valid response (held "
+               "until a renegotiation the client starts has completed).",
+        scenario=lambda: tls_action_then_reply(TLS12, "renegotiate"),
+        request=get(timeout_ms=1000),
+        expect=Exercised("the server sent its HelloRequest", _hello_request_sent)
+        & Custom("the client never carries on over a renegotiated connection", _no_renegotiation,
+                 name="no-renegotiation"),
+        bad={"allow-renegotiation": "no-renegotiation"},
+        covers=("R-9.2.1-1",),
+    ),
+    Case(
+        id="9113/9.2.2/block-listed-cipher",
+        level=MUST,
+        level_note="R-9.2.2-1 is Y (the client MAY end the connection with INADEQUATE_SECURITY); "
+                   "the case reports which reaction it picked and holds it to that reaction's "
+                   "MUSTs: a connection error closes the connection (§5.4.1).",
+        requirement="§9.2.2: over TLS 1.2 with a cipher suite from the block list the client MAY "
+                    "treat the connection as a connection error INADEQUATE_SECURITY; refusing "
+                    "the handshake or going on are its choice too (reported).",
+        server="TLS 1.2 only, with block-listed cipher suites only (ECDHE with CBC); answers normally.",
+        scenario=lambda: Script(tls=ServerTls(versions=("TLSv1.2", "TLSv1.2"), ciphers=BLOCK_LISTED)),
+        request=get(timeout_ms=1000),
+        expect=AnyOf(ConnectionError("INADEQUATE_SECURITY"), Fails("tls"), Succeeds(),
+                     why="§9.2.2 lets the client end the connection (INADEQUATE_SECURITY); it may "
+                         "also refuse the suite in the handshake or go on")
+        & Report("cipher_reaction", _cipher_reaction),
+        bad={"keep-open-after-goaway": "closes-after-goaway"},
+        covers=("R-9.2.2-1",),
+    ),
+    Case(
+        id="9113/9.2.2/allowed-cipher",
+        level=MUST,
+        requirement="§9.2.2: a client never treats a TLS 1.2 cipher suite that is not on the block "
+                    "list as INADEQUATE_SECURITY.",
+        server=f"TLS 1.2 only, with {ALLOWED} only (not on the block list); answers normally.",
+        scenario=lambda: Script(tls=ServerTls(versions=("TLSv1.2", "TLSv1.2"), ciphers=ALLOWED)),
+        request=get(timeout_ms=1000),
+        expect=Succeeds() & NotSent("GOAWAY", "GOAWAY(INADEQUATE_SECURITY)",
+                                    lambda f: f.error_code == "INADEQUATE_SECURITY",
+                                    name="no-inadequate-security"),
+        bad={"inadequate-security-always": "no-inadequate-security"},
+        covers=("R-9.2.2-2",),
+    ),
+    Case(
+        id="9113/9.2.3/post-handshake-certificate-request",
+        level=MUST,
+        requirement="§9.2.3: a client MUST treat a TLS 1.3 post-handshake CertificateRequest as a "
+                    "connection error PROTOCOL_ERROR, even when it offered post-handshake auth. "
+                    "Without that offer the server cannot send one: not exercised.",
+        server="TLS 1.3 only; after the request, a post-handshake CertificateRequest (when the "
+               "client offered post_handshake_auth), then a valid response.",
+        scenario=lambda: tls_action_then_reply(TLS13, "certificate-request"),
+        request=get(timeout_ms=1000),
+        expect=Exercised("the client offered post_handshake_auth, so the CertificateRequest went out",
+                         _certificate_request_sent) & ConnectionError("PROTOCOL_ERROR"),
+        bad={"accept-certificate-request": "transfer-fails"},
+        covers=("R-9.2.3-1",),
     ),
 ]

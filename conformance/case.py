@@ -45,8 +45,12 @@ class Req:
     cancel_after_ms: int | None = None   # the application cancels this long after the start
     body_chunks: tuple[tuple[bytes, int], ...] | None = None  # (data, delay_ms): length unknown
     trailers: tuple[tuple[str, str], ...] | None = None
+    host: str | None = None              # the URL names this host instead of the job's (the job
+    #                                      resolves it to the server: docs/clients.md `resolve`)
 
     def to_json(self, base_url: str) -> dict:
+        if self.host is not None:
+            base_url = with_host(base_url, self.host)
         out = {"method": self.method, "url": base_url + self.path,
                "headers": [list(h) for h in self.headers],
                "body_b64": base64.b64encode(self.body).decode() if self.body is not None else None,
@@ -77,6 +81,8 @@ class Job:
     phases: tuple[tuple[str, int], ...] = ()
     push: str | None = None             # "accept" or "refuse": the application's answer to pushes
     resolve: str | None = None          # a host name the URLs use, resolved to the server (SNI cases)
+    handles: str = "kept"               # or "closed": each request's handle closed once it ended
+    early_data: bool = False            # ask the client for TLS 1.3 early data where it can
 
     hygiene: bool = False               # the harness counts the client's sockets after the job
 
@@ -86,28 +92,37 @@ class Job:
                                       f"{len(self.requests)} requests")
 
     def to_json(self, case_id: str, base_url: str, ca_file: str) -> dict:
-        resolve = []
-        if self.resolve:   # the URLs name the host; the client resolves it to the server's address
-            u = urlsplit(base_url)
-            resolve = [f"{self.resolve}:{u.port}:{u.netloc.rpartition(':')[0]}"]
-            base_url = f"{u.scheme}://{self.resolve}:{u.port}{u.path}"
+        server = urlsplit(base_url)
+        url = with_host(base_url, self.resolve) if self.resolve else base_url
         out = {"type": "run", "id": case_id, "timeout_ms": self.timeout_ms, "ca_file": ca_file,
                "connection": self.connection, "tls_session_cache": self.tls_session_cache,
-               "requests": [r.to_json(base_url) for r in self.requests]}
-        if resolve:
-            out["resolve"] = resolve
+               "requests": [r.to_json(url) for r in self.requests]}
+        names = sorted({self.resolve, *(r.host for r in self.requests)} - {None})
+        if names:   # the URLs name these hosts; the client resolves them to the server's address
+            address = server.netloc.rpartition(":")[0]
+            out["resolve"] = [f"{name}:{server.port}:{address}" for name in names]
         if self.phases:
             out["phases"] = [{"mode": mode, "count": n} for mode, n in self.phases]
         else:
             out["mode"] = self.mode
         if self.push is not None:
             out["push"] = self.push
+        if self.handles != "kept":
+            out["handles"] = self.handles
+        if self.early_data:
+            out["early_data"] = True
         return out
 
     @property
     def needs(self) -> set[str]:
         """Adapter capabilities the job's own fields need (phases, pause, push, ...)."""
         return capabilities_needed(self.to_json("", "", ""))
+
+
+def with_host(base_url: str, host: str) -> str:
+    """base_url with the server's address replaced by a host name."""
+    u = urlsplit(base_url)
+    return f"{u.scheme}://{host}:{u.port}{u.path}"
 
 
 def get(path: str = "/", *, timeout_ms: int = 3000, **kw) -> Job:

@@ -17,6 +17,18 @@ class TlsFacts:
     #                                   TLS 1.3 clients send a random one for compatibility)
     resumed: bool = False
     early_data_offered: bool = False
+    # Set where the server side can tell (the pyOpenSSL endpoint, servers/openssl_tls.py):
+    versions_offered: list[str] | None = None  # supported_versions (RFC 8446 §4.2.1), if sent
+    post_handshake_auth_offered: bool = False  # the post_handshake_auth extension (RFC 8446 §4.2.6)
+    session_id: str | None = None     # the ClientHello's legacy_session_id, hex
+    server_session_id: str | None = None  # the id the server gave this connection's session, hex
+    cipher: str | None = None
+    early_data_accepted: bool = False
+    early_data_octets: int = 0        # application octets the server read as early data
+    early_data_frames: int = 0        # how many of the connection's first frames came early
+    renegotiation: str | None = None  # "requested", "started", "completed" (RFC 5246 §7.4.1.1)
+    certificate_request: str | None = None  # "sent", or why not (RFC 8446 §4.6.2)
+    client_alerts: list[str] = field(default_factory=list)  # TLS alerts the client sent
 
 
 @dataclass

@@ -49,6 +49,7 @@ class Conn:
         self.requests: dict[int, Request] = {}
         self.protocol: str | None = None    # "h2" or "http/1.1" once known
         self.out = bytearray()
+        self.tls_actions: list[tuple[int, str]] = []   # (offset in out, action): see tls_action
         self.closing = False
         self.half_close = False
         self.peer_settings: dict[str, int] = {}
@@ -86,6 +87,11 @@ class Conn:
         """DATA within the client's flow-control windows; the rest waits for WINDOW_UPDATE."""
         self._pending[stream] = [memoryview(bytes(body)), end_stream]   # sliced without copying
         self._drain(stream)
+
+    def tls_action(self, action: str) -> None:
+        """A TLS message after what is buffered so far (needs Scenario.tls): "renegotiate" (a TLS
+        1.2 HelloRequest) or "certificate-request" (a TLS 1.3 post-handshake CertificateRequest)."""
+        self.tls_actions.append((len(self.out), action))
 
     def close(self, *, half: bool = False) -> None:
         """Close after everything buffered has been written. `half`: send FIN (and TLS
@@ -150,10 +156,13 @@ class Scenario:
     - `alpn`: ALPN protocols the server accepts, in preference order; None = no ALPN.
     - `rotate_ticket_keys`: a fresh TLS context (so fresh ticket keys) per connection.
     - `tls_max_version`: cap the TLS version, e.g. "TLSv1_2".
+    - `tls`: a servers.openssl_tls.ServerTls; the connection is then played by pyOpenSSL, with
+      the TLS faults it names (the two knobs above are then unused).
     """
     alpn: tuple[str, ...] | None = ("h2", "http/1.1")
     rotate_ticket_keys: bool = False
     tls_max_version: str | None = None   # e.g. "TLSv1_2"
+    tls = None                           # a ServerTls (servers/openssl_tls.py)
     close_on_client_goaway: bool = False  # §5.4.1: the client has to close; True closes for it
 
     # -- transport callbacks ----------------------------------------------
@@ -367,13 +376,15 @@ class Script(Scenario):
     def __init__(self, *, preface: list[Step] | None = None, respond: Responder | None = None,
                  on_frame: Callable[[Conn, Frame], None] | None = None, ack: bool = True,
                  alpn: tuple[str, ...] | None | str = "default", rotate_ticket_keys: bool = False,
-                 tls_max_version: str | None = None, close_on_client_goaway: bool = False):
+                 tls_max_version: str | None = None, close_on_client_goaway: bool = False,
+                 tls=None):
         self.preface, self.respond, self.on_frame, self.ack = preface, respond, on_frame, ack
         if alpn != "default":
             self.alpn = alpn
         self.rotate_ticket_keys = rotate_ticket_keys
         self.tls_max_version = tls_max_version
         self.close_on_client_goaway = close_on_client_goaway
+        self.tls = tls
 
     def server_preface(self, conn: Conn) -> None:
         if self.preface is None:

@@ -22,6 +22,10 @@ from .observations import TlsFacts
 
 # TLS extension numbers (RFC 8446 §4.2, RFC 7301, RFC 5077).
 EXT_SNI, EXT_ALPN, EXT_SESSION_TICKET, EXT_EARLY_DATA, EXT_PSK, EXT_VERSIONS = 0, 16, 35, 42, 41, 43
+EXT_POST_HANDSHAKE_AUTH = 49
+# Names under which a case's server can be reached through the job's `resolve` (RFC 6761 .test).
+ORIGIN, OTHER = "origin.h2cs.test", "other.h2cs.test"
+VERSION_NAMES = {0x0301: "TLSv1", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2", 0x0304: "TLSv1.3"}
 
 
 class Terminated(KeyboardInterrupt):
@@ -58,7 +62,7 @@ atexit.register(_remove_all)
 
 
 class TlsMaterial:
-    """One CA and one leaf certificate for 127.0.0.1, ::1 and localhost, on disk."""
+    """One CA and one leaf certificate for 127.0.0.1, ::1, localhost, ORIGIN and OTHER, on disk."""
 
     def __init__(self) -> None:
         interrupt_on_termination()
@@ -67,7 +71,7 @@ class TlsMaterial:
         _ON_DISK.append(self)
         os.mkdir(self.dir, 0o700)
         self.ca = trustme.CA()
-        self.leaf = self.ca.issue_cert("127.0.0.1", "::1", "localhost")
+        self.leaf = self.ca.issue_cert("127.0.0.1", "::1", "localhost", ORIGIN, OTHER)
         self.ca_file = os.path.join(self.dir, "ca.pem")
         self.cert_file = os.path.join(self.dir, "server.pem")
         self.key_file = os.path.join(self.dir, "server.key")
@@ -116,6 +120,7 @@ def parse_client_hello(buf: bytes) -> TlsFacts:
             return facts
         p = 4 + 2 + 32                    # handshake header, legacy_version, random
         facts.session_id_offered = body[p] > 0  # TLS 1.2 resumption by id (or 1.3 compat)
+        facts.session_id = body[p + 1:p + 1 + body[p]].hex() or None
         p += 1 + body[p]                  # legacy_session_id
         p += 2 + struct.unpack(">H", body[p:p + 2])[0]  # cipher suites
         p += 1 + body[p]                  # compression methods
@@ -129,6 +134,18 @@ def parse_client_hello(buf: bytes) -> TlsFacts:
     except (IndexError, struct.error):
         pass
     return facts
+
+
+def server_hello_session_id(out: bytes) -> str | None:
+    """The legacy_session_id of the ServerHello at the start of the server's first flight, hex:
+    in TLS 1.2 the id the client may resume by (RFC 5246 §7.4.1.3); TLS 1.3 echoes the client's."""
+    try:
+        if out[0] != 22 or out[5] != 2:   # handshake record, ServerHello
+            return None
+        p = 5 + 4 + 2 + 32                # record header, handshake header, version, random
+        return out[p + 1:p + 1 + out[p]].hex() or None
+    except IndexError:
+        return None
 
 
 def _sni(facts: TlsFacts, ext: bytes) -> None:
@@ -157,5 +174,63 @@ def _early(facts: TlsFacts, ext: bytes) -> None:
     facts.early_data_offered = True
 
 
+def _versions(facts: TlsFacts, ext: bytes) -> None:
+    codes = [struct.unpack(">H", ext[i:i + 2])[0] for i in range(1, 1 + ext[0], 2)]
+    facts.versions_offered = [VERSION_NAMES.get(c, hex(c)) for c in codes]
+
+
+def _pha(facts: TlsFacts, ext: bytes) -> None:
+    facts.post_handshake_auth_offered = True
+
+
 _EXTENSIONS = {EXT_SNI: _sni, EXT_ALPN: _alpn, EXT_SESSION_TICKET: _ticket,
-               EXT_PSK: _psk, EXT_EARLY_DATA: _early}
+               EXT_PSK: _psk, EXT_EARLY_DATA: _early, EXT_VERSIONS: _versions,
+               EXT_POST_HANDSHAKE_AUTH: _pha}
+
+
+class SslObjectEndpoint:
+    """One server connection played by Python's ssl through memory BIOs (the usual server).
+    servers.openssl_tls.OpenSslEndpoint has the same interface for the TLS faults."""
+    errors = (ssl.SSLError, OSError)
+
+    def __init__(self, ctx: ssl.SSLContext, facts: TlsFacts, hello: bytes):
+        self.facts = facts
+        self.early = b""
+        self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = ctx.wrap_bio(self._in, self._out, server_side=True)
+        self._in.write(hello)
+
+    def feed(self, data: bytes) -> None:
+        self._in.write(data)
+
+    def handshake(self) -> bool:
+        try:
+            self.tls.do_handshake()
+        except ssl.SSLWantReadError:
+            return False
+        self.facts.alpn_selected = self.tls.selected_alpn_protocol()
+        self.facts.version = self.tls.version()
+        self.facts.resumed = self.tls.session_reused
+        self.facts.cipher = (self.tls.cipher() or (None,))[0]
+        return True
+
+    def read(self) -> bytes:
+        try:
+            return self.tls.read(65536)
+        except ssl.SSLWantReadError:
+            return b""
+
+    def write(self, data: bytes) -> None:
+        self.tls.write(data)
+
+    def pending(self) -> bytes:
+        return self._out.read()
+
+    def close_notify(self) -> None:
+        try:
+            self.tls.unwrap()
+        except (ssl.SSLError, OSError):   # SSLWantReadError: the client's close_notify is not in
+            pass
+
+    def act(self, action: str) -> None:
+        raise ValueError(f"TLS action {action!r} needs Scenario.tls (servers.openssl_tls)")

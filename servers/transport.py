@@ -2,21 +2,22 @@
 
 `ServerSet` is session-scoped (one per xdist worker). `ServerSet.host()` opens a
 listener on port 0 for one case and returns a `Hosted` handle. TLS runs through
-`ssl.MemoryBIO`, so the raw ClientHello is visible (ALPN offered, ticket
-offered) before the handshake consumes it.
+memory BIOs (Python's ssl, or pyOpenSSL for the TLS faults of servers/openssl_tls.py), so
+the raw ClientHello is visible (ALPN offered, ticket offered) before the handshake consumes it.
 """
 from __future__ import annotations
 
 import asyncio
 import socket
-import ssl
 import threading
 import traceback
 from typing import Callable
 
 from .observations import Connection, Observations
 from .scenario import Conn, Scenario
-from .tls import TlsMaterial, client_hello_complete, parse_client_hello
+from .openssl_tls import Certificates, OpenSslContexts, OpenSslEndpoint
+from .tls import (SslObjectEndpoint, TlsMaterial, client_hello_complete, parse_client_hello,
+                  server_hello_session_id)
 
 
 class ServerSet:
@@ -25,6 +26,7 @@ class ServerSet:
     def __init__(self) -> None:
         self.tls = TlsMaterial()
         self._reference = None
+        self._openssl: OpenSslContexts | None = None
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="h2cs-servers", daemon=True)
         self._thread.start()
@@ -32,6 +34,13 @@ class ServerSet:
     @property
     def ca_file(self) -> str:
         return self.tls.ca_file
+
+    @property
+    def openssl_contexts(self) -> OpenSslContexts:
+        """pyOpenSSL contexts for the scenarios with a ServerTls, made on first use."""
+        if self._openssl is None:
+            self._openssl = OpenSslContexts(Certificates(self.tls.ca, self.tls.leaf))
+        return self._openssl
 
     def call(self, fn: Callable, *args, timeout: float = 5.0):
         """Run `fn(*args)` on the loop thread and return its result."""
@@ -144,7 +153,7 @@ class _Protocol(asyncio.Protocol):
         self.closed = False
         self.transport: asyncio.Transport | None = None
         self._hello = bytearray()
-        self._tls: ssl.SSLObject | None = None
+        self._tls: SslObjectEndpoint | OpenSslEndpoint | None = None
         self._ready = not hosted.secure
         self._half_closed = False
 
@@ -165,7 +174,7 @@ class _Protocol(asyncio.Protocol):
                 return
             self._start_tls(bytes(self._hello))
         else:
-            self._in.write(data)
+            self._tls.feed(data)
         self._pump_tls()
 
     def eof_received(self):
@@ -196,44 +205,43 @@ class _Protocol(asyncio.Protocol):
 
     # -- TLS through memory BIOs -------------------------------------------
     def _start_tls(self, hello: bytes) -> None:
-        scenario, tls = self.hosted.scenario, self.hosted.servers.tls
+        scenario, servers = self.hosted.scenario, self.hosted.servers
         self.record.tls = parse_client_hello(hello)
-        ctx = tls.context(scenario.alpn, fresh=scenario.rotate_ticket_keys,
-                          max_version=scenario.tls_max_version)
-        self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self._tls = ctx.wrap_bio(self._in, self._out, server_side=True)
-        self._in.write(hello)
+        if scenario.tls is not None:
+            self._tls = OpenSslEndpoint(servers.openssl_contexts, scenario.tls, scenario.alpn,
+                                        self.record.index, self.record.tls, hello)
+            return
+        ctx = servers.tls.context(scenario.alpn, fresh=scenario.rotate_ticket_keys,
+                                  max_version=scenario.tls_max_version)
+        self._tls = SslObjectEndpoint(ctx, self.record.tls, hello)
 
     def _pump_tls(self) -> None:
         try:
             if not self._ready:
-                try:
-                    self._tls.do_handshake()
-                except ssl.SSLWantReadError:
+                if not self._tls.handshake():
                     self._flush_tls()
                     return
                 self._ready = True
-                facts = self.record.tls
-                facts.alpn_selected = self._tls.selected_alpn_protocol()
-                facts.version = self._tls.version()
-                facts.resumed = self._tls.session_reused
                 self._flush_tls()
                 self._call("connection_made")
+                if self._tls.early:
+                    self._call("data_received", bytes(self._tls.early))
+                    self.record.tls.early_data_frames = len(self.record.received)
             while True:
-                try:
-                    chunk = self._tls.read(65536)
-                except ssl.SSLWantReadError:
-                    break
+                chunk = self._tls.read()
                 if not chunk:
                     break
                 self._call("data_received", chunk)
-        except (ssl.SSLError, OSError) as exc:
+            self._flush_tls()    # TLS records the reads produced (a renegotiation's, say)
+        except self._tls.errors as exc:
             self.record.closed_by = self.record.closed_by or f"server (TLS: {exc})"
             self._flush_tls()
             self.transport.close()
 
     def _flush_tls(self) -> None:
-        pending = self._out.read()
+        pending = self._tls.pending()
+        if pending and self.record.tls.server_session_id is None:
+            self.record.tls.server_session_id = server_hello_session_id(pending)
         if pending and not self.transport.is_closing():
             self.transport.write(pending)
 
@@ -253,13 +261,10 @@ class _Protocol(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing() or self._half_closed:
             return
         out, self.conn.out = bytes(self.conn.out), bytearray()
-        if out:
+        actions, self.conn.tls_actions = self.conn.tls_actions, []
+        if out or actions:
             if self._tls is not None:
-                try:
-                    self._tls.write(out)
-                except (ssl.SSLError, OSError):
-                    pass
-                self._flush_tls()
+                self._write_tls(out, actions)
             else:
                 self.transport.write(out)
         if self.conn.closing and self.conn.half_close:
@@ -267,22 +272,30 @@ class _Protocol(asyncio.Protocol):
         elif self.conn.closing:
             self.record.closed_by = self.record.closed_by or "server"
             if self._tls is not None:
-                try:
-                    self._tls.unwrap()
-                except (ssl.SSLError, OSError):
-                    pass
+                self._tls.close_notify()
                 self._flush_tls()
             self.transport.close()
+
+    def _write_tls(self, out: bytes, actions: list[tuple[int, str]]) -> None:
+        """The scenario's octets, with its TLS actions (Conn.tls_action) at their places."""
+        start = 0
+        try:
+            for at, action in [*actions, (len(out), None)]:
+                if out[start:at]:
+                    self._tls.write(out[start:at])
+                if action:
+                    self._tls.act(action)
+                start = at
+        except self._tls.errors:
+            pass
+        self._flush_tls()
 
     def _half_close(self) -> None:
         """FIN (after TLS close_notify) but go on reading until the client closes."""
         self._half_closed = True
         self.record.closed_by = self.record.closed_by or "server (FIN, kept reading)"
         if self._tls is not None:
-            try:
-                self._tls.unwrap()
-            except (ssl.SSLError, OSError):   # SSLWantReadError: the client's close_notify is not in
-                pass
+            self._tls.close_notify()
             self._flush_tls()
         if self.transport.can_write_eof():
             self.transport.write_eof()

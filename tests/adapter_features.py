@@ -251,6 +251,8 @@ def unsupported_job(capability: str, url: str) -> dict:
         message["push"] = "accept"
     elif capability == "resolve":
         message["resolve"] = ["example.test:443:127.0.0.1"]
+    elif capability == "early-data":
+        message["early_data"] = True
     else:
         req.update({"pause": {"pause_after": 0, "pause_ms": 10},
                     "cancel": {"cancel_after_ms": 10},

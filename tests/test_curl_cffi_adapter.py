@@ -40,7 +40,7 @@ def test_hello_names_curl_cffi_and_its_boringssl_libcurl(tmp_path):
     assert f"libcurl/{client['libcurl']} " in client["version"]
     assert f"nghttp2/{client['nghttp2']}" in client["version"]
     assert "HTTP2" in client["features"] and "SSL" in client["features"]
-    assert set(hello["capabilities"]) == CAPABILITIES | PROTOCOL_2 - {"push"}
+    assert set(hello["capabilities"]) == CAPABILITIES | PROTOCOL_2 - {"push", "early-data"}   # BoringSSL: no early data
 
 
 @pytest.mark.parametrize("mode", ["sequential", "parallel"])
@@ -75,6 +75,7 @@ def test_trailers_reach_the_wire_after_a_chunked_http1_upload(adapter):
     check_http1_trailers(adapter.run)
 
 
-def test_push_is_unsupported(adapter):
-    reply = adapter.run(unsupported_job("push", f"https://127.0.0.1:{closed_port()}/"))
-    assert reply["type"] == "error" and reply["unsupported"] == ["push"]
+@pytest.mark.parametrize("capability", ["push", "early-data"])
+def test_push_and_early_data_are_unsupported(adapter, capability):
+    reply = adapter.run(unsupported_job(capability, f"https://127.0.0.1:{closed_port()}/"))
+    assert reply["type"] == "error" and reply["unsupported"] == [capability]

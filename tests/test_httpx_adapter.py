@@ -47,7 +47,7 @@ def test_hello_names_the_exact_runtime_client(tmp_path):
     assert client["tls"] == client["version"].split()[-1]
     assert client["libcurl"] is None and client["nghttp2"] is None
     assert set(hello["capabilities"]) == (CAPABILITIES - {"tls-session-cache"}   # none in httpx
-                                          | PROTOCOL_2 - {"trailers", "push", "resolve"})
+                                          | PROTOCOL_2 - {"trailers", "push", "early-data"})
 
 
 def test_bad_job_is_refused_and_the_adapter_keeps_serving(adapter):
@@ -103,12 +103,12 @@ def test_eof_exits_with_status_0(adapter):
     assert adapter.hang_up() == (0, b"")
 
 
-@pytest.mark.parametrize("check", features(PROTOCOL_2 - {"trailers", "push", "resolve"}))
+@pytest.mark.parametrize("check", features(PROTOCOL_2 - {"trailers", "push", "early-data"}))
 def test_protocol_2_feature(adapter, servers, check):
     check(adapter.run, servers)
 
 
-@pytest.mark.parametrize("capability", ["trailers", "push", "resolve"])
-def test_trailers_push_and_resolve_are_unsupported(adapter, capability):
+@pytest.mark.parametrize("capability", ["trailers", "push", "early-data"])
+def test_trailers_push_and_early_data_are_unsupported(adapter, capability):
     reply = adapter.run(unsupported_job(capability, f"http://127.0.0.1:{closed_port()}/"))
     assert reply["type"] == "error" and reply["unsupported"] == [capability]

@@ -29,7 +29,8 @@ def test_hello_names_the_exact_runtime_client(adapter):
     assert client["libcurl"] == info[1]
     assert client["tls"] == info[5]
     caps = set(hello["capabilities"])
-    assert caps <= CAPABILITIES | PROTOCOL_2 and {"http1.1", "trace"} | PROTOCOL_2 <= caps
+    assert caps <= CAPABILITIES | PROTOCOL_2 and {"http1.1", "trace"} | PROTOCOL_2 - {"early-data"} <= caps
+    assert ("early-data" in caps) == (info[2] >= 0x080B00)   # CURLSSLOPT_EARLYDATA: libcurl 8.11
     has_h2 = bool(info[4] & pycurl.VERSION_HTTP2)
     assert ("HTTP2" in client["features"]) == has_h2 == ("h2c" in caps)
     if has_h2:

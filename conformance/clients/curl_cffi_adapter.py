@@ -25,7 +25,8 @@ from curl_cffi import ffi, lib  # noqa: E402
 from curl_cffi.curl import DEFAULT_CACERT  # noqa: E402
 
 from conformance.clients.curl_multi import Multi, run_phases  # noqa: E402
-from conformance.clients.jobs import PROTOCOL, CurlTransfer, answer_with, curl_result  # noqa: E402
+from conformance.clients.jobs import (PROTOCOL, SSLOPT_EARLYDATA, CurlTransfer,  # noqa: E402
+                                      answer_with, curl_result, early_data_supported)
 from conformance.clients.jsonlines import serve  # noqa: E402
 
 CURL_ERROR_SIZE = 256
@@ -36,7 +37,7 @@ CURLOPT_TRAILERFUNCTION, CURL_TRAILERFUNC_OK = 20283, 0
 HTTP_VERSIONS = {"h2": CurlHttpVersion.V2TLS,
                  "h2-prior-knowledge": CurlHttpVersion.V2_PRIOR_KNOWLEDGE,
                  "http1.1": CurlHttpVersion.V1_1,
-                 "h2-or-http1.1": CurlHttpVersion.V2TLS}
+                 "h2-or-http1.1": CurlHttpVersion.V2_0}   # http://: the h2c Upgrade
 
 
 class VersionInfo(ctypes.Structure):
@@ -85,6 +86,9 @@ def hello() -> dict:
     caps += ["h2", "alpn"] if h2 and tls else []
     caps += ["h2c", "parallel"] if h2 else []
     caps += ["tls-session-cache"] if tls else []
+    # libcurl sends early data with OpenSSL, GnuTLS and wolfSSL, not with BoringSSL
+    boringssl = b"BoringSSL" in (info.ssl_version or b"")
+    caps += ["early-data"] if tls and not boringssl and early_data_supported(info.version_num) else []
     version = f"curl_cffi/{curl_cffi.__version__} {ffi.string(lib.curl_version()).decode()}"
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "curl_cffi", "version": version,
@@ -157,6 +161,12 @@ class CffiMulti(Multi):
         multi_check(lib.curl_multi_poll(self.multi, ffi.NULL, 0, int(seconds * 1000), ffi.NULL),
                     "curl_multi_poll")
 
+    def release(self, t: Transfer) -> None:
+        c = self.handles.pop(id(t))
+        lib.curl_multi_remove_handle(self.multi, c._curl)   # harmless if already removed
+        c.reset()   # drops the callbacks first: curl_cffi frees their data before cleanup
+        c.close()
+
     def pause(self, t: Transfer, bits: int) -> None:
         lib.curl_easy_pause(self.handles[id(t)]._curl, bits)
 
@@ -222,6 +232,9 @@ def configure(c: Curl, t: Transfer, job: dict, parallel: bool) -> None:
         c.setopt(CurlOpt.PIPEWAIT, 1)   # wait for the first connection and multiplex on it
     if job["tls_session_cache"] == "separate":
         c.setopt(CurlOpt.SSL_SESSIONID_CACHE, 0)
+    if job.get("early_data"):
+        c.setopt(CurlOpt.SSL_OPTIONS, SSLOPT_EARLYDATA)
+        t.early_data = True
 
 
 def run_job(job: dict) -> dict:

@@ -41,7 +41,8 @@ from conformance.clients.jsonlines import serve
 CURL = os.environ.get("CURL", "curl")
 # No flag for "h2": the tool's default is CURL_HTTP_VERSION_2TLS (see `curl --libcurl -`),
 # which is what the protocol asks for; `--http2` would try an h2c upgrade on http:// URLs.
-VERSION_FLAGS = {"h2": [], "h2-or-http1.1": [], "http1.1": ["--http1.1"],
+# "h2-or-http1.1" is --http2: the same over TLS, the h2c Upgrade on http:// URLs.
+VERSION_FLAGS = {"h2": [], "h2-or-http1.1": ["--http2"], "http1.1": ["--http1.1"],
                  "h2-prior-knowledge": ["--http2-prior-knowledge"]}
 # %{http_version} as -w writes it, as the CURL_HTTP_VERSION_* number CurlTransfer expects
 WRITEOUT_VERSIONS = {"1": 1, "1.1": 2, "2": 3}

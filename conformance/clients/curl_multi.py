@@ -26,6 +26,10 @@ class Multi:
         """Remove t's easy handle from the multi: the application abandons the transfer."""
         raise NotImplementedError
 
+    def release(self, t: CurlTransfer) -> None:
+        """Remove t's ended easy handle from the multi and close it (`handles: closed`)."""
+        raise NotImplementedError
+
     def perform(self) -> list[tuple[CurlTransfer, int, str]]:
         """Let libcurl work; the transfers it finished, with their CURLcode and message."""
         raise NotImplementedError
@@ -48,6 +52,9 @@ def run_phases(job: dict, transfers: list[CurlTransfer], multi: Multi) -> None:
         group = [transfers[i] for i in indices]
         for batch in [group] if mode == "parallel" else [[t] for t in group]:
             drive(batch, transfers, multi, parallel=mode == "parallel")
+            if job.get("handles") == "closed":   # only a shared session cache outlives them
+                for t in batch:
+                    multi.release(t)
 
 
 def drive(batch: list[CurlTransfer], transfers: list[CurlTransfer], multi: Multi,

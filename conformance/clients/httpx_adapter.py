@@ -4,8 +4,8 @@ python -m conformance.clients.httpx_adapter   (JSON lines on stdin/stdout)
 
 httpx picks HTTP versions per client, not per request, so a job gets one AsyncClient per
 version setting (connection "reuse") or one per request ("fresh"). Protocol 2: phases, pause,
-cancel and streamed bodies; not trailers (httpx sends none), push (httpcore disables it) or
-resolve (httpx has no resolver override). Every client is closed
+cancel, streamed bodies and resolve (through socket.getaddrinfo: httpx has no resolver
+option); not trailers (httpx sends none) or push (httpcore disables it). Every client is closed
 before the result goes out. The trace is the DEBUG logging of httpx, httpcore, h2 and hpack.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ import contextvars
 import hashlib
 import logging
 import re
+import socket
 import ssl
 import sys
 import time
@@ -64,7 +65,7 @@ def hello() -> dict:
             "client": {"name": "httpx", "version": f"{version} {tls}", "libcurl": None,
                        "tls": tls, "nghttp2": None},
             "capabilities": ["h2", "h2c", "http1.1", "alpn", "parallel", "trace", "phases", "pause",
-                             "cancel", "streaming-upload"]}
+                             "cancel", "streaming-upload", "resolve"]}
 
 
 # -- trace ------------------------------------------------------------------------------
@@ -365,10 +366,33 @@ async def run_async(job: dict) -> list[Transfer]:
     return transfers
 
 
+class Resolved:
+    """The job's `resolve` entries for the length of the job: httpx has no resolver option, so
+    socket.getaddrinfo (which asyncio's resolver calls) answers those names itself."""
+
+    def __init__(self, entries: list[str]):
+        self.names = {}
+        for entry in entries:
+            host, port, address = entry.split(":", 2)
+            self.names[(host, int(port))] = address.strip("[]")
+
+    def __enter__(self):
+        self.original = socket.getaddrinfo
+        socket.getaddrinfo = self.getaddrinfo
+
+    def __exit__(self, *exc):
+        socket.getaddrinfo = self.original
+
+    def getaddrinfo(self, host, port, *args, **kw):
+        name = host.decode() if isinstance(host, bytes) else host
+        return self.original(self.names.get((name, int(port or 0)), host), port, *args, **kw)
+
+
 def job_runner(handler: TraceHandler):
     def run_job(job: dict) -> dict:
         handler.start_job()
-        transfers = asyncio.run(run_async(job))
+        with Resolved(job.get("resolve") or []):
+            transfers = asyncio.run(run_async(job))
         return {"type": "result", "id": job["id"], "outcomes": [t.outcome() for t in transfers],
                 "trace": handler.job.text()}
     return run_job

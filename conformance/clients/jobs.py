@@ -22,7 +22,8 @@ MODES = ("sequential", "parallel")
 CHOICES = {"connection": ("reuse", "fresh"), "tls_session_cache": ("shared", "separate")}
 PUSH = ("accept", "refuse")
 JOB_REQUIRED = {"type", "id", "timeout_ms", "ca_file", "requests", *CHOICES}
-JOB_FIELDS = JOB_REQUIRED | {"mode", "phases", "push", "resolve"}
+JOB_FIELDS = JOB_REQUIRED | {"mode", "phases", "push", "resolve", "handles", "early_data"}
+HANDLES = ("kept", "closed")
 REQ_FIELDS = {"method", "url", "headers", "body_b64", "http_version", "pause_after", "pause_ms",
               "resume_after", "cancel_after_bytes", "cancel_after_ms", "body_chunks", "trailers"}
 # Capabilities a job needs for the protocol 2 fields it uses (hello `capabilities`)
@@ -96,6 +97,10 @@ def problem(job) -> str | None:
     resolve = job.get("resolve", [])
     if not isinstance(resolve, list) or not all(isinstance(r, str) and RESOLVE.match(r) for r in resolve):
         return f"resolve must be a list of 'host:port:address' strings, got {resolve!r}"
+    if not isinstance(job.get("early_data", False), bool):
+        return f"early_data must be true or false, got {job['early_data']!r}"
+    if job.get("handles", "kept") not in HANDLES:
+        return f"handles must be one of {list(HANDLES)}, got {job['handles']!r}"
     if not isinstance(job["requests"], list) or not job["requests"]:
         return "requests must be a non-empty list"
     for i, r in enumerate(job["requests"]):
@@ -234,6 +239,8 @@ def capabilities_needed(job: dict) -> set[str]:
         needed.add("push")
     if job.get("resolve"):
         needed.add("resolve")
+    if job.get("early_data"):
+        needed.add("early-data")
     for r in job["requests"]:
         needed |= {cap for key, cap in REQUEST_NEEDS.items() if r.get(key) is not None}
     return needed
@@ -313,6 +320,8 @@ TEXT_PREFIX = {INFO_TEXT: "* ", INFO_HEADER_IN: "< ", INFO_HEADER_OUT: "> "}
 # CURLINFO codes the outcome reads
 INFO_RESPONSE_CODE, INFO_HTTP_VERSION = 0x200002, 0x20002E
 INFO_TOTAL_TIME, INFO_CONNECT_TIME, INFO_APPCONNECT_TIME = 0x300003, 0x300005, 0x300021
+INFO_EARLYDATA_SENT = 0x600044   # CURLINFO_EARLYDATA_SENT_T (libcurl 8.11); < 0: rejected
+SSLOPT_EARLYDATA = 1 << 6        # CURLSSLOPT_EARLYDATA (libcurl 8.11)
 # CURL_HTTP_VERSION_1_0/1_1/2_0. The protocol knows "1.1", "2" and null only: an HTTP/1.0
 # reply is reported as "1.1".
 SEEN_VERSIONS = {1: "1.1", 2: "1.1", 3: "2"}
@@ -383,6 +392,7 @@ class CurlTransfer:
         self.paused_at = self.cancel_at = 0.0
         self.receiver_paused_once = False
         self.cancelled: str | None = None     # why the application cancelled it
+        self.early_data = False   # the job asked for TLS 1.3 early data (CURLSSLOPT_EARLYDATA)
 
     # -- the application's side: when to pause, resume and cancel ------------------------
     def begin(self, now: float) -> None:
@@ -496,6 +506,22 @@ class CurlTransfer:
                         "connect_ms": round(getinfo(INFO_CONNECT_TIME) * 1000, 3),
                         "tls_ms": round(getinfo(INFO_APPCONNECT_TIME) * 1000, 3)},
             "trace": self.trace.text()}
+        if self.early_data:
+            self.result["early_data_sent"] = early_data_sent(getinfo)
+
+
+def early_data_sent(getinfo) -> int | None:
+    """CURLINFO_EARLYDATA_SENT_T: octets sent as early data, negative when the server rejected
+    them; None where libcurl does not know the info."""
+    try:
+        return getinfo(INFO_EARLYDATA_SENT)
+    except Exception:   # pycurl.error, curl_cffi's CurlError: an older libcurl
+        return None
+
+
+def early_data_supported(version_num: int) -> bool:
+    """CURLSSLOPT_EARLYDATA and CURLINFO_EARLYDATA_SENT_T came with libcurl 8.11.0."""
+    return version_num >= 0x080B00
 
 
 def curl_result(job: dict, transfers: list[CurlTransfer], pushed: list[dict] | None = None) -> dict:

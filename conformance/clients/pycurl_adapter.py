@@ -13,14 +13,15 @@ import pycurl
 
 from conformance.clients.curl_multi import Multi, run_phases
 from conformance.clients.curl_push import CURLINFO_PRIVATE, Pushes, getinfo, libcurl
-from conformance.clients.jobs import PROTOCOL, CurlTransfer, answer_with, curl_result
+from conformance.clients.jobs import (PROTOCOL, SSLOPT_EARLYDATA, CurlTransfer, answer_with,
+                                      curl_result, early_data_supported)
 from conformance.clients.jsonlines import serve
 
 CURL_MULTI_MAGIC = 0x000bab1e   # the first field of libcurl's struct Curl_multi
 HTTP_VERSIONS = {"h2": pycurl.CURL_HTTP_VERSION_2TLS,
                  "h2-prior-knowledge": pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE,
                  "http1.1": pycurl.CURL_HTTP_VERSION_1_1,
-                 "h2-or-http1.1": pycurl.CURL_HTTP_VERSION_2TLS}
+                 "h2-or-http1.1": pycurl.CURL_HTTP_VERSION_2_0}   # http://: the h2c Upgrade
 
 
 def hello() -> dict:
@@ -35,6 +36,7 @@ def hello() -> dict:
     caps += ["h2", "alpn"] if h2 and tls else []
     caps += ["h2c", "parallel", "push"] if h2 else []
     caps += ["tls-session-cache"] if tls else []
+    caps += ["early-data"] if tls and early_data_supported(info[2]) else []
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "pycurl", "version": pycurl.version, "libcurl": info[1],
                        "tls": info[5], "nghttp2": nghttp2.group(1) if nghttp2 else None,
@@ -114,6 +116,14 @@ class PycurlMulti(Multi):
         asked = self.multi.timeout()   # ms; -1: libcurl has no timer running
         self.multi.select(min(seconds, asked / 1000) if asked >= 0 else seconds)
 
+    def release(self, t: CurlTransfer) -> None:
+        c = self.handles.pop(id(t))
+        try:
+            self.multi.remove_handle(c)
+        except pycurl.error:   # already removed (cancelled)
+            pass
+        c.close()
+
     def pause(self, t: CurlTransfer, bits: int) -> None:
         self.handles[id(t)].pause(bits)
 
@@ -180,6 +190,9 @@ def configure(c: pycurl.Curl, t: CurlTransfer, job: dict, parallel: bool) -> Non
         c.setopt(pycurl.PIPEWAIT, 1)   # wait for the first connection and multiplex on it
     if job["tls_session_cache"] == "separate":
         c.setopt(pycurl.SSL_SESSIONID_CACHE, 0)
+    if job.get("early_data"):
+        c.setopt(pycurl.SSL_OPTIONS, SSLOPT_EARLYDATA)
+        t.early_data = True
 
 
 def run_job(job: dict) -> dict:

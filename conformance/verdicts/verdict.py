@@ -32,6 +32,7 @@ class ClientOutcome:
     body_sha256: str = ""
     timings: dict = field(default_factory=dict)
     trace: str = ""
+    early_data_sent: int | None = None   # octets sent as TLS early data (< 0: rejected), if known
 
     @classmethod
     def from_json(cls, d: dict) -> "ClientOutcome":

@@ -114,6 +114,19 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     lowercase_names: bool = True     # False: request field names keep the application's case (§8.2)
     reassemble_data: bool = True     # False: each DATA frame replaces the body so far (§6.1)
     offer_h2: bool = True            # False: ALPN offers only http/1.1 (§3.2)
+    refuse_renegotiation: bool = True  # §9.2.1: a TLS 1.2 HelloRequest is refused at the TLS layer
+    reject_certificate_request: bool = True  # §9.2.3: a post-handshake CertificateRequest is CE(PROTOCOL_ERROR)
+    inadequate_security: str = "block-list"  # §9.2.2 MAY: CE(INADEQUATE_SECURITY) for a block-listed
+    #                                          TLS 1.2 cipher; "always" (misbehaviour): every TLS 1.2 one
+    send_sni: bool = True            # False (misbehaviour): no server_name for a host name (§9.2)
+    verify_certificate: bool = True  # False (misbehaviour): any certificate, any name, any issuer
+    coalesce_any: bool = False       # misbehaviour: reuses a connection for any name at the same address
+    offer_h2c: bool = False          # misbehaviour: offers h2c over TLS and speaks HTTP/2 when it is selected
+    early_data_unsafe: bool = False  # misbehaviour: unsafe requests (POST) go in early data too (RFC 8470 §4)
+    resend_rejected_early: bool = True  # False (misbehaviour): rejected early data is not sent again
+    alpn_fallback_h2: bool = False   # misbehaviour: after a refused TLS handshake, again without ALPN, in h2
+    h2c_upgrade_broken: bool = False  # misbehaviour: asks for the h2c Upgrade (RFC 7540 §3.2) on http://
+    #                                   and cannot go on from any answer (101 or a plain response)
 
 
 _GOOD = Behaviour()
@@ -217,6 +230,17 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "keep-name-case": replace(_GOOD, lowercase_names=False),
     "last-data-frame-only": replace(_GOOD, reassemble_data=False),
     "no-h2-in-alpn": replace(_GOOD, offer_h2=False),
+    "allow-renegotiation": replace(_GOOD, refuse_renegotiation=False),
+    "accept-certificate-request": replace(_GOOD, reject_certificate_request=False),
+    "inadequate-security-always": replace(_GOOD, inadequate_security="always"),
+    "no-sni": replace(_GOOD, send_sni=False),
+    "coalesce-any": replace(_GOOD, coalesce_any=True),
+    "no-verify": replace(_GOOD, verify_certificate=False),
+    "offer-h2c": replace(_GOOD, offer_h2c=True),
+    "h2c-upgrade-broken": replace(_GOOD, h2c_upgrade_broken=True),
+    "alpn-fallback-h2": replace(_GOOD, alpn_fallback_h2=True),
+    "early-data-post": replace(_GOOD, early_data_unsafe=True),
+    "early-data-no-resend": replace(_GOOD, resend_rejected_early=False),
 }
 
 VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
@@ -224,13 +248,16 @@ VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
 # the next job closes them, so the leak outlives its own case and no longer.
 _LEAKED: list = []
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+SAFE = ("GET", "HEAD", "OPTIONS", "TRACE")   # RFC 9110 §9.2.1
+# RFC 7540 §3.2: the h2c Upgrade request's fields (an empty HTTP2-Settings: no settings)
+UPGRADE = (("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"), ("HTTP2-Settings", ""))
 
 
 def hello() -> dict:
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "scripted", "version": "scripted/1"},
             "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace", "phases", "pause",
-                             "cancel", "streaming-upload", "trailers", "push", "resolve"]}
+                             "cancel", "streaming-upload", "trailers", "push", "resolve", "early-data"]}
 
 
 class Transfer:
@@ -484,7 +511,8 @@ class Job:
         if cache not in ("shared", "separate"):
             raise ValueError(f"unknown tls_session_cache {cache!r}")
         self.tls = TLS(job.get("ca_file") or "", shared=cache == "shared",
-                       require_resumption=b.require_resumption, versions=b.tls_versions, ip_sni=b.ip_sni)
+                       require_resumption=b.require_resumption, versions=b.tls_versions, ip_sni=b.ip_sni,
+                       behaviour=b, early_data=bool(job.get("early_data")))
         self.transfers = [Transfer(i, r, b) for i, r in enumerate(job["requests"])]
         self.conns: list = []
         self.push = job.get("push")               # None: push stays disabled
@@ -582,7 +610,7 @@ class Job:
         h1 = t.h1 or t.version == "http1.1" or (t.scheme == "http" and t.version != "h2-prior-knowledge")
         if not h1 and not t.force_new and self._may_reuse():
             for c in self.conns:
-                if c.origin == (t.scheme, t.host, t.port) and c.accepting():
+                if self._same_origin(c, t) and c.accepting():
                     if self.b.honour_goaway:      # a GOAWAY or EOF waiting to be read? (ignore-goaway
                         c.poll()                  # does not look, like curl#2416)
                     if c.accepting():
@@ -591,20 +619,36 @@ class Job:
         t.force_new = False
         alpn = ("http/1.1",) if h1 or not self.b.offer_h2 else (
             ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",))
+        if self.b.offer_h2c and not h1:           # misbehaviour: h2c over TLS (§3.2 forbids it)
+            alpn = ("h2", "h2c", *alpn[1:])
+        tls, forced = self.tls if t.scheme == "https" else None, False
         try:
-            sock, key, timings = connect(t.host, t.port, self.tls if t.scheme == "https" else None, alpn, t.deadline,
+            sock, key, timings = connect(t.host, t.port, tls, alpn, t.deadline,
                                          self.resolve.get((t.host, t.port)))
         except TransferError as exc:
-            return t.fail(exc.cls, exc.name, exc.message)
+            if not (exc.cls == "tls" and self.b.alpn_fallback_h2 and not h1):
+                return t.fail(exc.cls, exc.name, exc.message)
+            t.note(f"misbehaviour: {exc.message}; connecting again without ALPN to speak h2")
+            try:
+                sock, key, timings = connect(t.host, t.port, tls, (), t.deadline,
+                                             self.resolve.get((t.host, t.port)))
+            except TransferError as again:
+                return t.fail(again.cls, again.name, again.message)
+            forced = True
         t.timings.update(timings)
         label = f"c{len(self.conns) + 1}"
         selected = sock.selected_alpn_protocol() if t.scheme == "https" else None
         t.note(f"connected {label} to {t.host}:{t.port} alpn={selected}")
         remember = (lambda s, key=key: self.tls.remember(s, key)) if key else None
-        if not h1 and (t.scheme == "http" or selected == "h2" or not self.b.respect_alpn):
+        h2 = selected == "h2" or forced or (self.b.offer_h2c and selected == "h2c")
+        if not h1 and (t.scheme == "http" or h2 or not self.b.respect_alpn):
             c = H2Connection(sock, self.b, (t.scheme, t.host, t.port), label, remember,
-                             None if self.push is None else self._on_push)
+                             tls_fault=self.tls.fault if t.scheme == "https" else None,
+                             push=None if self.push is None else self._on_push)
+            c.address = (self.resolve.get((t.host, t.port), t.host), t.port)
             self.conns.append(c)
+            if hasattr(sock, "finish_handshake") and t.method not in SAFE and not self.b.early_data_unsafe:
+                sock.finish_handshake()           # RFC 8470 §4: no unsafe request in early data
             return c.enqueue(t)
         if not h1 and t.version != "h2-or-http1.1":
             # §3.2: no HTTP/2 on a connection where ALPN did not select h2
@@ -612,15 +656,31 @@ class Job:
             return t.fail("protocol-mismatch", "ALPN_MISMATCH", f"ALPN selected {selected!r}, not h2")
         self._http1(t, sock, remember, label)
 
+    def _same_origin(self, c, t: Transfer) -> bool:
+        """§9.1.1: this client reuses a connection for its own origin only (coalescing is a MAY);
+        the coalesce-any misbehaviour takes any name that leads to the same address."""
+        if c.origin == (t.scheme, t.host, t.port):
+            return True
+        address = (self.resolve.get((t.host, t.port), t.host), t.port)
+        return self.b.coalesce_any and c.origin[0] == t.scheme and c.address == address
+
     def _http1(self, t: Transfer, sock, remember, label: str) -> None:
         t.used.append(_H1Trace(label))
         if not t.length_known or t.request_trailers is not None:
             close_socket(sock)
             return t.fail("other", "UNSUPPORTED", "the scripted client streams bodies and sends trailers over h2 only")
         t.set_response(None, [], "1.1")
+        upgrade = self.b.h2c_upgrade_broken and t.scheme == "http" and t.version == "h2-or-http1.1"
+        headers = t.headers + list(UPGRADE) if upgrade else t.headers
+
+        def on_head(status: int, fields: list) -> None:
+            t.set_response(status, fields, "1.1")
+            if upgrade:
+                raise TransferError("weird-reply", "UPGRADE_UNFINISHED", f"misbehaviour: status {status} to "
+                                    "its h2c Upgrade, and this client cannot go on from any answer")
         try:
-            http1_exchange(sock, t.method, t.target, t.authority, t.headers, t.body, t.deadline,
-                           lambda status, fields: t.set_response(status, fields, "1.1"), t.add_body)
+            http1_exchange(sock, t.method, t.target, t.authority, headers, t.body, t.deadline,
+                           on_head, t.add_body)
             t.succeed()
         except TransferError as exc:
             t.truncated(exc.cls, exc.name, exc.message, allowed=exc.cls == "partial")

@@ -166,9 +166,10 @@ class H2Connection:
     """States per stream id: open, closed (server END_STREAM), reset-remote, reset-local.
     A stream id we never opened is idle (§5.1)."""
 
-    def __init__(self, sock, behaviour, origin, label: str, remember=None, push=None):
+    def __init__(self, sock, behaviour, origin, label: str, remember=None, tls_fault=None, push=None):
         self.sock, self.b, self.v = sock, behaviour, behaviour.validate
         self.origin, self.label, self.remember = origin, label, remember
+        self.tls_fault = tls_fault               # transport.TLS.fault: §9.2 connection errors
         self.push = push                         # None: push disabled; else push(parent, fields) -> transfer or None
         self.last_promised = self.last_taken = 0   # highest promised stream id; highest one we took (§6.8)
         self.trace: list[str] = []
@@ -417,6 +418,9 @@ class H2Connection:
             return self._shutdown("tls", "TLS_ERROR", f"TLS error while reading: {exc}")
         except OSError as exc:
             data, eof = b"", f"receive failed: {exc}"
+        fault = self.tls_fault(self.sock) if self.tls_fault else None
+        if fault:                                 # a TLS event §9.2 makes a connection error
+            return self._connection_error(*fault)
         if data:
             self.inbuf += data
             self._process()

@@ -12,6 +12,8 @@ import ssl
 import time
 import warnings
 
+from . import early_data
+
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
@@ -28,14 +30,19 @@ def remaining(deadline: float) -> float:
 
 
 class TLS:
-    """SSL contexts and, when `shared`, one session cache for the whole job."""
+    """SSL contexts and, when `shared`, one session cache for the whole job. `behaviour` (a
+    client.Behaviour) gives the knobs of RFC 9113 §9.2 below."""
 
     def __init__(self, ca_file: str, shared: bool, require_resumption: bool = False,
-                 versions: tuple = ("TLSv1_2", None), ip_sni: bool = False):
+                 versions: tuple = ("TLSv1_2", None), ip_sni: bool = False, behaviour=None,
+                 early_data: bool = False):
         self.ca_file, self.shared = ca_file, shared
+        self.early_data = early_data                    # pyOpenSSL connections (early_data.py)
+        self.alpns: dict[tuple, str | None] = {}        # the ALPN each stored session had
         self.require_resumption = require_resumption   # misbehaviour: a full handshake fails
         self.versions = versions                        # (minimum, maximum or None)
         self.ip_sni = ip_sni                            # misbehaviour: SNI for an IP literal
+        self.b = behaviour
         self.contexts: dict[tuple, ssl.SSLContext] = {}
         self.sessions: dict[tuple, ssl.SSLSession] = {}
 
@@ -53,17 +60,64 @@ class TLS:
             ctx.set_ciphers("DEFAULT:@SECLEVEL=0")    # OpenSSL 3 allows TLS 1.0/1.1 at level 0 only
         ctx.load_verify_locations(self.ca_file)
         ctx.set_alpn_protocols(list(alpn))
+        if self.b is not None:
+            self._section_9_2(ctx)
         if self.shared:
             self.contexts[alpn] = ctx
         return ctx
 
+    def _section_9_2(self, ctx: ssl.SSLContext) -> None:
+        """§9.2.1: no renegotiation; §9.2.3: post-handshake authentication offered, and a
+        CertificateRequest after the handshake marked as a connection error (see fault)."""
+        if self.b.refuse_renegotiation:
+            ctx.options |= ssl.OP_NO_RENEGOTIATION
+        if not self.b.verify_certificate:                # misbehaviour: no certificate checks
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        ctx.post_handshake_auth = True
+        ctx._msg_callback = _watch_certificate_request   # CPython's (private) message hook
+
+    def _without_name_check(self, alpn: tuple[str, ...]) -> ssl.SSLContext:
+        """A context for no SNI: Python's ssl sends as SNI the name it checks."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.load_verify_locations(self.ca_file)
+        ctx.set_alpn_protocols(list(alpn))
+        return ctx
+
+    def fault(self, sock) -> tuple[str, str] | None:
+        """A TLS fact §9.2 makes a connection error, as (code, message), once per connection."""
+        if self.b is None or getattr(sock, "h2cs_fault_seen", False):
+            return None
+        fault = None
+        if getattr(sock, "h2cs_certificate_request", False) and self.b.reject_certificate_request:
+            fault = ("PROTOCOL_ERROR", "post-handshake CertificateRequest (§9.2.3)")
+        version, cipher = sock.version(), (sock.cipher() or ("",))[0]
+        if version == "TLSv1.2" and self.b.inadequate_security == "always":   # misbehaviour
+            fault = ("INADEQUATE_SECURITY", f"misbehaviour: refusing every TLS 1.2 connection ({cipher})")
+        elif version == "TLSv1.2" and self.b.inadequate_security == "block-list" and block_listed(cipher):
+            fault = ("INADEQUATE_SECURITY", f"TLS 1.2 cipher suite {cipher} is on the block list (§9.2.2)")
+        if fault:
+            sock.h2cs_fault_seen = True
+        return fault
+
     def wrap(self, raw: socket.socket, host: str, port: int, alpn: tuple[str, ...]):
         key = (host, port, alpn)
         session = self.sessions.get(key) if self.shared else None
+        if self.early_data:
+            ctx = self.contexts.get(("early", alpn)) or early_data.client_context(self.ca_file, alpn)
+            self.contexts[("early", alpn)] = ctx
+            return early_data.EarlySocket(ctx, raw, host, session, self.alpns.get(key),
+                                          self.b is None or self.b.resend_rejected_early), key
         ip_sni = self.ip_sni and is_ip_literal(host)
+        ctx = self.context(alpn)
+        name = host
+        if self.b is not None and not self.b.send_sni and not is_ip_literal(host):
+            ctx = self._without_name_check(alpn)   # misbehaviour: no server_name (§9.2)
+            name = None
         # A rejected session falls back to a full handshake inside OpenSSL.
-        sock = self.context(alpn).wrap_socket(raw, server_hostname=host, session=session,
-                                              do_handshake_on_connect=not ip_sni)
+        sock = ctx.wrap_socket(raw, server_hostname=name, session=session,
+                               do_handshake_on_connect=not ip_sni)
         if ip_sni:
             force_sni(sock, host)
             sock.do_handshake()
@@ -78,8 +132,23 @@ class TLS:
             try:
                 if sock.session is not None:
                     self.sessions[key] = sock.session
+                    self.alpns[key] = sock.selected_alpn_protocol()
             except (OSError, ValueError, AttributeError):
                 pass
+
+
+def _watch_certificate_request(conn, direction, version, content_type, msg_type, data) -> None:
+    if (direction == "read" and content_type == ssl._TLSContentType.HANDSHAKE
+            and msg_type == ssl._TLSMessageType.CERTIFICATE_REQUEST):
+        conn.h2cs_certificate_request = True
+
+
+def block_listed(cipher: str) -> bool:
+    """RFC 9113 §9.2.2 and Appendix A, in short: on TLS 1.2 only ephemeral key exchange with an
+    AEAD cipher is allowed; everything else is on the block list (OpenSSL cipher names)."""
+    ephemeral = cipher.startswith(("ECDHE-", "DHE-"))
+    aead = any(mode in cipher for mode in ("GCM", "CHACHA20", "CCM"))
+    return not (ephemeral and aead)
 
 
 def is_ip_literal(host: str) -> bool:
@@ -114,8 +183,8 @@ def force_sni(sock: ssl.SSLSocket, name: str) -> None:
 
 def connect(host: str, port: int, tls: TLS | None, alpn: tuple[str, ...], deadline: float,
             address: str | None = None):
-    """Open TCP to `address` (default: `host`) and TLS for `host`; return (socket, session key,
-    timings)."""
+    """Open TCP (and TLS) to `address` (the job's `resolve` for host), else to host; return
+    (socket, session key, timings). SNI and certificate checks use host."""
     address = address or host
     if address not in LOOPBACK:
         raise TransferError("connect", "NOT_LOOPBACK", f"the scripted client only connects to loopback, not {address}")
