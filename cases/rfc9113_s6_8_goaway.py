@@ -6,7 +6,7 @@ scripted with `per_connection(first, later)`.
 
 from conformance.case import MUST, Case, Job, Req, get, gets
 from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Exercised, Fails,
-                                  Ignored, Report, Succeeds)
+                                  Ignored, Report, Succeeds, TransferSucceeds)
 from servers import frames as F
 from servers.scenario import (BODY, HTTP1_BODY, Script, body_for, close, frames, hold, per_connection,
                               reply, response_fields, seq)
@@ -145,6 +145,18 @@ def max_requests(n):
             conn.send(F.goaway(req.stream))
             conn.close()
     return Script(respond=respond)
+
+
+def _goaway_reaction(ev):
+    """R-6.8-8 (reported): what the client did on connection 0 after the higher GOAWAY."""
+    c = ev.observations.connections[0] if ev.observations.connections else None
+    errors = [f.describe() for f in c.received if f.type == "GOAWAY" and f.error_code != "NO_ERROR"] if c else []
+    return f"connection error: {errors[0]}" if errors else "ignored the increase"
+
+
+def _first_outcome(ev):
+    """R-6.8-4 (reported): whether the stream below an error GOAWAY's last-stream-id was delivered."""
+    return ev.outcomes[0].summary()
 
 
 CASES = [
@@ -335,5 +347,57 @@ CASES = [
         bad={"ignore-goaway": "no-stream-after-goaway"},
         regression="curl#5389",
         covers=("R-6.8-2", "R-6.8-3", "R-6.8-4"),
+    ),
+    Case(
+        id="9113/6.8/goaway-higher-last-stream-id",
+        level=MUST,
+        covers=("R-6.8-8", "R-6.8-2"),
+        requirement="§6.8: a server MUST NOT raise last-stream-id in a later GOAWAY; a client may "
+                    "ignore the increase or treat it as a connection error PROTOCOL_ERROR (reported). "
+                    "Either way it opens no new stream on that connection, and the next request goes "
+                    "on a new connection and completes.",
+        server="Connection 0 follows the first response with GOAWAY(NO_ERROR, last=1), then "
+               "GOAWAY(NO_ERROR, last=101), and stays open; later connections answer normally.",
+        scenario=lambda: Script(respond=per_connection(
+            seq(reply(), frames(goaway("stream"), goaway(101))), reply())),
+        request=gets(2, timeout_ms=1000),
+        expect=Succeeds() & Connections(2, why="request 2 needs a new connection") & NO_NEW_STREAM
+        & Report("reaction", _goaway_reaction),
+        bad={"ignore-goaway": "no-stream-after-goaway"},
+    ),
+    Case(
+        id="9113/6.8/goaway-max-last-stream-id-alone",
+        level=MUST,
+        covers=("R-6.8-2", "R-6.8-4"),
+        requirement="§6.8: a GOAWAY with last-stream-id 2^31-1 (the first step of a graceful "
+                    "shutdown), even with no second GOAWAY after it, still means no new stream on "
+                    "that connection: the next request goes on a new connection and completes. "
+                    "Whether the stream in flight, which the server completes, is delivered is "
+                    "reported (no keyword).",
+        server="Mid-body on connection 0 sends GOAWAY(NO_ERROR, last=2^31-1), then the rest of the "
+               "body, and stays open; a second sequential request is answered on a new connection.",
+        scenario=lambda: Script(respond=per_connection(mid_response(goaway(MAX_STREAM)), reply())),
+        request=gets(2, timeout_ms=1000),
+        expect=TransferSucceeds(1) & Connections(2, why="request 2 needs a new connection")
+        & NO_NEW_STREAM & Report("stream_below", _first_outcome),
+        good=("good", "goaway-fails-inflight"),
+        bad={"ignore-goaway": "no-stream-after-goaway"},
+    ),
+    Case(
+        id="9113/6.8/goaway-error-code-stream-below",
+        level=MUST,
+        covers=("R-6.8-4", "R-6.8-9", "R-6.8-2"),
+        requirement="§6.8: after a GOAWAY with an error code the client opens no new stream on that "
+                    "connection and the next request goes on a new connection. Whether the stream at "
+                    "or below last-stream-id, which the server then completes, is delivered is "
+                    "reported (no keyword).",
+        server="Mid-body on connection 0 sends GOAWAY(INTERNAL_ERROR, last=1), then the rest of the "
+               "body, and stays open; a second sequential request is answered on a new connection.",
+        scenario=lambda: Script(respond=per_connection(mid_response(goaway("stream", "INTERNAL_ERROR")),
+                                                       reply())),
+        request=gets(2, timeout_ms=1000),
+        expect=TransferSucceeds(1) & NO_NEW_STREAM & Report("stream_below", _first_outcome),
+        good=("good", "goaway-fails-inflight"),
+        bad={"ignore-goaway": "no-stream-after-goaway"},
     ),
 ]

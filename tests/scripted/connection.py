@@ -127,6 +127,7 @@ class Stream:
         self.no_body = transfer.method == "HEAD"
         self.received = 0
         self.small_run = 0               # consecutive DATA frames under 16 octets (small-frame-limit)
+        self.recv_window = 65535         # our stream window for the server's DATA (enforce-receive-window)
 
 
 class H2Connection:
@@ -150,6 +151,8 @@ class H2Connection:
         self.max_frame = 16384
         self.conn_window = 65535
         self.unacked = 0
+        self.recv_window = 65535                 # our connection window for the server's DATA
+        self.peer_header_list: int | None = None  # the server's SETTINGS_MAX_HEADER_LIST_SIZE
         self.block: list | None = None           # [stream, fragments, end_stream, kind] inside a field block
         self.seen_first = self.got_settings = self.settings_acked = False
         self.continuations = 0                   # CONTINUATION frames in the current field block
@@ -158,7 +161,7 @@ class H2Connection:
         if behaviour.send_preface:               # §3.4: the magic, then SETTINGS
             self.out += PREFACE
             self.note("> PREFACE")
-            self._send(SettingsFrame(0, settings={checks.ENABLE_PUSH: 0}))
+            self._send(SettingsFrame(0, settings={checks.ENABLE_PUSH: 0, **dict(self.b.own_settings)}))
         self.flush()
 
     # -- bookkeeping -----------------------------------------------------------------
@@ -262,8 +265,10 @@ class H2Connection:
         while self.queue and self._active() < limit:
             self._open(self.queue.pop(0))
         for s in self.streams.values():
-            if s.to_send and not s.local_ended and self.got_settings and self.state[s.id] in ("open", "closed"):
+            if (s.to_send or not s.local_ended) and self.got_settings and self.state[s.id] in ("open", "closed"):
                 self._send_body(s)
+                if self.b.serial_uploads and s.to_send:   # misbehaviour: the next body waits for this one
+                    break
         self.flush()
 
     def _release_queue(self) -> None:
@@ -281,6 +286,8 @@ class H2Connection:
         fields = checks.request_fields(t.method, t.url, t.headers, t.body, self.b.strip_connection_headers)
         if self.b.edit_request:
             fields = self.b.edit_request(fields)
+        if self.b.trim_headers_to_limit and self.peer_header_list is not None:   # misbehaviour
+            fields = checks.trimmed(fields, self.peer_header_list)
         block = self.encoder.encode(fields)
         s = self.streams[sid] = Stream(sid, t, self.initial_window)
         self.state[sid] = "open"
@@ -305,8 +312,11 @@ class H2Connection:
             s.transfer.body_sent = len(s.transfer.body) - len(s.to_send)
             self.conn_window -= n
             s.window -= n
-            s.local_ended = not s.to_send
+            s.local_ended = not s.to_send and not self.b.end_stream_waits
             self._send(DataFrame(s.id, data=bytes(chunk), flags=["END_STREAM"] if s.local_ended else []))
+        if not s.local_ended and min(self.conn_window, s.window) > 0:   # misbehaviour end-stream-waits:
+            s.local_ended = True                  # an empty END_STREAM that waited for window (§6.9.1)
+            self._send(DataFrame(s.id, data=b"", flags=["END_STREAM"]))
 
     # -- input -------------------------------------------------------------------------
     def poll(self) -> None:
@@ -433,10 +443,15 @@ class H2Connection:
         if not self._check(sid != 0, "PROTOCOL_ERROR", "DATA on stream 0 (§6.1)"):
             return
         data = self._unpad(flags, payload)
-        self.unacked += len(payload)              # §6.9.1: padding counts toward flow control
+        # §6.9.1: padding counts toward flow control (misbehaviour padding-not-counted: only the data)
+        counted = len(payload) if self.b.count_padding or data is None else len(data)
         if self.b.reject_empty_data and not payload and not flags & END_STREAM:
             raise Violation("PROTOCOL_ERROR", f"misbehaviour: rejecting an empty DATA frame on stream {sid}")
         st = self._state(sid)
+        if self.b.count_dropped_data or st != "reset-local":   # §6.9: dropped DATA counts too
+            self.unacked += counted
+        if self.b.enforce_receive_window:         # §6.9.1 MAY: DATA beyond our windows is an error
+            self._take_window(sid, counted)
         if not self._check(st != "idle", "PROTOCOL_ERROR", f"DATA on idle stream {sid} (§5.1)") \
                 or st == "reset-local":           # §5.1: frames on streams we reset are ignored
             return
@@ -444,7 +459,7 @@ class H2Connection:
                 or data is None:
             return
         s = self.streams[sid]
-        s.unacked += len(payload)
+        s.unacked += counted
         self._check(s.got_final, "PROTOCOL_ERROR", "DATA before the response HEADERS (§8.1)", sid)
         s.received += len(data)
         s.small_run = s.small_run + 1 if len(data) < 16 else 0
@@ -525,6 +540,9 @@ class H2Connection:
         good = []
         for ident, value in pairs:
             problem = checks.setting_problem(ident, value)
+            if problem is None and ((self.b.strict_bounds and checks.LARGEST.get(ident) == value)
+                                    or (self.b.reject_enable_push and ident == checks.ENABLE_PUSH)):
+                problem = "PROTOCOL_ERROR", f"misbehaviour: rejecting setting {ident}={value}"
             if problem is None or self._check(False, *problem):
                 good.append((ident, value))       # naive: a bad value is dropped
         if not self.b.last_setting_wins:         # misbehaviour: a repeated setting keeps its first value
@@ -532,7 +550,11 @@ class H2Connection:
         for ident, value in good:                 # §6.5.3: in order, so the last value wins
             self._apply_setting(ident, value)
         self.got_settings = True
-        if self.b.ack_settings:
+        if self.b.ack_settings and self.b.ack_payload:   # misbehaviour: an ACK with a payload (§6.5)
+            raw = len(self.b.ack_payload).to_bytes(3, "big") + bytes([SETTINGS, ACK, 0, 0, 0, 0]) + self.b.ack_payload
+            self.note("> " + describe(raw))
+            self.out += raw
+        elif self.b.ack_settings:
             self._send(SettingsFrame(0, flags=["ACK"]))
 
     def _apply_setting(self, ident: int, value: int) -> None:
@@ -548,12 +570,14 @@ class H2Connection:
             self.max_frame = value
         elif ident == checks.INITIAL_WINDOW_SIZE:     # §6.9.2: apply the delta; may go negative
             delta, self.initial_window = value - self.initial_window, value
-            for s in self.streams.values():
-                if self.state[s.id] in ("open", "closed"):
+            for s in self.streams.values():   # misbehaviour iws-new-streams-only: open streams keep theirs
+                if self.state[s.id] in ("open", "closed") and self.b.iws_to_open_streams:
                     s.window += delta
-                    self._check(s.window <= MAX_WINDOW, "FLOW_CONTROL_ERROR",
+                    self._check(s.window <= self._window_limit(), "FLOW_CONTROL_ERROR",
                                 f"SETTINGS_INITIAL_WINDOW_SIZE pushes stream {s.id} window above 2^31-1 (§6.9.2)")
-        # §6.5.2: unknown settings, ENABLE_PUSH=0 and MAX_HEADER_LIST_SIZE need nothing
+        elif ident == checks.MAX_HEADER_LIST_SIZE:
+            self.peer_header_list = value            # advisory (§6.5.2); only trim-to-header-list-size uses it
+        # §6.5.2: unknown settings and ENABLE_PUSH=0 need nothing
 
     def _on_push_promise(self, flags, sid, payload):
         self._check(False, "PROTOCOL_ERROR", "PUSH_PROMISE although we sent SETTINGS_ENABLE_PUSH=0 (§6.6, §8.4)")
@@ -600,7 +624,7 @@ class H2Connection:
         if sid == 0:
             if self._check(inc != 0, "PROTOCOL_ERROR", "WINDOW_UPDATE increment 0 on the connection (§6.9)"):
                 self.conn_window += inc
-                self._check(self.conn_window <= MAX_WINDOW, "FLOW_CONTROL_ERROR",
+                self._check(self.conn_window <= self._window_limit(), "FLOW_CONTROL_ERROR",
                             "connection window above 2^31-1 (§6.9.1)")
             return
         st = self._state(sid)
@@ -611,7 +635,7 @@ class H2Connection:
         if self._check(inc != 0, "PROTOCOL_ERROR", f"WINDOW_UPDATE increment 0 on stream {sid} (§6.9)", sid):
             s = self.streams[sid]
             s.window += inc
-            self._check(s.window <= MAX_WINDOW, "FLOW_CONTROL_ERROR", f"stream {sid} window above 2^31-1 (§6.9.1)", sid)
+            self._check(s.window <= self._window_limit(), "FLOW_CONTROL_ERROR", f"stream {sid} window above 2^31-1 (§6.9.1)", sid)
 
     def _on_continuation(self, flags, sid, payload):
         blk = self.block
@@ -721,11 +745,29 @@ class H2Connection:
         """WINDOW_UPDATE for the DATA consumed (§6.9), connection and open streams."""
         if self.b.send_window_update and self.unacked:
             self._send(WindowUpdateFrame(0, window_increment=self.unacked))
+            self.recv_window += self.unacked
         self.unacked = 0
         for s in self.streams.values():
             if s.unacked and self.b.send_window_update and self.state[s.id] == "open":
                 self._send(WindowUpdateFrame(s.id, window_increment=s.unacked))
+                s.recv_window += s.unacked
             s.unacked = 0
+
+    def _take_window(self, sid: int, n: int) -> None:
+        """enforce-receive-window: DATA beyond our windows is FLOW_CONTROL_ERROR, a connection
+        error for the connection window and a stream error for a stream's (§6.9.1 MAY)."""
+        self.recv_window -= n
+        self._check(self.recv_window >= 0, "FLOW_CONTROL_ERROR",
+                    f"DATA {-self.recv_window} octets beyond our connection window (§6.9.1)")
+        s = self.streams.get(sid)
+        if s is not None and self._state(sid) == "open":
+            s.recv_window -= n
+            self._check(s.recv_window >= 0, "FLOW_CONTROL_ERROR",
+                        f"DATA {-s.recv_window} octets beyond our window on stream {sid} (§6.9.1)", sid)
+
+    def _window_limit(self) -> int:
+        """The largest send window (§6.9.1); misbehaviour strict-bounds: one less."""
+        return MAX_WINDOW - 1 if self.b.strict_bounds else MAX_WINDOW
 
     # -- errors and the end -----------------------------------------------------------------
     def _stream_error(self, sid: int, code: str, message: str) -> None:
