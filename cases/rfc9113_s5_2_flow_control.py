@@ -294,6 +294,30 @@ class SharedConnectionWindow(Upload):
             self.ping(conn, 0)
 
 
+class CarriedOver(Upload):
+    """IWS=2^20 and no connection credit while two sequential 40000-octet uploads share the
+    connection's 65535 octets: the second is blocked after 25535 until a PING round trip passes
+    with no new DATA; then 2^20 of connection credit."""
+
+    def __init__(self):
+        super().__init__({F.INITIAL_WINDOW_SIZE: 1 << 20})
+
+    def on_request(self, conn, stream):
+        if len(self.st(conn)["recv"]) == 2:      # the second upload
+            self.ping(conn, stream)
+
+    def on_pong(self, conn, stream):
+        got = self.st(conn)["conn_recv"]
+        if conn.state.get("granted") or stream in self.st(conn)["ended"]:
+            return
+        if got == conn.state.get("last_seen"):
+            conn.state["granted"] = True
+            conn.send(F.window_update(0, 1 << 20))
+        else:
+            conn.state["last_seen"] = got
+            self.ping(conn, stream)
+
+
 class OneBlocked(Upload):
     """IWS=0 for two parallel uploads: /b gets its whole stream credit after a PING round trip; /a
     gets none until /b's body has ended, so /a's upload waits while /b's goes on."""
@@ -548,6 +572,8 @@ PARALLEL_UPLOADS = Job((Req("/a", method="POST", body=UPLOAD[:60000]),
                         Req("/b", method="POST", body=UPLOAD[:60000])), mode="parallel", timeout_ms=1000)
 ONE_BLOCKED = Job((Req("/a", method="POST", body=UPLOAD[:OneBlocked.SIZE]),
                    Req("/b", method="POST", body=UPLOAD[:OneBlocked.SIZE])), mode="parallel", timeout_ms=1000)
+TWO_UPLOADS = Job((Req("/a", method="POST", body=UPLOAD[:40000]),
+                   Req("/b", method="POST", body=UPLOAD[:40000])), timeout_ms=1000)
 PARALLEL = frozenset({"h2", "parallel"})
 UPLOAD_TIMEOUT_MS = 300
 
@@ -779,5 +805,20 @@ CASES = [
         expect=Fails("timeout", allow_timeout=True) & WINDOW_KEPT & Report("ending", _reset_code)
         & Report("next_request", lambda ev: ev.outcomes[1].summary()),
         bad={"ok-on-timeout": "transfer-fails", "ignore-flow-control": "window-kept"},
+    ),
+    Case(
+        id="9113/6.9.1/connection-window-carries-over",
+        level=MUST,
+        covers=("R-6.9.1-1",),
+        requirement="§6.9.1: the connection window belongs to the connection, not to a request; "
+                    "a second upload on the same connection starts from what the first one left, "
+                    "and waits for connection credit when that runs out.",
+        server="Sets INITIAL_WINDOW_SIZE=2^20 and sends no connection credit while two sequential "
+               "40000-octet POSTs share the 65535-octet connection window; once the second is "
+               "blocked (a PING round trip without new DATA), credits the connection with 2^20.",
+        scenario=CarriedOver,
+        request=TWO_UPLOADS,
+        expect=Succeeds() & WINDOW_KEPT & _uploads_arrived("/a", "/b", size=40000),
+        bad={"ignore-flow-control": "window-kept"},
     ),
 ]

@@ -4,7 +4,7 @@ One scenario instance serves every connection of a case, so retries are
 scripted with `per_connection(first, later)`.
 """
 
-from conformance.case import MUST, Case, Job, Req, get, gets
+from conformance.case import MUST, SHOULD, Case, Job, Req, get, gets
 from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Exercised, Fails,
                                   Ignored, Report, Succeeds, TransferSucceeds)
 from servers import frames as F
@@ -152,6 +152,24 @@ def _goaway_reaction(ev):
     c = ev.observations.connections[0] if ev.observations.connections else None
     errors = [f.describe() for f in c.received if f.type == "GOAWAY" and f.error_code != "NO_ERROR"] if c else []
     return f"connection error: {errors[0]}" if errors else "ignored the increase"
+
+
+UPLOAD = bytes(i % 239 for i in range(100000))
+
+
+def goaway_mid_upload(conn, f):
+    """Connection 0: at the first DATA of the upload, GOAWAY(NO_ERROR, last=that stream); the
+    server keeps reading and crediting the body, and answers it once complete."""
+    if conn.index == 0 and f.type == "DATA" and not conn.state.get("goaway"):
+        conn.state["goaway"] = True
+        conn.send(F.goaway(f.stream))
+
+
+def _post_sent_once(ev):
+    """R-8.7-3: the POST, processed or not, went out on one stream only."""
+    posts = [(c.index, f.stream) for c in ev.observations.connections for f in c.received
+             if f.type == "HEADERS" and (":method", "POST") in (f.headers or [])]
+    return len(posts) <= 1, f"POST sent on (connection, stream) {posts}"
 
 
 def _first_outcome(ev):
@@ -397,6 +415,26 @@ CASES = [
                                                        reply())),
         request=gets(2, timeout_ms=1000),
         expect=TransferSucceeds(1) & NO_NEW_STREAM & Report("stream_below", _first_outcome),
+        good=("good", "goaway-fails-inflight"),
+        bad={"ignore-goaway": "no-stream-after-goaway"},
+    ),
+    Case(
+        id="9113/6.8/goaway-mid-upload-below-last",
+        level=MUST,
+        covers=("R-6.8-2", "R-6.8-4", "R-8.7-3"),
+        requirement="§6.8: a GOAWAY whose last-stream-id covers an upload in progress leaves that "
+                    "stream to complete (whether it does is reported, no keyword); the client opens "
+                    "no new stream on the connection, and does not send the POST again, since the "
+                    "server may have processed it (RFC 9110 §9.2.2 SHOULD NOT).",
+        server=f"Connection 0 answers the first DATA of a {len(UPLOAD)}-octet POST with GOAWAY(NO_ERROR, "
+               f"last=that stream), keeps reading and crediting the body and answers it; a GET that "
+               f"follows is answered on a new connection.",
+        scenario=lambda: Script(on_frame=goaway_mid_upload),
+        request=Job((Req("/upload", method="POST", body=UPLOAD), Req("/r/2")), timeout_ms=1000),
+        expect=TransferSucceeds(1) & NO_NEW_STREAM
+        & Custom("the POST is not sent again (RFC 9110 §9.2.2)", _post_sent_once, level=SHOULD,
+                 name="post-not-repeated")
+        & Report("upload", _first_outcome),
         good=("good", "goaway-fails-inflight"),
         bad={"ignore-goaway": "no-stream-after-goaway"},
     ),
