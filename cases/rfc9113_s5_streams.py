@@ -3,13 +3,16 @@ flow control (§5.2), error handling (§5.4.2), extending HTTP/2 (§5.5)."""
 import struct
 
 from conformance.case import MUST, SHOULD, Case, get, gets
-from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Fails, Ignored,
-                                  Report, Sent, StreamError, Succeeds, TransferSucceeds)
+from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Exercised, Fails,
+                                  Ignored, Report, Sent, StreamError, Succeeds, TransferSucceeds)
 from servers import frames as F
 from conformance.verdicts.verdict import sha256
 from servers.scenario import BODY, Script, fault_then_reply, frames, reply, response_fields
 
 UNKNOWN_TYPE = 0xEE  # no frame type registered with this code
+# §5.1.2 (R-5.1.2-1): one transfer first, so the client has read the server's SETTINGS before
+# the parallel ones start on the same client
+WARM_UP_THEN_3 = (("sequential", 1), ("parallel", 3))
 
 
 def first_request(responder):
@@ -107,15 +110,14 @@ def _pong(conn, f) -> None:
 
 
 def lowered_limit() -> Script:
-    """§5.1.2 mid-connection: MAX_CONCURRENT_STREAMS=2 in the preface. The first request is answered
-    at once and followed by SETTINGS(MAX_CONCURRENT_STREAMS=1); the others wait for the client's
-    ACK of it (its second SETTINGS ACK), then are answered one at a time (`_serve_next`).
-    It starts at 2, not 100: in one parallel job an eager client opens every stream as soon as it
-    learns a limit of 100, before any response, and nothing would be left to open under the new one."""
+    """§5.1.2 mid-connection: MAX_CONCURRENT_STREAMS=2 in the preface. The first request (the
+    job's warm-up) makes the server send SETTINGS(MAX_CONCURRENT_STREAMS=1) and is answered once
+    the client ACKs it (its second SETTINGS ACK), so the client knows the lowered limit before
+    its next transfers start; those are answered one at a time (`_serve_next`)."""
     def respond(conn, req):
         if not conn.state.get("lowered"):
             conn.state["lowered"] = True
-            reply()(conn, req)
+            conn.state["warm_up"] = req
             conn.send(F.settings({F.MAX_CONCURRENT_STREAMS: 1}))
             return
         conn.state.setdefault("queue", []).append(req)
@@ -126,40 +128,57 @@ def lowered_limit() -> Script:
             conn.state["acks"] = conn.state.get("acks", 0) + 1
             if conn.state["acks"] == 2:
                 conn.state["gate"] = True
+                reply()(conn, conn.state.pop("warm_up"))
                 _serve_next(conn)
         _pong(conn, f)
     return Script(preface=[F.settings({F.MAX_CONCURRENT_STREAMS: 2})], respond=respond,
                   on_frame=on_frame)
 
 
-RAISE = b"raise!!!"
+RAISE_AFTER = 5   # PING round trips after the warm-up's response before the limit rises
+
+
+def _raise_token(round_: int) -> bytes:
+    return b"raise!!" + bytes([round_])
 
 
 def zero_limit() -> Script:
-    """curl#4779: connection 0 starts with MAX_CONCURRENT_STREAMS=0 and holds every request. When
-    the client ACKs that SETTINGS the server sends a PING, and only on its ACK raises the limit to
-    100 and answers what it holds: the round trip is a window in which the client has acknowledged
-    a limit of 0 (a server that kept 0 forever would deadlock a client that queues correctly).
-    Later connections get a normal preface (limit 100), so a client may also go elsewhere."""
-    def preface(conn):
-        return F.settings({F.MAX_CONCURRENT_STREAMS: 100 if conn.index else 0})
-
+    """curl#4779: connection 0 starts with the usual limit of 100; the first request (the job's
+    warm-up) makes the server send SETTINGS(MAX_CONCURRENT_STREAMS=0) and is answered once the
+    client ACKs it, so the client holds an acknowledged limit of 0 when its next transfers start.
+    The server then raises the limit to 100 and answers what it holds after RAISE_AFTER PING
+    round trips, one after another. A client advances that chain by one step per read of the
+    connection: one that opens streams there as soon as its next transfers start has read it
+    once with the warm-up's response and about once per new transfer (the scripted client
+    looks once per transfer), so its streams are on the wire before the raise; one that waits,
+    as it should, keeps reading and sees the raise (a server that kept 0 forever would deadlock
+    it). Later connections start with 100."""
     def respond(conn, req):
-        if conn.index or conn.state.get("raised"):
+        st = conn.state
+        if conn.index or st.get("raised"):
             return reply()(conn, req)
-        conn.state.setdefault("held", []).append(req)
+        if not st.get("lowered"):
+            st["lowered"], st["warm_up"] = True, req
+            return conn.send(F.settings({F.MAX_CONCURRENT_STREAMS: 0}))
+        st.setdefault("held", []).append(req)
 
     def on_frame(conn, f):
-        if conn.index or conn.state.get("raised"):
+        st = conn.state
+        if conn.index or st.get("raised"):
             return
-        if f.type == "SETTINGS" and f.has("ACK"):   # the first ACK: the preface is the only SETTINGS
-            conn.send(F.ping(RAISE))
-        elif f.type == "PING" and f.has("ACK") and f.ping == RAISE:
-            conn.state["raised"] = True
+        if f.type == "SETTINGS" and f.has("ACK"):
+            st["acks"] = st.get("acks", 0) + 1
+            if st["acks"] == 2:                 # the ACK of the lowering to 0
+                reply()(conn, st.pop("warm_up"))
+                conn.send(F.ping(_raise_token(1)))
+        elif f.type == "PING" and f.has("ACK") and f.ping and f.ping[:7] == b"raise!!":
+            if f.ping[7] < RAISE_AFTER:
+                return conn.send(F.ping(_raise_token(f.ping[7] + 1)))
+            st["raised"] = True
             conn.send(F.settings({F.MAX_CONCURRENT_STREAMS: 100}))
-            for req in conn.state.pop("held", []):
+            for req in st.pop("held", []):
                 reply()(conn, req)
-    return Script(preface=[preface], respond=respond, on_frame=on_frame)
+    return Script(respond=respond, on_frame=on_frame)
 
 
 def goaway_after_each_response(conn, req):
@@ -282,6 +301,34 @@ def _within_limits(ev):
         return False, (f"connection #{o['conn']}: stream {o['stream']} opened with {o['open']} "
                        f"open while the acknowledged limit was {o['limit']}")
     return True, f"{len(_limits(ev))} stream(s) opened, none above the acknowledged limit"
+
+
+def _warm_up_under(limit: int) -> Exercised:
+    """Precondition: the warm-up (the first stream of connection 0) ended after the client had
+    acknowledged MAX_CONCURRENT_STREAMS=limit there, so the job's later transfers started
+    under that limit (§6.5.3: it binds from the ACK)."""
+    def check(ev):
+        if not ev.observations.connections:
+            return False, "no connection"
+        c = ev.observations.connections[0]
+        events = sorted([(f.seq, True, f) for f in c.received] + [(f.seq, False, f) for f in c.sent],
+                        key=lambda t: t[0])
+        pending, acked_at, first, ended_at = [], None, None, None
+        for seq, from_client, f in events:
+            if f.type == "SETTINGS" and not f.has("ACK") and not from_client:
+                pending.append(dict(f.settings or []).get("MAX_CONCURRENT_STREAMS"))
+            elif f.type == "SETTINGS" and f.has("ACK") and from_client and pending:
+                if pending.pop(0) == limit and acked_at is None:
+                    acked_at = seq
+            elif from_client and f.type == "HEADERS" and first is None:
+                first = f.stream
+            elif not from_client and f.stream == first and f.has("END_STREAM") and ended_at is None:
+                ended_at = seq
+        return (acked_at is not None and ended_at is not None and acked_at < ended_at,
+                f"connection #0: limit {limit} acknowledged at wire position {acked_at}, the "
+                f"warm-up (stream {first}) ended at {ended_at}")
+    return Exercised(f"the warm-up transfer ended after the client acknowledged "
+                     f"MAX_CONCURRENT_STREAMS={limit}", check)
 
 
 def _opened_under(limit: int):
@@ -447,12 +494,13 @@ CASES = [
                     "on that connection; extra transfers wait or use another connection, and all "
                     "succeed.",
         server="Sets MAX_CONCURRENT_STREAMS=1 in its preface; answers each request after one "
-               "PING round trip.",
+               "PING round trip. The job's warm-up transfer ends before three parallel ones start.",
         scenario=limit_one,
         needs=frozenset({"h2", "parallel"}),
-        request=gets(3, mode="parallel", timeout_ms=1000),
-        expect=Succeeds() & Custom("at most one open stream per connection once the limit is "
-                                   "acknowledged", _one_at_a_time, name="within-concurrency-limit")
+        request=gets(4, phases=WARM_UP_THEN_3, timeout_ms=1000),
+        expect=_warm_up_under(1) & Succeeds()
+        & Custom("at most one open stream per connection once the limit is acknowledged",
+                 _one_at_a_time, name="within-concurrency-limit")
         & Report("concurrency", lambda ev: dict(zip(("most_open", "before_ack", "streams_per_conn"),
                                                    _concurrency(ev)))),
         bad={"ignore-max-concurrent": "within-concurrency-limit"},
@@ -465,14 +513,15 @@ CASES = [
         requirement="§5.1.2 and §6.5.3: a MAX_CONCURRENT_STREAMS lowered mid-connection binds the "
                     "client from its ACK of the new SETTINGS: it opens no stream that would put it "
                     "above the new limit (streams already open may finish), and all transfers succeed.",
-        server="Limit 2 in its preface; answers the first request at once, then sends "
-               "SETTINGS(MAX_CONCURRENT_STREAMS=1); after the client's ACK answers the other "
-               "requests one at a time, each after two PING round trips.",
+        server="Limit 2 in its preface; on the warm-up request sends SETTINGS(MAX_CONCURRENT_STREAMS=1) "
+               "and answers it after the client's ACK; then answers the three parallel requests "
+               "one at a time, each after two PING round trips.",
         scenario=lowered_limit,
         needs=frozenset({"h2", "parallel"}),
-        request=gets(4, mode="parallel", timeout_ms=1000),
-        expect=Succeeds() & Custom("no stream opened above the acknowledged limit (1 after the "
-                                   "ACK of the lowering)", _within_limits, name="within-concurrency-limit")
+        request=gets(4, phases=WARM_UP_THEN_3, timeout_ms=1000),
+        expect=_warm_up_under(1) & Succeeds()
+        & Custom("no stream opened above the acknowledged limit (1 after the ACK of the lowering)",
+                 _within_limits, name="within-concurrency-limit")
         & Report("opened_after_lowering_acked", _opened_under(1)),
         bad={"ignore-lowered-max-concurrent": "within-concurrency-limit"},
         regression="curl#6826",
@@ -484,13 +533,14 @@ CASES = [
         requirement="§5.1.2: with MAX_CONCURRENT_STREAMS=0 acknowledged the client MUST NOT open a "
                     "stream on that connection (streams sent before its ACK are allowed); the "
                     "transfers SHOULD wait or use another connection rather than fail outright.",
-        server="Connection 0 starts with limit 0 and holds requests; after the client's SETTINGS "
-               "ACK and one PING round trip raises the limit to 100 and answers them; later "
-               "connections start with 100.",
+        server="Connection 0: on the warm-up request sends SETTINGS(MAX_CONCURRENT_STREAMS=0) and "
+               "answers it after the client's ACK; five PING round trips later raises the limit to "
+               "100 and answers the two parallel requests it holds. Later connections: limit 100.",
         scenario=zero_limit,
         needs=frozenset({"h2", "parallel"}),
-        request=gets(2, mode="parallel", timeout_ms=1000),
-        expect=Custom("no stream opened while the acknowledged limit is 0", _within_limits, name="within-concurrency-limit")
+        request=gets(3, phases=(("sequential", 1), ("parallel", 2)), timeout_ms=1000),
+        expect=_warm_up_under(0)
+        & Custom("no stream opened while the acknowledged limit is 0", _within_limits, name="within-concurrency-limit")
         & Succeeds(level=SHOULD)
         & Report("opened_under_limit_0", _opened_under(0))
         & Report("connections", lambda ev: len(ev.observations.connections)),

@@ -27,6 +27,7 @@ class ClientOutcome:
     status: int | None = None
     http_version: str | None = None
     headers: list = field(default_factory=list)
+    trailers: list | None = None        # None: the client does not expose response trailers
     body_len: int = 0
     body_sha256: str = ""
     timings: dict = field(default_factory=dict)
@@ -57,6 +58,7 @@ class Evidence:
     """Everything a verdict may look at."""
     outcomes: list[ClientOutcome]
     observations: Observations
+    pushed: list[dict] = field(default_factory=list)   # the result's `pushed` (docs/clients.md)
 
     @property
     def outcome(self) -> ClientOutcome:

@@ -13,7 +13,10 @@ from dataclasses import dataclass, replace
 from typing import Callable
 from urllib.parse import urlsplit
 
+from conformance.clients.jobs import PROTOCOL, phases_of
+
 from . import checks
+from .pacing import Pacing
 from .connection import OUR_MAX_FRAME, TRACE_CAP, H2Connection
 from .transport import TLS, TransferError, close_socket, connect, http1_exchange, wait_readable
 
@@ -195,9 +198,10 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 def hello() -> dict:
-    return {"type": "hello", "protocol": 1,
+    return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "scripted", "version": "scripted/1"},
-            "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace"]}
+            "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace", "phases", "pause",
+                             "cancel", "streaming-upload", "trailers", "push", "resolve"]}
 
 
 class Transfer:
@@ -208,7 +212,9 @@ class Transfer:
         self.method, self.url = req["method"], req["url"]
         self.headers = [tuple(h) for h in req.get("headers") or []]
         self.body = base64.b64decode(req["body_b64"]) if req.get("body_b64") else b""
-        if b.fix_content_length:             # §8.1.1: a content-length other than the body's is malformed
+        self.pacing = Pacing(req)             # pauses, cancels, a body in chunks
+        self.length_known = self.pacing.chunks is None   # body_chunks: sent without content-length
+        if b.fix_content_length and self.length_known:   # §8.1.1: a content-length other than the body's is malformed
             self.headers = checks.true_content_length(self.headers, self.body)
         self.body_from = self.body_sent = 0  # where this attempt's DATA starts; body octets sent so far
         self.version = req.get("http_version", "h2")
@@ -234,7 +240,26 @@ class Transfer:
 
     def _reset(self) -> None:
         self.status, self.resp_headers, self.http_version = None, [], None
+        self.trailers: list = []
         self.hash, self.body_len = hashlib.sha256(), 0
+
+    @property
+    def body_complete(self) -> bool:
+        """Has the application handed over the whole request body?"""
+        return self.pacing.body_complete
+
+    @property
+    def request_trailers(self) -> list | None:
+        return self.pacing.trailers
+
+    @property
+    def paused(self) -> bool:
+        return self.pacing.paused
+
+    @property
+    def origin_of_request(self) -> tuple[str, str]:
+        """(scheme, authority): what a promised request on its stream must name (§8.4.1)."""
+        return self.scheme, self.authority
 
     def note(self, line: str) -> None:
         self.notes.append(f"{time.monotonic() % 1000:8.3f} t{self.index + 1} {line}")
@@ -242,6 +267,10 @@ class Transfer:
     def start(self, timeout_s: float) -> None:
         self.t0 = time.monotonic()
         self.deadline = self.t0 + timeout_s
+        self.pacing.start(self.t0)
+
+    def next_event(self) -> float:
+        return min(self.deadline, self.pacing.next_event())
 
     # -- called by connections ------------------------------------------------------
     def attach(self, conn, stream: int | None) -> None:
@@ -257,9 +286,37 @@ class Transfer:
     def set_response(self, status: int | None, headers: list, version: str = "2") -> None:
         self.status, self.resp_headers, self.http_version = status, headers, version
 
+    def set_trailers(self, fields: list) -> None:
+        self.trailers = fields
+
     def add_body(self, data: bytes) -> None:
-        self.hash.update(data)
-        self.body_len += len(data)
+        taken, stop = self.pacing.take(self.body_len, data)
+        self.hash.update(taken)
+        self.body_len += len(taken)
+        if stop == "pause":
+            self.note(f"receiver paused after {self.body_len} body octets")
+        elif stop == "cancel":
+            self.cancel(f"after {self.body_len} body octets")
+
+    def cancel(self, when: str) -> None:
+        """The application abandons the transfer: RST_STREAM(CANCEL) if its stream is open."""
+        self.fail("cancelled", "CANCELLED", f"cancelled by the application {when}")
+        if self.conn is not None:
+            self.conn.cancel(self)
+
+    def resume(self) -> None:
+        """The paused receiver takes what arrived meanwhile; the connection catches up."""
+        self.note("receiver unpaused")
+        self.add_body(self.pacing.resume())
+        if self.conn is not None:
+            self.conn.resumed()
+
+    def grow(self, chunk: bytes) -> None:
+        """The application hands over the next chunk of the body."""
+        before, self.body = len(self.body), self.body + chunk
+        self.note(f"body chunk of {len(chunk)} octets" + ("" if self.body_complete else ", more to come"))
+        if self.conn is not None:
+            self.conn.body_grew(self, before)
 
     def succeed(self) -> None:
         if not self.done:
@@ -333,8 +390,38 @@ class Transfer:
             digest = bytes(x ^ 0xff for x in digest)
         return {"ok": self.ok, "error": self.error, "status": self.status,
                 "http_version": self.http_version, "headers": self.resp_headers,
-                "body_len": self.body_len, "body_sha256": digest.hex(),
+                "trailers": self.trailers, "body_len": self.body_len, "body_sha256": digest.hex(),
                 "timings": self.timings, "trace": trace[:TRACE_CAP]}
+
+
+class PushedTransfer(Transfer):
+    """A response the server pushed with a PUSH_PROMISE on the parent's stream (§8.4)."""
+
+    def __init__(self, parent: Transfer, fields: list[tuple[str, str]], accepted: bool):
+        value = dict(fields)
+        req = {"method": value[":method"], "url": f"{value[':scheme']}://{value[':authority']}{value[':path']}",
+               "headers": [(n, v) for n, v in fields if not n.startswith(":")]}
+        super().__init__(parent.index, req, parent.b)
+        self.parent, self.fields, self.accepted = parent, fields, accepted
+        self.t0, self.deadline = time.monotonic(), parent.deadline
+        self.note(f"push promised on the stream of request {parent.index}: {value[':path']}, "
+                  + ("accepted" if accepted else "refused"))
+
+    def retry(self, why: str, limit: int | None = None) -> bool:
+        return False                            # nobody asked for it: nothing to send again
+
+    def downgrade(self, why: str) -> bool:
+        return False
+
+    def report(self) -> dict:
+        """Its entry in the result's `pushed` list (docs/clients.md)."""
+        entry = {"parent": self.parent.index, "request_headers": [list(f) for f in self.fields],
+                 "accepted": self.accepted}
+        if self.accepted:
+            if not self.done:
+                self.fail("other", "INCOMPLETE", "the pushed response had not ended when the job did")
+            entry.update({k: v for k, v in self.outcome().items() if k != "timings"})
+        return entry
 
 
 class _H1Trace:
@@ -352,9 +439,16 @@ class Job:
             raise ValueError(f"id must be a string and timeout_ms positive, got {self.id!r}/{job['timeout_ms']!r}")
         if not isinstance(job["requests"], list) or not job["requests"]:
             raise ValueError("requests must be a non-empty list")
-        self.mode, self.connection = job.get("mode", "sequential"), job.get("connection", "reuse")
-        if self.mode not in ("sequential", "parallel") or self.connection not in ("reuse", "fresh"):
-            raise ValueError(f"unknown mode/connection {self.mode!r}/{self.connection!r}")
+        self.connection = job.get("connection", "reuse")
+        if "phases" not in job:
+            job = {**job, "mode": job.get("mode", "sequential")}
+        self.phases = phases_of(job)              # (mode, request indices), one after another
+        self.mode = self.phases[0][0]             # the mode of the phase running
+        if any(m not in ("sequential", "parallel") for m, _ in self.phases) \
+                or self.connection not in ("reuse", "fresh") \
+                or sorted(i for _, group in self.phases for i in group) != list(range(len(job["requests"]))):
+            raise ValueError(f"unknown mode/connection or phases {job.get('phases', job.get('mode'))!r}/"
+                             f"{self.connection!r}")
         cache = job.get("tls_session_cache", "separate")
         if cache not in ("shared", "separate"):
             raise ValueError(f"unknown tls_session_cache {cache!r}")
@@ -362,15 +456,24 @@ class Job:
                        require_resumption=b.require_resumption, versions=b.tls_versions, ip_sni=b.ip_sni)
         self.transfers = [Transfer(i, r, b) for i, r in enumerate(job["requests"])]
         self.conns: list = []
+        self.push = job.get("push")               # None: push stays disabled
+        if self.push not in (None, "accept", "refuse"):
+            raise ValueError(f"unknown push {self.push!r}")
+        self.pushed: list[PushedTransfer] = []
+        self.resolve = {}                         # (host, port) -> address, like curl --resolve
+        for entry in job.get("resolve", []):
+            host, port, address = entry.split(":", 2)
+            self.resolve[(host, int(port))] = address.strip("[]")
 
     def run(self) -> dict:
         while _LEAKED:
             _LEAKED.pop().close(polite=False)
         try:
-            if self.mode == "parallel":
-                self.drive(self.transfers)
-            else:
-                for t in self.transfers:
+            for self.mode, group in self.phases:  # every phase on the same connections
+                if self.mode == "parallel":
+                    self.drive([self.transfers[i] for i in group])
+                    continue
+                for t in (self.transfers[i] for i in group):
                     self.drive([t])
                     if not t.ok and not self.b.close_abandoned:
                         self._abandon(t)
@@ -379,8 +482,17 @@ class Job:
         finally:
             self._close_all()
         trace = "\n".join(line for c in self.conns for line in c.trace)
-        return {"type": "result", "id": self.id, "outcomes": [t.outcome() for t in self.transfers],
-                "trace": trace[:TRACE_CAP]}
+        result = {"type": "result", "id": self.id, "outcomes": [t.outcome() for t in self.transfers],
+                  "trace": trace[:TRACE_CAP]}
+        if self.push is not None:
+            result["pushed"] = [p.report() for p in self.pushed]
+        return result
+
+    def _on_push(self, parent: Transfer, fields: list) -> PushedTransfer | None:
+        """The application's answer to a valid promise: the transfer to take it, or None."""
+        pushed = PushedTransfer(parent, fields, self.push == "accept")
+        self.pushed.append(pushed)
+        return pushed if pushed.accepted else None
 
     def _may_reuse(self) -> bool:
         return ((self.connection == "reuse" or not self.b.honour_fresh)
@@ -411,19 +523,39 @@ class Job:
                     if t.conn is not None:
                         t.conn.cancel(t)
                     t.expire(self.timeout)
-                elif not t.done and (t.conn is None or t.conn.dead):
+                elif not t.done:
+                    self._pace(t, now)
+                if not t.done and (t.conn is None or t.conn.dead):
                     self._assign(t)
+            pushes = [p for p in self.pushed if p.accepted and not p.done and p.parent in transfers]
+            for p in pushes:                      # a pushed response gets its parent's time
+                if now >= p.deadline:
+                    p.conn.cancel(p)
+                    p.expire(self.timeout)
             for c in self.conns:
                 c.pump()
-            live = [t for t in transfers if not t.done]
+            live = [t for t in transfers + pushes if not t.done]
             if not live:
                 return
+            for t in live:
+                if t.body_sent >= len(t.body):
+                    t.pacing.all_sent(time.monotonic())
             conns = list({id(t.conn): t.conn for t in live if t.conn is not None and not t.conn.dead}.values())
-            wait = min(t.deadline for t in live) - time.monotonic()
+            wait = min(t.next_event() for t in live) - time.monotonic()
             ready = wait_readable([c.sock for c in conns], wait)
             for c in conns:
                 if c.sock in ready:
                     c.receive()
+
+    def _pace(self, t: Transfer, now: float) -> None:
+        """What the application does now: cancel, resume a paused receiver, add a body chunk."""
+        if now >= t.pacing.cancel_at:
+            return t.cancel(f"after {t.pacing.cancel_after_ms} ms")
+        if t.pacing.resume_due(now, self.transfers):
+            t.resume()
+        chunk = t.pacing.due_chunk(now)
+        if chunk is not None:
+            t.grow(chunk)
 
     def _assign(self, t: Transfer) -> None:
         h1 = t.h1 or t.version == "http1.1" or (t.scheme == "http" and t.version != "h2-prior-knowledge")
@@ -438,7 +570,8 @@ class Job:
         t.force_new = False
         alpn = ("http/1.1",) if h1 else ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",)
         try:
-            sock, key, timings = connect(t.host, t.port, self.tls if t.scheme == "https" else None, alpn, t.deadline)
+            sock, key, timings = connect(t.host, t.port, self.tls if t.scheme == "https" else None, alpn, t.deadline,
+                                         self.resolve.get((t.host, t.port)))
         except TransferError as exc:
             return t.fail(exc.cls, exc.name, exc.message)
         t.timings.update(timings)
@@ -447,7 +580,8 @@ class Job:
         t.note(f"connected {label} to {t.host}:{t.port} alpn={selected}")
         remember = (lambda s, key=key: self.tls.remember(s, key)) if key else None
         if not h1 and (t.scheme == "http" or selected == "h2" or not self.b.respect_alpn):
-            c = H2Connection(sock, self.b, (t.scheme, t.host, t.port), label, remember)
+            c = H2Connection(sock, self.b, (t.scheme, t.host, t.port), label, remember,
+                             None if self.push is None else self._on_push)
             self.conns.append(c)
             return c.enqueue(t)
         if not h1 and t.version != "h2-or-http1.1":
@@ -458,6 +592,9 @@ class Job:
 
     def _http1(self, t: Transfer, sock, remember, label: str) -> None:
         t.used.append(_H1Trace(label))
+        if not t.length_known or t.request_trailers is not None:
+            close_socket(sock)
+            return t.fail("other", "UNSUPPORTED", "the scripted client streams bodies and sends trailers over h2 only")
         t.set_response(None, [], "1.1")
         try:
             http1_exchange(sock, t.method, t.target, t.authority, t.headers, t.body, t.deadline,

@@ -21,6 +21,7 @@ from hyperframe.frame import (ContinuationFrame, DataFrame, GoAwayFrame, Headers
                               RstStreamFrame, SettingsFrame, WindowUpdateFrame)
 
 from . import checks
+from .push import MAX_RESERVED, promise_problem
 from .transport import close_socket, wait_readable
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -134,9 +135,11 @@ class H2Connection:
     """States per stream id: open, closed (server END_STREAM), reset-remote, reset-local.
     A stream id we never opened is idle (§5.1)."""
 
-    def __init__(self, sock, behaviour, origin, label: str, remember=None):
+    def __init__(self, sock, behaviour, origin, label: str, remember=None, push=None):
         self.sock, self.b, self.v = sock, behaviour, behaviour.validate
         self.origin, self.label, self.remember = origin, label, remember
+        self.push = push                         # None: push disabled; else push(parent, fields) -> transfer or None
+        self.last_promised = self.last_taken = 0   # highest promised stream id; highest one we took (§6.8)
         self.trace: list[str] = []
         self._trace_len = 0
         self.encoder = Encoder()
@@ -161,7 +164,8 @@ class H2Connection:
         if behaviour.send_preface:               # §3.4: the magic, then SETTINGS
             self.out += PREFACE
             self.note("> PREFACE")
-            self._send(SettingsFrame(0, settings={checks.ENABLE_PUSH: 0, **dict(self.b.own_settings)}))
+            self._send(SettingsFrame(0, settings={checks.ENABLE_PUSH: 0 if push is None else 1,
+                                                  **dict(self.b.own_settings)}))
         self.flush()
 
     # -- bookkeeping -----------------------------------------------------------------
@@ -204,8 +208,8 @@ class H2Connection:
 
     def _active(self) -> int:
         """Streams that count against SETTINGS_MAX_CONCURRENT_STREAMS (§5.1.2)."""
-        return sum(1 for sid, s in self.streams.items()
-                   if self.state[sid] == "open" or (self.state[sid] == "closed" and not s.local_ended))
+        return sum(1 for sid, s in self.streams.items() if sid % 2 and (
+            self.state[sid] == "open" or (self.state[sid] == "closed" and not s.local_ended)))
 
     def _io_timeout(self) -> float:
         deadlines = [t.deadline for t in self.queue + [s.transfer for s in self.streams.values()]
@@ -240,8 +244,22 @@ class H2Connection:
         t.attach(self, None)
         self.queue.append(t)
 
+    def body_grew(self, t, before: int) -> None:
+        """The application added to a streamed request body, which held `before` octets."""
+        s = self.streams.get(t.stream) if t.stream is not None else None
+        if s is not None and s.transfer is t:
+            s.to_send = memoryview(t.body)[before - len(s.to_send):]
+
+    def resumed(self) -> None:
+        """A paused receiver took what it held: its stream's window and completion catch up."""
+        if not self.dead:
+            self._settle()
+            self._give_back()
+            self.flush()
+
     def cancel(self, t) -> None:
-        """The transfer gave up (timeout): RST_STREAM(CANCEL) if its stream is open."""
+        """The transfer gave up (timeout, or the application cancelled it): RST_STREAM(CANCEL)
+        if its stream is open."""
         if t in self.queue:
             self.queue.remove(t)
         if t.stream is not None and self._state(t.stream) in ("open", "closed") and not self.dead:
@@ -265,7 +283,8 @@ class H2Connection:
         while self.queue and self._active() < limit:
             self._open(self.queue.pop(0))
         for s in self.streams.values():
-            if (s.to_send or not s.local_ended) and self.got_settings and self.state[s.id] in ("open", "closed"):
+            if (s.to_send or s.transfer.body_complete) and not s.local_ended and self.got_settings \
+                    and self.state[s.id] in ("open", "closed"):
                 self._send_body(s)
                 if self.b.serial_uploads and s.to_send:   # misbehaviour: the next body waits for this one
                     break
@@ -283,24 +302,29 @@ class H2Connection:
 
     def _open(self, t) -> None:
         sid, self.next_id = self.next_id, self.next_id + self.b.stream_id_step   # §5.1.1: odd, increasing
-        fields = checks.request_fields(t.method, t.url, t.headers, t.body, self.b.strip_connection_headers)
+        fields = checks.request_fields(t.method, t.url, t.headers, t.body if t.length_known else b"",
+                                       self.b.strip_connection_headers)
         if self.b.edit_request:
             fields = self.b.edit_request(fields)
         if self.b.trim_headers_to_limit and self.peer_header_list is not None:   # misbehaviour
             fields = checks.trimmed(fields, self.peer_header_list)
-        block = self.encoder.encode(fields)
         s = self.streams[sid] = Stream(sid, t, self.initial_window)
         self.state[sid] = "open"
         t.attach(self, sid)
+        s.local_ended = not s.to_send and t.body_complete and t.request_trailers is None
+        self._send_block(sid, self.encoder.encode(fields), s.local_ended)
+
+    def _send_block(self, sid: int, block: bytes, end_stream: bool) -> None:
+        """HEADERS, and CONTINUATION for what does not fit the peer's MAX_FRAME_SIZE."""
         limit = self.max_frame if self.b.respect_max_frame_size else max(len(block), 1)
         parts = [block[i:i + limit] for i in range(0, len(block), limit)] or [b""]
-        flags = [] if s.to_send else ["END_STREAM"]
+        flags = ["END_STREAM"] if end_stream else []
         self._send(HeadersFrame(sid, data=parts[0], flags=flags + (["END_HEADERS"] if len(parts) == 1 else [])))
         for i, part in enumerate(parts[1:], 2):
             self._send(ContinuationFrame(sid, data=part, flags=["END_HEADERS"] if i == len(parts) else []))
-        s.local_ended = not s.to_send
 
     def _send_body(self, s: Stream) -> None:
+        t = s.transfer
         while s.to_send:
             n = len(s.to_send)
             if self.b.respect_flow_control:      # §6.9: never beyond either window
@@ -309,14 +333,20 @@ class H2Connection:
             if n <= 0:
                 return                            # wait for WINDOW_UPDATE
             chunk, s.to_send = s.to_send[:n], s.to_send[n:]
-            s.transfer.body_sent = len(s.transfer.body) - len(s.to_send)
+            t.body_sent = len(t.body) - len(s.to_send)
             self.conn_window -= n
             s.window -= n
-            s.local_ended = not s.to_send and not self.b.end_stream_waits
+            s.local_ended = not s.to_send and t.body_complete and t.request_trailers is None \
+                and not self.b.end_stream_waits
             self._send(DataFrame(s.id, data=bytes(chunk), flags=["END_STREAM"] if s.local_ended else []))
-        if not s.local_ended and min(self.conn_window, s.window) > 0:   # misbehaviour end-stream-waits:
-            s.local_ended = True                  # an empty END_STREAM that waited for window (§6.9.1)
-            self._send(DataFrame(s.id, data=b"", flags=["END_STREAM"]))
+        if t.body_complete and not s.local_ended:   # a streamed body ended, or trailers follow it
+            if self.b.end_stream_waits and t.request_trailers is None and min(self.conn_window, s.window) <= 0:
+                return                            # misbehaviour: the empty END_STREAM waits for window (§6.9.1)
+            s.local_ended = True
+            if t.request_trailers is None:
+                self._send(DataFrame(s.id, data=b"", flags=["END_STREAM"]))
+            else:                                    # §8.1: trailers end the request
+                self._send_block(s.id, self.encoder.encode(t.request_trailers), True)
 
     # -- input -------------------------------------------------------------------------
     def poll(self) -> None:
@@ -580,10 +610,51 @@ class H2Connection:
         # §6.5.2: unknown settings and ENABLE_PUSH=0 need nothing
 
     def _on_push_promise(self, flags, sid, payload):
+        if self.push is not None:
+            return self._on_promise(flags, sid, payload)
         self._check(False, "PROTOCOL_ERROR", "PUSH_PROMISE although we sent SETTINGS_ENABLE_PUSH=0 (§6.6, §8.4)")
         fragment = self._unpad(flags, payload, 4)     # naive: decode it to keep HPACK in sync, then drop
         if fragment is not None:
             self._start_block(sid, fragment, flags, "push")
+
+    def _on_promise(self, flags, sid, payload):
+        """Push enabled (§6.6): a promise on a stream of ours the server has not ended, of a new
+        even stream; its field block is judged once complete (`_promised`)."""
+        fragment = self._unpad(flags, payload, 4)
+        if fragment is None:
+            return
+        promised = struct.unpack_from("!L", payload, 1 if flags & PADDED else 0)[0] & 0x7fffffff
+        st = self._state(sid)                     # just reset by us: handled, not an error (§6.6)
+        self._check(sid != 0 and st in ("open", "reset-local"), "PROTOCOL_ERROR",
+                    f"PUSH_PROMISE on stream {sid} ({st}), neither open nor half-closed (local) (§6.6)")
+        self._check(promised % 2 == 0 and promised > self.last_promised, "PROTOCOL_ERROR",
+                    f"PUSH_PROMISE of stream {promised}, not a new even stream id (§5.1.1, §6.6)")
+        self.last_promised = max(self.last_promised, promised)
+        self._start_block(sid, fragment, flags & ~END_STREAM, ("push", promised))
+
+    def _promised(self, sid: int, promised: int, raw_fields) -> None:
+        """§8.4: a valid promise reserves the stream until its response, unless the application
+        refuses it (RST_STREAM(CANCEL), §8.4.2); an invalid one is a stream error (§8.4.1)."""
+        fields = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw_fields]
+        parent = self.streams[sid].transfer if sid in self.streams else None
+        self.state[promised] = "reset-local"      # until reserved below
+        problem = promise_problem(fields, *parent.origin_of_request) if parent else "no parent stream"
+        reserved = sum(1 for i, st in self.state.items() if i % 2 == 0 and st == "open"
+                       and not self.streams[i].got_final)
+        code = ("PROTOCOL_ERROR" if problem and self.v else
+                "ENHANCE_YOUR_CALM" if reserved >= MAX_RESERVED else None)
+        if code:
+            self.note(f"stream error {code} on promised stream {promised}: {problem or 'too many reserved'}")
+            return self._send(RstStreamFrame(promised, error_code=self._err(code)))
+        usable = not problem and self._state(sid) == "open" and self._mine(parent)   # naive: refuses a bad one
+        pushed = self.push(parent, fields) if usable else None
+        if pushed is None:                        # refused by the application, or its stream is gone
+            return self._send(RstStreamFrame(promised, error_code=ErrorCodes.CANCEL))
+        s = self.streams[promised] = Stream(promised, pushed, self.initial_window)
+        s.local_ended = True                      # reserved (remote): nothing for us to send
+        self.state[promised] = "open"
+        self.last_taken = promised
+        pushed.attach(self, promised)
 
     def _on_ping(self, flags, sid, payload):
         if not (self._check(sid == 0, "PROTOCOL_ERROR", f"PING on stream {sid} (§6.7)")
@@ -601,7 +672,7 @@ class H2Connection:
         self.goaway = last if self.goaway is None else min(self.goaway, last)
         for s in self.streams.values():
             t = s.transfer
-            if s.response_done or not self._mine(t):
+            if s.response_done or not self._mine(t) or s.id % 2 == 0:   # pushed streams are the server's
                 continue
             if s.id <= last and name != "HTTP_1_1_REQUIRED":
                 if self.b.goaway_fails_inflight:  # misbehaviour: the server may still complete it
@@ -679,6 +750,8 @@ class H2Connection:
         except (HPACKError, ValueError, IndexError) as exc:
             self._check(False, "COMPRESSION_ERROR", f"undecodable field block: {exc} (§4.3)")
             return
+        if isinstance(kind, tuple):               # ("push", promised stream)
+            return self._promised(sid, kind[1], fields)
         st = self._state(sid)
         if kind == "push" or st in ("idle", "reset-local"):
             return
@@ -719,6 +792,7 @@ class H2Connection:
                 return
             problem = checks.trailers_problem(fields)
             self._check(problem is None, "PROTOCOL_ERROR", f"malformed trailers: {problem}", s.id)
+            t.set_trailers(checks.plain_fields(fields))
         if end_stream:
             self._end_remote(s)
 
@@ -733,7 +807,8 @@ class H2Connection:
         """Complete transfers whose response ended in the batch just processed."""
         for s in self.streams.values():
             upload_pending = self.b.upload_reset_fails and not s.local_ended   # misbehaviour: wait for it
-            if s.response_done and self._mine(s.transfer) and s.transfer.stream == s.id and not upload_pending:
+            if s.response_done and self._mine(s.transfer) and s.transfer.stream == s.id and not upload_pending \
+                    and not s.transfer.paused:
                 if s.transfer.status == 421 and s.transfer.retry(   # RFC 9110 §15.5.20: MAY retry elsewhere
                         "421 Misdirected Request: another connection", self.b.retry_421):
                     continue
@@ -748,6 +823,8 @@ class H2Connection:
             self.recv_window += self.unacked
         self.unacked = 0
         for s in self.streams.values():
+            if s.transfer.paused:                 # a paused receiver gives no credit until it resumes
+                continue
             if s.unacked and self.b.send_window_update and self.state[s.id] == "open":
                 self._send(WindowUpdateFrame(s.id, window_increment=s.unacked))
                 s.recv_window += s.unacked
@@ -783,10 +860,10 @@ class H2Connection:
             t.fail("stream", code, f"stream error {code} on stream {sid}: {message}")
 
     def _connection_error(self, code: str, message: str) -> None:
-        """§5.4.1: GOAWAY(last stream id we processed from the server: always 0), then close."""
+        """§5.4.1: GOAWAY(last stream id we processed from the server: 0 unless we took a push), then close."""
         self.note(f"connection error {code}: {message}")
         if self.b.send_goaway_on_error:
-            last = max(self.streams, default=0) if self.b.goaway_names_client_stream else 0
+            last = max(self.streams, default=0) if self.b.goaway_names_client_stream else self.last_taken
             self._send(GoAwayFrame(0, last_stream_id=last, error_code=self._err(code),
                                    additional_data=message[:120].encode()))
         self.flush()
@@ -825,7 +902,7 @@ class H2Connection:
         if self.dead:
             return
         if polite and not self.send_failed:
-            self._send(GoAwayFrame(0, last_stream_id=0, error_code=ErrorCodes.NO_ERROR))
+            self._send(GoAwayFrame(0, last_stream_id=self.last_taken, error_code=ErrorCodes.NO_ERROR))
             self.flush()
         if self.remember:
             self.remember(self.sock)

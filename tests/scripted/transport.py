@@ -112,15 +112,18 @@ def force_sni(sock: ssl.SSLSocket, name: str) -> None:
         raise TransferError("other", "IP_SNI_UNSUPPORTED", "could not set an IP literal as SNI in this Python")
 
 
-def connect(host: str, port: int, tls: TLS | None, alpn: tuple[str, ...], deadline: float):
-    """Open TCP (and TLS); return (socket, session key, timings)."""
-    if host not in LOOPBACK:
-        raise TransferError("connect", "NOT_LOOPBACK", f"the scripted client only connects to loopback, not {host}")
+def connect(host: str, port: int, tls: TLS | None, alpn: tuple[str, ...], deadline: float,
+            address: str | None = None):
+    """Open TCP to `address` (default: `host`) and TLS for `host`; return (socket, session key,
+    timings)."""
+    address = address or host
+    if address not in LOOPBACK:
+        raise TransferError("connect", "NOT_LOOPBACK", f"the scripted client only connects to loopback, not {address}")
     t0 = time.monotonic()
     if remaining(deadline) <= 0:
         raise TransferError("timeout", "TIMEOUT", "timed out before connecting")
     try:
-        raw = socket.create_connection((host, port), timeout=remaining(deadline))
+        raw = socket.create_connection((address, port), timeout=remaining(deadline))
     except socket.timeout:
         raise TransferError("timeout", "TIMEOUT", f"connect to {host}:{port} timed out") from None
     except OSError as exc:
