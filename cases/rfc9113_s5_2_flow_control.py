@@ -1,5 +1,6 @@
 """RFC 9113 §5.2 and §6.9 flow control of the client's uploads (§6.9.1 windows, §6.9.2 initial
-window changes), with two regressions: curl#22563 and curl_cffi#19 (§8.1.1).
+window changes), with two regressions: curl#22563 and curl_cffi#19 (§8.1.1); and a receiver the
+application pauses (§5.2.2, curl#16955, curl#10988, curl#4939), which needs the adapter's `pause`.
 
 The server scripts its credit. `window_kept` replays every connection from the server's side and
 checks that no client DATA frame ever went beyond the credit the client could have had: the
@@ -8,9 +9,9 @@ sent but not yet ACKed) plus every WINDOW_UPDATE sent before that DATA, per stre
 connection (65535 plus updates on stream 0).
 """
 from conformance.case import MUST, Case, Job, Req, gets
-from conformance.verdicts import AnyOf, ConnectionError, Custom, Exercised, Fails, Report, Succeeds
+from conformance.verdicts import AnyOf, ConnectionError, Custom, Exercised, Fails, Report, Sent, Succeeds
 from servers import frames as F
-from servers.scenario import Scenario, Script
+from servers.scenario import Scenario, Script, body_for, reply
 
 UPLOAD = bytes(i % 239 for i in range(100000))     # beyond the 65535 default window
 STEP = 8192                                        # credit granted per WINDOW_UPDATE
@@ -377,6 +378,34 @@ class NeverCredit(Upload):
         super().__init__({F.INITIAL_WINDOW_SIZE: 0})
 
 
+class PausedReceiver(Script):
+    """Two parallel GETs. /a: its response at once, as far as the windows allow, then a PING. /b:
+    answered once that PING is ACKed (`gate`), else at once."""
+    PING = b"paused!!"
+
+    def __init__(self, a_body: bytes, b_body: bytes, gate: bool):
+        super().__init__()
+        self.a_body, self.b_body, self.gate = a_body, b_body, gate
+
+    def request_received(self, conn, req):
+        conn.state.setdefault("reqs", {})[req.path] = req
+        if req.path == "/a":
+            reply(body=self.a_body)(conn, req)
+            conn.send(F.ping(self.PING))
+        self.answer_b(conn)
+
+    def frame_received(self, conn, f):
+        if f.type == "PING" and f.has("ACK") and f.ping == self.PING:
+            conn.state["acked"] = True
+            self.answer_b(conn)
+
+    def answer_b(self, conn):
+        b = conn.state.get("reqs", {}).get("/b")
+        if b is not None and not conn.state.get("b_answered") and (conn.state.get("acked") or not self.gate):
+            conn.state["b_answered"] = True
+            reply(body=self.b_body)(conn, b)
+
+
 # -- checks -----------------------------------------------------------------------------------
 def _window_violations(c) -> list[str]:
     """Client DATA beyond the credit it could have had (see the module docstring)."""
@@ -576,6 +605,25 @@ TWO_UPLOADS = Job((Req("/a", method="POST", body=UPLOAD[:40000]),
                    Req("/b", method="POST", body=UPLOAD[:40000])), timeout_ms=1000)
 PARALLEL = frozenset({"h2", "parallel"})
 UPLOAD_TIMEOUT_MS = 300
+
+A_BODY, B_SMALL, B_LARGE = body_for("/a", 200000), body_for("/b", 2000), body_for("/b", 200000)
+PAUSE_MS = 200
+PAUSE_REGRESSIONS = "curl#16955, curl#10988, curl#4939"
+
+
+def paused_pair(pause: dict) -> Job:
+    """/a paused as `pause` says, /b beside it on the same connection."""
+    return Job((Req("/a", **pause), Req("/b")), mode="parallel", timeout_ms=1000)
+
+
+def _flowed_while_paused(ev):
+    """R-5.2-3 (reported): /b ended before /a's pause could have (it started with /a)."""
+    b = ev.outcomes[1]
+    total = (b.timings or {}).get("total_ms")
+    if not b.ok or total is None:
+        return f"/b {b.summary()}"
+    return "yes" if total < PAUSE_MS else f"no: /b took {total:.0f} ms, /a was paused {PAUSE_MS} ms"
+
 
 LOCAL_FAILURE = ("other", "send", "protocol-mismatch")   # refused before anything went out
 CL_WHY = "the regression allows a consistent request (the real length wins) or a local failure"
@@ -820,5 +868,43 @@ CASES = [
         request=TWO_UPLOADS,
         expect=Succeeds() & WINDOW_KEPT & _uploads_arrived("/a", "/b", size=40000),
         bad={"ignore-flow-control": "window-kept"},
+    ),
+    Case(
+        id="9113/5.2/paused-transfer-keeps-reading",
+        level=MUST,
+        covers=("R-5.2-2", "R-5.2-1"),
+        regression=PAUSE_REGRESSIONS,
+        requirement="§5.2.2: while the application has paused one transfer, the client keeps "
+                    "reading and processing the connection's frames: a PING is answered and another "
+                    "stream's response arrives; after the unpause the paused stream gets credit "
+                    "again and its body, beyond the window, arrives byte-exact (no deadlock).",
+        server=f"Two parallel GETs: /a's {len(A_BODY)}-octet response (within the windows) and a PING "
+               f"right after it; /b is answered only once that PING is ACKed. The application pauses "
+               f"/a at its first body octets and resumes it when /b has ended.",
+        scenario=lambda: PausedReceiver(A_BODY, B_SMALL, gate=True),
+        request=paused_pair({"pause_after": 0, "resume_after": 1}),
+        needs=PARALLEL,
+        expect=Succeeds(bodies=[A_BODY, B_SMALL])
+        & Sent("PING", "a PING ACK while /a is paused", lambda f: f.has("ACK") and f.ping == PausedReceiver.PING),
+        bad={"stop-reading-while-paused": "succeeds", "window-stays-closed-after-pause": "succeeds"},
+    ),
+    Case(
+        id="9113/5.2/paused-transfer-other-streams-flow",
+        level=MUST,
+        covers=("R-5.2-3", "R-5.2-2"),
+        regression=PAUSE_REGRESSIONS,
+        level_note="Whether /b flows while /a is paused is reported (R-5.2-3, Y); the MUST is that "
+                   "both bodies arrive byte-exact once /a resumes (R-5.2-2).",
+        requirement="§5.2.2: flow control lets other streams carry on while one receiver is paused "
+                    "(reported: did /b, which needs credit, end during /a's pause?); after the "
+                    "unpause both bodies arrive byte-exact.",
+        server=f"Two parallel GETs answered at once within the windows: /a {len(A_BODY)} octets, /b "
+               f"{len(B_LARGE)} octets. The application pauses /a at its first body octets for "
+               f"{PAUSE_MS} ms.",
+        scenario=lambda: PausedReceiver(A_BODY, B_LARGE, gate=False),
+        request=paused_pair({"pause_after": 0, "pause_ms": PAUSE_MS}),
+        needs=PARALLEL,
+        expect=Succeeds(bodies=[A_BODY, B_LARGE]) & Report("flowed_while_paused", _flowed_while_paused),
+        bad={"window-stays-closed-after-pause": "succeeds"},
     ),
 ]

@@ -49,6 +49,11 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     enforce_receive_window: bool = False  # conforming alternative (§6.9.1 MAY): DATA beyond our windows = FLOW_CONTROL_ERROR
     serial_uploads: bool = False     # misbehaviour: request bodies go out one stream at a time
     end_stream_waits: bool = False   # misbehaviour: END_STREAM on an empty DATA frame sent only with window
+    read_while_paused: bool = True   # False: a connection with a paused receiver is not read (§5.2.2)
+    credit_after_resume: bool = True  # False: a paused stream's credit is dropped, its window stays closed
+    refuse_push_with_rst: bool = True  # False: a push the application refuses gets no RST_STREAM (§8.4.2)
+    decode_promise_on_reset: bool = True  # False: a promise on a stream we reset is not decoded (§4.3, §6.6)
+    reserved_limit: int | None = None  # misbehaviour (a number): replaces the scripted limit on reserved streams
     respect_max_frame_size: bool = True
     frame_size_limit: int = OUR_MAX_FRAME  # largest frame payload accepted (§4.2: our SETTINGS_MAX_FRAME_SIZE)
     respect_header_table_size: bool = True
@@ -133,6 +138,11 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "window-error-keep-open": replace(_GOOD, enforce_receive_window=True, close_after_goaway=False),
     "serial-uploads": replace(_GOOD, serial_uploads=True),
     "end-stream-waits-for-window": replace(_GOOD, end_stream_waits=True),
+    "stop-reading-while-paused": replace(_GOOD, read_while_paused=False),
+    "window-stays-closed-after-pause": replace(_GOOD, credit_after_resume=False),
+    "refuse-push-silently": replace(_GOOD, refuse_push_with_rst=False),
+    "skip-promise-on-reset-stream": replace(_GOOD, decode_promise_on_reset=False),
+    "no-reserved-limit": replace(_GOOD, reserved_limit=1 << 30),
     "ignore-max-frame-size": replace(_GOOD, respect_max_frame_size=False),
     "max-frame-off-by-one": replace(_GOOD, frame_size_limit=OUR_MAX_FRAME - 1),
     "ignore-header-table-size": replace(_GOOD, respect_header_table_size=False),
@@ -543,8 +553,8 @@ class Job:
             conns = list({id(t.conn): t.conn for t in live if t.conn is not None and not t.conn.dead}.values())
             wait = min(t.next_event() for t in live) - time.monotonic()
             ready = wait_readable([c.sock for c in conns], wait)
-            for c in conns:
-                if c.sock in ready:
+            for c in conns:   # misbehaviour stop-reading-while-paused: a paused receiver blocks its connection
+                if c.sock in ready and (self.b.read_while_paused or not any(t.paused for t in live if t.conn is c)):
                     c.receive()
 
     def _pace(self, t: Transfer, now: float) -> None:

@@ -630,7 +630,8 @@ class H2Connection:
         self._check(promised % 2 == 0 and promised > self.last_promised, "PROTOCOL_ERROR",
                     f"PUSH_PROMISE of stream {promised}, not a new even stream id (§5.1.1, §6.6)")
         self.last_promised = max(self.last_promised, promised)
-        self._start_block(sid, fragment, flags & ~END_STREAM, ("push", promised))
+        skip = st == "reset-local" and not self.b.decode_promise_on_reset   # misbehaviour: HPACK out of step
+        self._start_block(sid, fragment, flags & ~END_STREAM, "dropped" if skip else ("push", promised))
 
     def _promised(self, sid: int, promised: int, raw_fields) -> None:
         """§8.4: a valid promise reserves the stream until its response, unless the application
@@ -642,14 +643,16 @@ class H2Connection:
         reserved = sum(1 for i, st in self.state.items() if i % 2 == 0 and st == "open"
                        and not self.streams[i].got_final)
         code = ("PROTOCOL_ERROR" if problem and self.v else
-                "ENHANCE_YOUR_CALM" if reserved >= MAX_RESERVED else None)
+                "ENHANCE_YOUR_CALM" if reserved >= (self.b.reserved_limit or MAX_RESERVED) else None)
         if code:
             self.note(f"stream error {code} on promised stream {promised}: {problem or 'too many reserved'}")
             return self._send(RstStreamFrame(promised, error_code=self._err(code)))
         usable = not problem and self._state(sid) == "open" and self._mine(parent)   # naive: refuses a bad one
         pushed = self.push(parent, fields) if usable else None
         if pushed is None:                        # refused by the application, or its stream is gone
-            return self._send(RstStreamFrame(promised, error_code=ErrorCodes.CANCEL))
+            if self.b.refuse_push_with_rst:       # (misbehaviour refuse-push-silently: left reserved)
+                self._send(RstStreamFrame(promised, error_code=ErrorCodes.CANCEL))
+            return
         s = self.streams[promised] = Stream(promised, pushed, self.initial_window)
         s.local_ended = True                      # reserved (remote): nothing for us to send
         self.state[promised] = "open"
@@ -824,6 +827,8 @@ class H2Connection:
         self.unacked = 0
         for s in self.streams.values():
             if s.transfer.paused:                 # a paused receiver gives no credit until it resumes
+                if not self.b.credit_after_resume:  # misbehaviour: ... nor after it
+                    s.unacked = 0
                 continue
             if s.unacked and self.b.send_window_update and self.state[s.id] == "open":
                 self._send(WindowUpdateFrame(s.id, window_increment=s.unacked))
