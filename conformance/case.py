@@ -78,6 +78,8 @@ class Job:
     push: str | None = None             # "accept" or "refuse": the application's answer to pushes
     resolve: str | None = None          # a host name the URLs use, resolved to the server (SNI cases)
 
+    hygiene: bool = False               # the harness counts the client's sockets after the job
+
     def __post_init__(self):
         if self.phases and sum(n for _, n in self.phases) != len(self.requests):
             raise CaseDefinitionError(f"the phases {self.phases} do not add up to "

@@ -11,6 +11,7 @@ from typing import Protocol
 from servers.observations import Observations
 from servers.transport import ServerSet
 
+from . import procfs
 from .case import Case, Level
 from .clients.process import AdapterError, Reply
 from .reports.curlcmd import curl_command, curl_family
@@ -26,6 +27,8 @@ class Client(Protocol):
     hello: dict | None
 
     def run(self, job: dict, bound_s: float) -> Reply: ...
+
+    def pids(self) -> list[int]: ...   # the client's processes, for hygiene jobs
 
 
 @dataclass
@@ -87,7 +90,7 @@ def run_case(case: Case, servers: ServerSet, client: Client, client_name: str) -
     else:
         hosted = servers.host(case.scenario(), secure=case.transport != "h2c")
     phases["server_start"] = time.monotonic() - t0
-    reply, stderr = None, ""
+    reply, stderr, sockets = None, "", None
     try:
         job = case.request.to_json(case.id, hosted.url("").rstrip("/"), hosted.ca_file)
         curl = curl_command(job) if curl_family(client.hello) else None
@@ -99,6 +102,7 @@ def run_case(case: Case, servers: ServerSet, client: Client, client_name: str) -
             reply = Reply("error", detail=str(exc))
         phases["client"] = time.monotonic() - t1
         stderr = reply.stderr
+        sockets = _client_sockets(client, hosted.port) if case.request.hygiene else None
         t2 = time.monotonic()
         hosted.wait_closed(CLOSE_WAIT_S)
         phases["close_wait"] = time.monotonic() - t2
@@ -107,16 +111,23 @@ def run_case(case: Case, servers: ServerSet, client: Client, client_name: str) -
     result = CaseResult(case, Verdict(Outcome.ERROR), client_name, observations=observations,
                         stderr=stderr, phases={k: round(v, 4) for k, v in phases.items()},
                         job=job, curl=curl)
-    result.verdict = _judge(case, reply, result)
+    result.verdict = _judge(case, reply, result, sockets)
     result.seconds = time.monotonic() - t0
     return result
+
+
+def _client_sockets(client: Client, port: int) -> dict:
+    """What the client process still holds to the server once the job is over (R-HYG-1)."""
+    if "process-per-job" in capabilities(client):
+        return {"unmeasured": "the client ran in a process that ended with the job"}
+    return {"sockets": procfs.sockets_to(client.pids(), port)}
 
 
 _NOT_JUDGED = {"crash": Outcome.CRASH, "timeout": Outcome.TIMEOUT, "error": Outcome.ERROR,
                "unsupported": Outcome.UNSUPPORTED}
 
 
-def _judge(case: Case, reply: Reply, result: CaseResult) -> Verdict:
+def _judge(case: Case, reply: Reply, result: CaseResult, sockets: dict | None = None) -> Verdict:
     obs = result.observations
     if reply.kind in _NOT_JUDGED:
         return Verdict(_NOT_JUDGED[reply.kind], reason=reply.detail)
@@ -128,7 +139,7 @@ def _judge(case: Case, reply: Reply, result: CaseResult) -> Verdict:
     except (TypeError, KeyError) as exc:
         return Verdict(Outcome.ERROR, reason=f"adapter result has a malformed outcome: {exc}")
     result.client_trace = msg.get("trace") or "\n".join(o.trace for o in result.outcomes)
-    ev = Evidence(result.outcomes, obs, msg.get("pushed") or [])
+    ev = Evidence(result.outcomes, obs, msg.get("pushed") or [], sockets)
     info: dict = {"connections": len(obs.connections),
                   "client_goaway": [f.error_code for f in obs.frames("GOAWAY")],
                   "client_rst_stream": [f.error_code for f in obs.frames("RST_STREAM")]}

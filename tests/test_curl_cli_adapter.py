@@ -37,8 +37,8 @@ def test_hello_names_the_exact_curl_binary(adapter):
     assert client["version"] == version.splitlines()[0]
     assert f"libcurl/{client['libcurl']}" in client["version"]
     caps = set(hello["capabilities"])
-    assert caps <= CAPABILITIES | {"streaming-upload", "resolve"}
-    assert {"http1.1", "trace", "streaming-upload", "resolve"} <= caps
+    assert caps <= CAPABILITIES | {"streaming-upload", "resolve", "process-per-job"}
+    assert {"http1.1", "trace", "streaming-upload", "resolve", "process-per-job"} <= caps
     assert "tls-session-cache" not in caps   # fresh connections cannot share one
     has_h2 = "HTTP2" in client["features"]
     assert has_h2 == ("h2c" in caps) == ("parallel" in caps)

@@ -65,7 +65,7 @@ def hello() -> dict:
     features = next((line.split()[1:] for line in out.splitlines()
                      if line.startswith("Features:")), [])
     h2, tls = "HTTP2" in features, "SSL" in features
-    caps = ["http1.1", "trace", "streaming-upload", "resolve"]
+    caps = ["http1.1", "trace", "streaming-upload", "resolve", "process-per-job"]
     caps += ["h2", "alpn"] if h2 and tls else []
     caps += ["h2c", "parallel"] if h2 else []
     return {"type": "hello", "protocol": PROTOCOL,

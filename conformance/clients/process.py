@@ -14,6 +14,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from ..procfs import descendants
+
 PROTOCOLS = (1, 2)   # docs/clients.md: a protocol 1 adapter lacks the protocol 2 capabilities
 HELLO_TIMEOUT_S = 20.0
 
@@ -67,6 +69,10 @@ class ClientProcess:
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    def pids(self) -> list[int]:
+        """The adapter process and everything it started, while it runs."""
+        return [self._proc.pid, *descendants(self._proc.pid)] if self.alive() else []
 
     def close(self) -> None:
         proc, self._proc = self._proc, None

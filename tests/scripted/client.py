@@ -42,6 +42,7 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     respect_max_concurrent: bool = True
     honour_lowered_limit: bool = True  # False: a MAX_CONCURRENT_STREAMS below the current one is ignored (§5.1.2)
     respect_flow_control: bool = True
+    use_window_credit: bool = True   # False: the server's WINDOW_UPDATEs never add send credit (§6.9.1)
     send_window_update: bool = True
     iws_to_open_streams: bool = True  # False: a new INITIAL_WINDOW_SIZE only for streams opened later (§6.9.2)
     count_padding: bool = True       # False: padding left out of our flow-control accounting (§6.9.1)
@@ -66,16 +67,18 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     trim_headers_to_limit: bool = False  # misbehaviour: fields dropped until the request fits MAX_HEADER_LIST_SIZE
     rst_answer_rst: bool = False     # misbehaviour: answer RST_STREAM with RST_STREAM
     reject_closed_stream_frames: bool = False  # misbehaviour: late WINDOW_UPDATE/RST_STREAM = STREAM_CLOSED (§5.1)
+    answer_after_reset: bool = False  # misbehaviour: frames on a stream we reset get RST_STREAM(STREAM_CLOSED) (§5.1)
+    decode_closed_blocks: bool = True  # False: field blocks on streams no longer open are dropped undecoded (§4.3)
     strip_connection_headers: bool = True
     edit_request: Callable[[list], list] | None = None  # misbehaviour: rewrites the request fields
     stream_id_step: int = 2          # 0: every request on stream 1 (§5.1.1)
+    interleave_blocks: bool = False  # misbehaviour: our CONTINUATIONs wait until the other new streams' HEADERS (§4.3)
     send_preface: bool = True        # False: no magic and no SETTINGS at the start
     wait_settings_ack: bool = False  # misbehaviour: no request before our SETTINGS are ACKed
     report_truncated_as_ok: bool = False
     ok_on_timeout: bool = False      # misbehaviour: a transfer that timed out is reported as a 200
     settle_before_eof: bool = True   # False: an EOF read with the end of a response fails it
     upload_reset_fails: bool = False  # misbehaviour: RST_STREAM(NO_ERROR) before the upload ended fails it (§8.1)
-    corrupt_body: bool = False       # misbehaviour: reports a wrong body_sha256
     wait_server_settings: bool = False
     rejected_frames: frozenset = frozenset()  # misbehaviour: frame type names (or "UNKNOWN") = PROTOCOL_ERROR
     reject_undefined_flags: bool = False  # misbehaviour: flags a type does not define = PROTOCOL_ERROR (§4.1)
@@ -86,6 +89,9 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     self_dependency_error: bool = False  # RFC 7540 §5.3.1 (conforming alternative): a HEADERS that depends on
     #                                      its own stream is a stream error PROTOCOL_ERROR
     max_continuations: int | None = None  # misbehaviour: more CONTINUATIONs per block = ENHANCE_YOUR_CALM
+    end_stream_at_headers: bool = False  # misbehaviour: END_STREAM ends the stream before its CONTINUATIONs (§6.2)
+    oversized_stream_error: bool = False  # misbehaviour: a field list over our limit is a stream error and its
+    #                                       decoding stops there, leaving the table out of step (§10.5.1)
     small_data_limit: int | None = None  # misbehaviour: more consecutive DATA < 16 octets = ENHANCE_YOUR_CALM
     mix_streams: bool = False        # misbehaviour: DATA goes to the most recently opened transfer
     skip_informational: bool = True  # False: a 1xx HEADERS is taken as the final response (§8.1)
@@ -97,14 +103,33 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     hpack_inserts: str = "incremental"  # RFC 7541 §6.2: which literals enter the dynamic table; "nothing"
     #                                     and "all" (also without/never indexing) are misbehaviours
     accept_huffman: bool = True      # False: a Huffman-coded string is a COMPRESSION_ERROR (RFC 7541 §5.2)
+    hpack_quirk: str | None = None   # misbehaviours (RFC 7541): "reject-oversize-entry" (§4.4), "evict-before-name"
+    #                                  (§4.4), "reject-duplicates" (§2.3.2)
+    header_table_size: int = 4096    # our SETTINGS_HEADER_TABLE_SIZE; below 4096 it binds once the server ACKs (§4.3.1)
+    table_limit: str = "ack"         # misbehaviours: "early" (binds before the ACK), "never" (not enforced)
+    never_index_inserted: bool = False  # misbehaviour: never-indexed sensitive fields still enter our encoder's table
     multiplex: bool = True           # False: in parallel mode every transfer opens its own connection
     close_on_error: bool = True      # False: after our own GOAWAY the connection stays in use (§5.4.1)
     close_after_goaway: bool = True  # False: after our own GOAWAY the socket stays open, unused (§5.4.1)
+    goaway_on_close: bool = True     # False: a healthy connection is closed without GOAWAY(NO_ERROR) (§5.4.1, §6.8)
+    kill_siblings: bool = False      # a stream error also cancels every other stream, without a GOAWAY (§5.4.2: reported)
     goaway_names_client_stream: bool = False  # misbehaviour: GOAWAY's last-stream-id is our own last stream
     tls_versions: tuple = ("TLSv1_2", None)  # (minimum, maximum or None) TLS version; §9.2: 1.2 or newer
     ip_sni: bool = False             # misbehaviour: an IP-literal host goes out as SNI (RFC 6066 §3)
     retry_421: int = 0               # retries of a 421 on a new connection (RFC 9110 §15.5.20: MAY)
-    close_abandoned: bool = True     # False: a connection dropped after a failed transfer is never closed
+    retry_421_elsewhere: bool = True  # False: a 421 is retried on the connection that sent it
+    deliver_late_data: bool = False  # misbehaviour: DATA on a stream the server ended or reset joins its body (§5.1)
+    upload_after_reset: bool = False  # misbehaviour: the request body goes on after the server's RST_STREAM (§6.4)
+    unknown_code_fatal: bool = False  # misbehaviour: an error code §7 does not define = PROTOCOL_ERROR (§7)
+    reject_second_goaway: bool = False  # misbehaviour: a second GOAWAY = PROTOCOL_ERROR (§6.8)
+    reject_goaway_debug: bool = False  # misbehaviour: GOAWAY debug data = FRAME_SIZE_ERROR (§6.8)
+    max_settings_frames: int | None = None  # a limit (§10.5): more SETTINGS frames = ENHANCE_YOUR_CALM
+    decode_refused_blocks: bool = True  # False: a field block refused by a limit is never decoded (§10.5.1)
+    max_header_list: int = 1 << 20   # decoded field list limit (§10.5.1); 2^31 is none at all
+    resend_processed: bool = False   # misbehaviour: a request the server may have processed goes again (§8.7)
+    lowercase_names: bool = True     # False: request field names keep the application's case (§8.2)
+    reassemble_data: bool = True     # False: each DATA frame replaces the body so far (§6.1)
+    offer_h2: bool = True            # False: ALPN offers only http/1.1 (§3.2)
 
 
 _GOOD = Behaviour()
@@ -130,6 +155,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "ignore-max-concurrent": replace(_GOOD, respect_max_concurrent=False, wait_server_settings=True),
     "ignore-lowered-max-concurrent": replace(_GOOD, honour_lowered_limit=False),
     "ignore-flow-control": replace(_GOOD, respect_flow_control=False),
+    "ignore-window-credit": replace(_GOOD, use_window_credit=False),
     "no-window-update": replace(_GOOD, send_window_update=False),
     "iws-new-streams-only": replace(_GOOD, iws_to_open_streams=False),
     "padding-not-counted": replace(_GOOD, count_padding=False),
@@ -155,15 +181,17 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "trim-to-header-list-size": replace(_GOOD, trim_headers_to_limit=True),
     "rst-answer-rst": replace(_GOOD, rst_answer_rst=True),
     "reject-closed-stream-frames": replace(_GOOD, reject_closed_stream_frames=True),
+    "answer-frames-after-reset": replace(_GOOD, answer_after_reset=True),
+    "hpack-skip-closed-blocks": replace(_GOOD, decode_closed_blocks=False),
     "keep-connection-headers": replace(_GOOD, strip_connection_headers=False),
     "duplicate-path": replace(_GOOD, edit_request=checks.duplicate_path),
     "host-not-authority": replace(_GOOD, edit_request=checks.host_not_authority),
     "reuse-stream-id": replace(_GOOD, stream_id_step=0),
+    "interleave-field-blocks": replace(_GOOD, interleave_blocks=True),
     "truncated-ok": replace(_GOOD, report_truncated_as_ok=True),
     "ok-on-timeout": replace(_GOOD, ok_on_timeout=True),
     "close-fails-complete": replace(_GOOD, settle_before_eof=False),
     "upload-reset-fails": replace(_GOOD, upload_reset_fails=True),
-    "corrupt-body": replace(_GOOD, corrupt_body=True),
     "stream-as-connection": replace(_GOOD, stream_errors_as_connection_errors=True),
     "no-preface": replace(_GOOD, send_preface=False),
     "wait-for-settings-ack": replace(_GOOD, wait_settings_ack=True),
@@ -177,6 +205,8 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "no-priority-flag": replace(_GOOD, skip_priority_fields=False),
     "reject-self-dependency": replace(_GOOD, self_dependency_error=True),
     "continuation-limit": replace(_GOOD, max_continuations=8),
+    "end-stream-before-continuation": replace(_GOOD, end_stream_at_headers=True),
+    "oversized-stream-error": replace(_GOOD, oversized_stream_error=True),
     "small-frame-limit": replace(_GOOD, small_data_limit=8),
     "mix-streams": replace(_GOOD, mix_streams=True),
     "final-1xx": replace(_GOOD, skip_informational=False),
@@ -188,21 +218,43 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "hpack-no-dynamic-table": replace(_GOOD, hpack_inserts="nothing"),
     "hpack-index-all": replace(_GOOD, hpack_inserts="all"),
     "no-huffman": replace(_GOOD, accept_huffman=False),
+    "hpack-reject-oversize-entry": replace(_GOOD, hpack_quirk="reject-oversize-entry"),
+    "hpack-evict-before-name": replace(_GOOD, hpack_quirk="evict-before-name"),
+    "hpack-reject-duplicates": replace(_GOOD, hpack_quirk="reject-duplicates"),
+    "small-header-table": replace(_GOOD, header_table_size=256),
+    "small-table-early": replace(_GOOD, header_table_size=256, table_limit="early"),
+    "small-table-unenforced": replace(_GOOD, header_table_size=256, table_limit="never"),
+    "hpack-never-indexed-inserted": replace(_GOOD, never_index_inserted=True),
     "no-multiplex": replace(_GOOD, multiplex=False),
     "reuse-after-error": replace(_GOOD, close_on_error=False),
     "keep-open-after-goaway": replace(_GOOD, close_after_goaway=False),
+    "silent-close": replace(_GOOD, goaway_on_close=False),
+    "kill-siblings": replace(_GOOD, kill_siblings=True),
     "goaway-last-client-stream": replace(_GOOD, goaway_names_client_stream=True),
     "tls-max-1.1": replace(_GOOD, tls_versions=("TLSv1", "TLSv1_1")),
     "tls13-only": replace(_GOOD, tls_versions=("TLSv1_3", None)),
     "ip-sni": replace(_GOOD, ip_sni=True),
     "retry-421": replace(_GOOD, retry_421=1),
     "retry-421-forever": replace(_GOOD, retry_421=1000),
-    "leak-abandoned-connections": replace(_GOOD, close_abandoned=False),
+    "retry-421-same-connection": replace(_GOOD, retry_421=1, retry_421_elsewhere=False),
+    "deliver-late-data": replace(_GOOD, deliver_late_data=True),
+    "upload-after-reset": replace(_GOOD, upload_after_reset=True),
+    "unknown-code-fatal": replace(_GOOD, unknown_code_fatal=True),
+    "reject-second-goaway": replace(_GOOD, reject_second_goaway=True),
+    "reject-goaway-debug-data": replace(_GOOD, reject_goaway_debug=True),
+    "settings-limit": replace(_GOOD, max_settings_frames=100),              # allowed by §10.5
+    "settings-limit-reuse": replace(_GOOD, max_settings_frames=100, close_on_error=False),
+    "continuation-limit-undecoded": replace(_GOOD, max_continuations=8, decode_refused_blocks=False),
+    "no-header-list-limit": replace(_GOOD, max_header_list=1 << 31),
+    "resend-processed": replace(_GOOD, resend_processed=True),
+    "keep-name-case": replace(_GOOD, lowercase_names=False),
+    "last-data-frame-only": replace(_GOOD, reassemble_data=False),
+    "no-h2-in-alpn": replace(_GOOD, offer_h2=False),
 }
 
 VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
-# Misbehaviour leak-abandoned-connections: connections the job forgot, still open; the next job
-# closes them, so the leak outlives its own case and no longer.
+# Misbehaviour keep-open-after-goaway: connections left open after our own GOAWAY outlive the job;
+# the next job closes them, so the leak outlives its own case and no longer.
 _LEAKED: list = []
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
@@ -328,6 +380,10 @@ class Transfer:
         if self.conn is not None:
             self.conn.body_grew(self, before)
 
+    def drop_body(self) -> None:
+        """Misbehaviour last-data-frame-only: forget the octets received so far."""
+        self.hash, self.body_len = hashlib.sha256(), 0
+
     def succeed(self) -> None:
         if not self.done:
             self._finish(True)
@@ -396,8 +452,6 @@ class Transfer:
     def outcome(self) -> dict:
         trace = "\n".join(self.notes + [line for c in self.used for line in c.trace])
         digest = self.hash.digest()
-        if self.b.corrupt_body:                    # misbehaviour: every bit of the hash flipped
-            digest = bytes(x ^ 0xff for x in digest)
         return {"ok": self.ok, "error": self.error, "status": self.status,
                 "http_version": self.http_version, "headers": self.resp_headers,
                 "trailers": self.trailers, "body_len": self.body_len, "body_sha256": digest.hex(),
@@ -485,8 +539,6 @@ class Job:
                     continue
                 for t in (self.transfers[i] for i in group):
                     self.drive([t])
-                    if not t.ok and not self.b.close_abandoned:
-                        self._abandon(t)
                     if not self._may_reuse():
                         self._close_all()
         finally:
@@ -507,14 +559,6 @@ class Job:
     def _may_reuse(self) -> bool:
         return ((self.connection == "reuse" or not self.b.honour_fresh)
                 and (self.b.multiplex if self.mode == "parallel" else self.b.reuse_connection))
-
-    def _abandon(self, t: Transfer) -> None:
-        """Misbehaviour: drop the failed transfer's live connection without closing it."""
-        for c in t.used:
-            if c in self.conns and not c.dead:
-                self.conns.remove(c)
-                _LEAKED.append(c)
-                t.note(f"misbehaviour: abandoning connection {c.label} without closing it")
 
     def _close_all(self) -> None:
         for c in self.conns:
@@ -578,7 +622,8 @@ class Job:
                         t.note(f"reusing connection {c.label}")
                         return c.enqueue(t)
         t.force_new = False
-        alpn = ("http/1.1",) if h1 else ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",)
+        alpn = ("http/1.1",) if h1 or not self.b.offer_h2 else (
+            ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",))
         try:
             sock, key, timings = connect(t.host, t.port, self.tls if t.scheme == "https" else None, alpn, t.deadline,
                                          self.resolve.get((t.host, t.port)))

@@ -16,7 +16,7 @@ from h2.errors import ErrorCodes
 from hpack import Decoder, Encoder
 from hpack.exceptions import HPACKDecodingError, HPACKError, OversizedHeaderListError
 from hpack.hpack import decode_integer
-from hpack.table import HeaderTable
+from hpack.table import HeaderTable, table_entry_size
 from hyperframe.frame import (ContinuationFrame, DataFrame, GoAwayFrame, HeadersFrame, PingFrame,
                               RstStreamFrame, SettingsFrame, WindowUpdateFrame)
 
@@ -87,20 +87,52 @@ class _NoInsertTable(HeaderTable):
         pass                                      # misbehaviour hpack-no-dynamic-table: nothing enters
 
 
+class _QuirkTable(HeaderTable):
+    """Misbehaviours that refuse valid insertions (RFC 7541 §4.4, §2.3.2)."""
+
+    def __init__(self, quirk: str):
+        super().__init__()
+        self.quirk = quirk
+
+    def add(self, name: bytes, value: bytes) -> None:
+        if self.quirk == "reject-oversize-entry" and table_entry_size(name, value) > self.maxsize:
+            raise HPACKDecodingError("misbehaviour: an entry larger than the table is an error")
+        if self.quirk == "reject-duplicates" and (name, value) in self.dynamic_entries:
+            raise HPACKDecodingError("misbehaviour: a duplicate table entry is an error")
+        super().add(name, value)
+
+
 class FieldDecoder(Decoder):
     """hpack's Decoder with the HPACK knobs of a Behaviour (hpack_inserts, accept_huffman)."""
 
     def __init__(self, behaviour):
-        super().__init__(max_header_list_size=1 << 20)
+        super().__init__(max_header_list_size=behaviour.max_header_list)
         self.max_allowed_table_size = OUR_TABLE_SIZE
         self.inserts, self.huffman = behaviour.hpack_inserts, behaviour.accept_huffman
+        self.quirk = behaviour.hpack_quirk
         if self.inserts == "nothing":
             self.header_table = _NoInsertTable()
+        elif self.quirk:
+            self.header_table = _QuirkTable(self.quirk)
+        if behaviour.table_limit == "early":      # misbehaviour: our lower size binds before the ACK
+            self.bind_table_size(behaviour.header_table_size)
+            self.header_table_size = behaviour.header_table_size
+
+    def bind_table_size(self, size: int) -> None:
+        """§4.3.1: our SETTINGS_HEADER_TABLE_SIZE holds from the server's ACK; a lower one must be
+        signalled at the start of the next block (hpack checks the table ends within the limit)."""
+        self.max_allowed_table_size = min(size, self.max_allowed_table_size)
 
     def _decode_literal(self, data, should_index):
         if not self.huffman and huffman_coded(bytes(data), 6 if should_index else 4):
             raise HPACKDecodingError("misbehaviour: rejecting a Huffman-coded string literal")
-        return super()._decode_literal(data, should_index)
+        result = super()._decode_literal(data, should_index)
+        if self.quirk == "evict-before-name" and should_index and data[0] & 0x3F:
+            index = decode_integer(bytes(data), 6)[0]   # now one further down, after the insert
+            if index > len(HeaderTable.STATIC_TABLE) and \
+                    index - len(HeaderTable.STATIC_TABLE) >= len(self.header_table.dynamic_entries):
+                raise HPACKDecodingError(f"misbehaviour: evicted first, so name index {index} is gone")
+        return result
 
     def _decode_literal_no_index(self, data):
         header, consumed = super()._decode_literal_no_index(data)
@@ -157,15 +189,19 @@ class H2Connection:
         self.recv_window = 65535                 # our connection window for the server's DATA
         self.peer_header_list: int | None = None  # the server's SETTINGS_MAX_HEADER_LIST_SIZE
         self.block: list | None = None           # [stream, fragments, end_stream, kind] inside a field block
+        self.deferred: list = []                 # interleave-field-blocks: CONTINUATIONs held back
         self.seen_first = self.got_settings = self.settings_acked = False
         self.continuations = 0                   # CONTINUATION frames in the current field block
+        self.settings_frames = 0                 # SETTINGS frames received (max_settings_frames)
         self.goaway: int | None = None
         self.dead = self.send_failed = self.gave_up = False
         if behaviour.send_preface:               # §3.4: the magic, then SETTINGS
             self.out += PREFACE
             self.note("> PREFACE")
-            self._send(SettingsFrame(0, settings={checks.ENABLE_PUSH: 0 if push is None else 1,
-                                                  **dict(self.b.own_settings)}))
+            ours = {checks.ENABLE_PUSH: 0 if push is None else 1, **dict(self.b.own_settings)}
+            if behaviour.header_table_size != OUR_TABLE_SIZE:
+                ours[checks.HEADER_TABLE_SIZE] = behaviour.header_table_size
+            self._send(SettingsFrame(0, settings=ours))
         self.flush()
 
     # -- bookkeeping -----------------------------------------------------------------
@@ -197,6 +233,13 @@ class H2Connection:
         """§5.1: WINDOW_UPDATE or RST_STREAM just after a stream closed is ignored."""
         if self.b.reject_closed_stream_frames:    # misbehaviour
             raise Violation("STREAM_CLOSED", f"misbehaviour: rejecting {what} on closed stream {sid}")
+        self._dropped(sid, what)
+
+    def _dropped(self, sid: int, what: str) -> None:
+        """§5.1: frames on a stream we reset are ignored; answer-frames-after-reset answers them."""
+        if self.b.answer_after_reset and self._state(sid) == "reset-local":
+            self.note(f"misbehaviour: answering {what} on stream {sid}, which we reset")
+            self._send(RstStreamFrame(sid, error_code=ErrorCodes.STREAM_CLOSED))
 
     def _mine(self, t) -> bool:
         return t.conn is self and not t.done
@@ -282,9 +325,13 @@ class H2Connection:
             limit = 0                             # misbehaviour: §6.5.3 does not ask to wait for the ACK
         while self.queue and self._active() < limit:
             self._open(self.queue.pop(0))
+        for frame in self.deferred:              # interleave-field-blocks: after every new HEADERS
+            self._send(frame)
+        self.deferred.clear()
+        sending = ("open", "closed", "reset-remote") if self.b.upload_after_reset else ("open", "closed")
         for s in self.streams.values():
             if (s.to_send or s.transfer.body_complete) and not s.local_ended and self.got_settings \
-                    and self.state[s.id] in ("open", "closed"):
+                    and self.state[s.id] in sending:
                 self._send_body(s)
                 if self.b.serial_uploads and s.to_send:   # misbehaviour: the next body waits for this one
                     break
@@ -303,16 +350,21 @@ class H2Connection:
     def _open(self, t) -> None:
         sid, self.next_id = self.next_id, self.next_id + self.b.stream_id_step   # §5.1.1: odd, increasing
         fields = checks.request_fields(t.method, t.url, t.headers, t.body if t.length_known else b"",
-                                       self.b.strip_connection_headers)
+                                       self.b.strip_connection_headers, self.b.lowercase_names)
         if self.b.edit_request:
             fields = self.b.edit_request(fields)
         if self.b.trim_headers_to_limit and self.peer_header_list is not None:   # misbehaviour
             fields = checks.trimmed(fields, self.peer_header_list)
+        block = self.encoder.encode(checks.mark_sensitive(fields))   # RFC 7541 §7.1.3
+        if self.b.never_index_inserted:          # misbehaviour: our table drifts from the server's
+            for name, value, sensitive in checks.mark_sensitive(fields):
+                if sensitive:
+                    self.encoder.header_table.add(name.encode(), value.encode())
         s = self.streams[sid] = Stream(sid, t, self.initial_window)
         self.state[sid] = "open"
         t.attach(self, sid)
         s.local_ended = not s.to_send and t.body_complete and t.request_trailers is None
-        self._send_block(sid, self.encoder.encode(fields), s.local_ended)
+        self._send_block(sid, block, s.local_ended)
 
     def _send_block(self, sid: int, block: bytes, end_stream: bool) -> None:
         """HEADERS, and CONTINUATION for what does not fit the peer's MAX_FRAME_SIZE."""
@@ -321,7 +373,11 @@ class H2Connection:
         flags = ["END_STREAM"] if end_stream else []
         self._send(HeadersFrame(sid, data=parts[0], flags=flags + (["END_HEADERS"] if len(parts) == 1 else [])))
         for i, part in enumerate(parts[1:], 2):
-            self._send(ContinuationFrame(sid, data=part, flags=["END_HEADERS"] if i == len(parts) else []))
+            frame = ContinuationFrame(sid, data=part, flags=["END_HEADERS"] if i == len(parts) else [])
+            if self.b.interleave_blocks:
+                self.deferred.append(frame)
+            else:
+                self._send(frame)
 
     def _send_body(self, s: Stream) -> None:
         t = s.transfer
@@ -482,9 +538,13 @@ class H2Connection:
             self.unacked += counted
         if self.b.enforce_receive_window:         # §6.9.1 MAY: DATA beyond our windows is an error
             self._take_window(sid, counted)
-        if not self._check(st != "idle", "PROTOCOL_ERROR", f"DATA on idle stream {sid} (§5.1)") \
-                or st == "reset-local":           # §5.1: frames on streams we reset are ignored
+        if not self._check(st != "idle", "PROTOCOL_ERROR", f"DATA on idle stream {sid} (§5.1)"):
             return
+        if st == "reset-local":                   # §5.1: frames on streams we reset are ignored
+            return self._dropped(sid, "DATA")
+        if self.b.deliver_late_data and st in ("closed", "reset-remote") and data is not None:
+            self.note(f"misbehaviour: DATA on closed stream {sid} joins its body")
+            return self.streams[sid].transfer.add_body(data)
         if not self._check(st == "open", "STREAM_CLOSED", f"DATA on closed stream {sid} (§5.1)", sid) \
                 or data is None:
             return
@@ -497,7 +557,10 @@ class H2Connection:
             raise Violation("ENHANCE_YOUR_CALM", f"misbehaviour: more than {self.b.small_data_limit} "
                             "consecutive DATA frames under 16 octets", sid)
         # misbehaviour mix-streams: the body goes to the most recently opened transfer
-        (self.streams[max(self.streams)] if self.b.mix_streams else s).transfer.add_body(data)
+        target = (self.streams[max(self.streams)] if self.b.mix_streams else s).transfer
+        if not self.b.reassemble_data:            # misbehaviour: only the last DATA frame counts
+            target.drop_body()
+        target.add_body(data)
         if s.content_length is not None and not s.no_body:
             self._check(s.received <= s.content_length, "PROTOCOL_ERROR",
                         f"more DATA than content-length {s.content_length} (§8.1.1)", sid)
@@ -530,6 +593,7 @@ class H2Connection:
                 and self._check(sid in self.state, "PROTOCOL_ERROR", f"RST_STREAM on idle stream {sid} (§6.4)")):
             return
         name = code_name(struct.unpack("!L", payload)[0])
+        self._unknown_code(name, "RST_STREAM")
         if self._closed(sid):
             self._late(sid, "RST_STREAM")
         if self.state[sid] not in ("open", "closed"):
@@ -559,10 +623,15 @@ class H2Connection:
         if flags & ACK:
             self._check(not payload, "FRAME_SIZE_ERROR", "SETTINGS ACK with a payload (§6.5)")
             self.settings_acked = True
+            if self.b.table_limit == "ack":
+                self.decoder.bind_table_size(self.b.header_table_size)
             return
         if not self._check(len(payload) % 6 == 0, "FRAME_SIZE_ERROR",
                            f"SETTINGS length {len(payload)} not a multiple of 6 (§6.5)"):
             return
+        self.settings_frames += 1
+        if self.b.max_settings_frames is not None and self.settings_frames > self.b.max_settings_frames:
+            raise Violation("ENHANCE_YOUR_CALM", f"more than {self.b.max_settings_frames} SETTINGS frames (§10.5)")
         pairs = [struct.unpack_from("!HL", payload, i) for i in range(0, len(payload), 6)]
         unknown = [ident for ident, _ in pairs if ident not in checks.KNOWN_SETTINGS]
         if unknown and self.b.reject_unknown_settings:
@@ -672,6 +741,11 @@ class H2Connection:
             return
         last, code = struct.unpack_from("!LL", payload)
         last, name = last & 0x7fffffff, code_name(code)
+        self._unknown_code(name, "GOAWAY")
+        if self.b.reject_second_goaway and self.goaway is not None:
+            raise Violation("PROTOCOL_ERROR", "misbehaviour: rejecting a second GOAWAY")
+        if self.b.reject_goaway_debug and len(payload) > 8:
+            raise Violation("FRAME_SIZE_ERROR", "misbehaviour: rejecting GOAWAY debug data")
         self.goaway = last if self.goaway is None else min(self.goaway, last)
         for s in self.streams.values():
             t = s.transfer
@@ -691,13 +765,17 @@ class H2Connection:
         if self.b.honour_goaway:
             self._release_queue()
 
+    def _unknown_code(self, name: str, frame: str) -> None:
+        if self.b.unknown_code_fatal and name.startswith("0x"):   # misbehaviour: §7 says no special treatment
+            raise Violation("PROTOCOL_ERROR", f"misbehaviour: rejecting {frame} with unknown code {name}")
+
     def _on_window_update(self, flags, sid, payload):
         if not self._check(len(payload) == 4, "FRAME_SIZE_ERROR", f"WINDOW_UPDATE of length {len(payload)} (§6.9)"):
             return
         inc = struct.unpack("!L", payload)[0] & 0x7fffffff
         if sid == 0:
             if self._check(inc != 0, "PROTOCOL_ERROR", "WINDOW_UPDATE increment 0 on the connection (§6.9)"):
-                self.conn_window += inc
+                self.conn_window += inc if self.b.use_window_credit else 0   # misbehaviour: credit ignored
                 self._check(self.conn_window <= self._window_limit(), "FLOW_CONTROL_ERROR",
                             "connection window above 2^31-1 (§6.9.1)")
             return
@@ -708,7 +786,7 @@ class H2Connection:
             return self._late(sid, "WINDOW_UPDATE")
         if self._check(inc != 0, "PROTOCOL_ERROR", f"WINDOW_UPDATE increment 0 on stream {sid} (§6.9)", sid):
             s = self.streams[sid]
-            s.window += inc
+            s.window += inc if self.b.use_window_credit else 0
             self._check(s.window <= self._window_limit(), "FLOW_CONTROL_ERROR", f"stream {sid} window above 2^31-1 (§6.9.1)", sid)
 
     def _on_continuation(self, flags, sid, payload):
@@ -721,6 +799,8 @@ class H2Connection:
         blk[1] += payload
         self.continuations += 1
         if self.b.max_continuations is not None and self.continuations == self.b.max_continuations + 1:
+            if not self.b.decode_refused_blocks:  # misbehaviour: the header table falls out of step
+                blk[3] = "dropped"
             raise Violation("ENHANCE_YOUR_CALM", f"misbehaviour: more than {self.b.max_continuations} "
                             "CONTINUATION frames in one field block", sid)
         if len(blk[1]) > MAX_FIELD_BLOCK and not self._check(False, "ENHANCE_YOUR_CALM",
@@ -737,6 +817,10 @@ class H2Connection:
     def _start_block(self, sid, fragment, flags, kind):
         self.block = [sid, bytearray(fragment), bool(flags & END_STREAM), kind]
         self.continuations = 0
+        if self.b.end_stream_at_headers and flags & END_STREAM and not flags & END_HEADERS \
+                and self._state(sid) == "open":   # misbehaviour: §6.2 ends the stream with its block
+            self.note(f"misbehaviour: stream {sid} ends before its CONTINUATION frames")
+            self.state[sid] = "closed"
         if flags & END_HEADERS:
             self._end_block()
 
@@ -745,9 +829,14 @@ class H2Connection:
         self.block = None
         if kind == "dropped":
             return
+        if not self.b.decode_closed_blocks and self._state(sid) in ("closed", "reset-local", "reset-remote"):
+            self.note(f"misbehaviour: field block on stream {sid} dropped without decoding")
+            return
         try:                                      # always decode, also on reset streams (§4.3)
             fields = self.decoder.decode(bytes(block), raw=True)
         except OversizedHeaderListError as exc:
+            if self.b.oversized_stream_error and sid in self.state:   # misbehaviour: decoding stopped
+                raise Violation("ENHANCE_YOUR_CALM", f"misbehaviour: field list too large: {exc}", sid)
             self._check(False, "ENHANCE_YOUR_CALM", f"decoded field list too large: {exc} (§10.5.1)")
             return
         except (HPACKError, ValueError, IndexError) as exc:
@@ -756,6 +845,8 @@ class H2Connection:
         if isinstance(kind, tuple):               # ("push", promised stream)
             return self._promised(sid, kind[1], fields)
         st = self._state(sid)
+        if st == "reset-local" and kind != "push":
+            self._dropped(sid, "HEADERS")
         if kind == "push" or st in ("idle", "reset-local"):
             return
         if not self._check(st == "open", "STREAM_CLOSED", f"HEADERS on closed stream {sid} (§5.1)", sid):
@@ -769,7 +860,8 @@ class H2Connection:
             status = checks.status_of(fields)
             informational = status is not None and 100 <= status < 200
             if problem is None and informational:
-                problem = ("101 Switching Protocols over HTTP/2 (§8.6)" if status == 101 else
+                problem = ("101 Switching Protocols over HTTP/2 (§8.6)"    # final-1xx: just another 1xx
+                           if status == 101 and self.b.skip_informational else
                            f"informational {status} with END_STREAM (§8.1)" if end_stream else None)
             self._check(problem is None, "PROTOCOL_ERROR", f"malformed response: {problem}", s.id)
             if informational and not end_stream:
@@ -814,6 +906,7 @@ class H2Connection:
                     and not s.transfer.paused:
                 if s.transfer.status == 421 and s.transfer.retry(   # RFC 9110 §15.5.20: MAY retry elsewhere
                         "421 Misdirected Request: another connection", self.b.retry_421):
+                    s.transfer.force_new = self.b.retry_421_elsewhere
                     continue
                 s.transfer.succeed()
                 if self.remember:
@@ -863,6 +956,12 @@ class H2Connection:
         t = self.streams[sid].transfer
         if self._mine(t) and t.stream == sid:
             t.fail("stream", code, f"stream error {code} on stream {sid}: {message}")
+        if self.b.kill_siblings:                  # reported, not forbidden: §5.4.2 has no keyword for it
+            for other in self.streams.values():
+                if other.id != sid and self.state[other.id] in ("open", "closed") and self._mine(other.transfer):
+                    self._send(RstStreamFrame(other.id, error_code=ErrorCodes.CANCEL))
+                    self.state[other.id] = "reset-local"
+                    other.transfer.fail("stream", "CANCEL", f"cancelled with stream {sid}'s error")
 
     def _connection_error(self, code: str, message: str) -> None:
         """§5.4.1: GOAWAY(last stream id we processed from the server: 0 unless we took a push), then close."""
@@ -887,6 +986,9 @@ class H2Connection:
         for s in self.streams.values():
             t = s.transfer
             if self._mine(t) and t.stream == s.id:
+                if self.b.resend_processed and not s.got_final and t.retry(f"misbehaviour: {why}, sending "
+                                                                          "the request again"):
+                    continue
                 t.truncated("recv", "CONNECTION_CLOSED", f"{why} before stream {s.id} completed",
                             allowed=s.got_final)
         self._shutdown("recv", "CONNECTION_CLOSED", why)
@@ -906,8 +1008,9 @@ class H2Connection:
         """Close the socket; a healthy connection says GOAWAY(NO_ERROR) first (§6.8)."""
         if self.dead:
             return
-        if polite and not self.send_failed:
-            self._send(GoAwayFrame(0, last_stream_id=self.last_taken, error_code=ErrorCodes.NO_ERROR))
+        if polite and not self.send_failed and self.b.goaway_on_close:
+            last = max(self.streams, default=0) if self.b.goaway_names_client_stream else self.last_taken
+            self._send(GoAwayFrame(0, last_stream_id=last, error_code=ErrorCodes.NO_ERROR))
             self.flush()
         if self.remember:
             self.remember(self.sock)

@@ -272,12 +272,6 @@ def test_request_field_misbehaviours():
                                                  ("host", "127.0.0.1:1"), ("x-a", "1")]
 
 
-def test_corrupt_body_flips_the_hash(server, ca_file):
-    (o,) = run_job(job(ca_file, server.url("/ok")), BEHAVIOURS["corrupt-body"])["outcomes"]
-    assert o["ok"] and o["body_len"] == len(BODY)
-    assert o["body_sha256"] == bytes(x ^ 0xff for x in hashlib.sha256(BODY).digest()).hex()
-
-
 def test_adapter_process(server, ca_file):
     """python -m tests.scripted PROFILE speaks docs/clients.md on stdin/stdout."""
     import json
