@@ -194,7 +194,8 @@ def _marker_delivered(ev):
     return ok, f"transfer 2 {o.summary()}, {MARKER[0]}: {got.get(MARKER[0])!r}"
 
 
-PUSH_ACCEPT = Job((Req("/"),), timeout_ms=1000, push="accept")
+# connection errors keep the 3000 ms default: libcurl 8 reports one about 1 s after its GOAWAY
+PUSH_ACCEPT = Job((Req("/"),), push="accept")
 
 
 CASES = [
@@ -359,7 +360,7 @@ CASES = [
         server="Answers /r/1; with /r/2 on the same connection sends PUSH_PROMISE(stream 2) on "
                "/r/1's closed stream, then answers /r/2.",
         scenario=lambda: Script(respond=promise_on(lambda req: 1 if req.path == "/r/2" else None)),
-        request=Job(gets(2).requests, timeout_ms=1000, push="accept"),
+        request=Job(gets(2).requests, push="accept"),
         expect=Exercised("/r/2 went on the connection of /r/1",
                          lambda ev: (len(ev.observations.connections) == 1,
                                      f"{len(ev.observations.connections)} connection(s)"))
