@@ -1,5 +1,6 @@
-"""RFC 9113 §5.2 flow control: the client's receive windows (bodies beyond them) and its uploads
-(§5.2.1). The upload server and its checks serve the §6.9 and §6.8 upload cases too.
+"""RFC 9113 §5.2 flow control: the client's receive windows (bodies beyond them), a receiver the
+application pauses (§5.2.2; curl#16955, curl#10988, curl#4939; the adapter's `pause`) and its
+uploads (§5.2.1). The upload server and its checks serve the §6.9 and §6.8 upload cases too.
 
 Downloads: the server sizes the body from the windows the client opened, so only credit the
 client gives back while it reads (a replenishing WINDOW_UPDATE) lets the body complete.
@@ -13,10 +14,10 @@ the connection (65535 plus updates on stream 0).
 import hashlib
 
 from conformance.case import MUST, Case, Job, Req, get
-from conformance.verdicts import Custom, Exercised, Succeeds
+from conformance.verdicts import Custom, Exercised, Report, Sent, Succeeds
 from servers import frames as F
 from servers.reference import body_of_size
-from servers.scenario import Script, reply
+from servers.scenario import Script, body_for, reply
 
 UPLOAD = bytes(i % 239 for i in range(100000))     # beyond the 65535 default window
 STEP = 8192                                        # credit granted per WINDOW_UPDATE
@@ -210,7 +211,7 @@ def _window_violations(c) -> list[str]:
                 conn_credit += f.increment
             else:
                 credit[f.stream] = credit.get(f.stream, 0) + f.increment
-        elif who == "client" and f.type == "DATA":
+        elif who == "client" and f.type == "DATA" and f.length:   # an empty frame takes no window
             sent[f.stream] = sent.get(f.stream, 0) + f.length
             conn_sent += f.length
             iws = max([acked_iws] + [v for v in unacked if v is not None])
@@ -378,6 +379,55 @@ def download_case(which: str, cid: str, variant: str) -> Case:
     )
 
 
+# -- a receiver the application pauses (R-5.2-2, R-5.2-3) ---------------------------------
+class PausedReceiver(Script):
+    """Two parallel GETs. /a: its response at once, as far as the windows allow, then a PING. /b:
+    answered once that PING is ACKed (`gate`), else at once."""
+    PING = b"paused!!"
+
+    def __init__(self, a_body: bytes, b_body: bytes, gate: bool):
+        super().__init__()
+        self.a_body, self.b_body, self.gate = a_body, b_body, gate
+
+    def request_received(self, conn, req):
+        conn.state.setdefault("reqs", {})[req.path] = req
+        if req.path == "/a":
+            reply(body=self.a_body)(conn, req)
+            conn.send(F.ping(self.PING))
+        self.answer_b(conn)
+
+    def frame_received(self, conn, f):
+        if f.type == "PING" and f.has("ACK") and f.ping == self.PING:
+            conn.state["acked"] = True
+            self.answer_b(conn)
+
+    def answer_b(self, conn):
+        b = conn.state.get("reqs", {}).get("/b")
+        if b is not None and not conn.state.get("b_answered") and (conn.state.get("acked") or not self.gate):
+            conn.state["b_answered"] = True
+            reply(body=self.b_body)(conn, b)
+
+
+A_BODY, B_SMALL, B_LARGE = body_for("/a", 200000), body_for("/b", 2000), body_for("/b", 200000)
+PAUSE_MS = 200
+PARALLEL = frozenset({"h2", "parallel"})
+PAUSE_REGRESSIONS = "curl#16955, curl#10988, curl#4939"
+
+
+def paused_pair(pause: dict) -> Job:
+    """/a paused as `pause` says, /b beside it on the same connection."""
+    return Job((Req("/a", **pause), Req("/b")), mode="parallel", timeout_ms=1000)
+
+
+def _flowed_while_paused(ev):
+    """R-5.2-3 (reported): /b ended before /a's pause could have (it started with /a)."""
+    b = ev.outcomes[1]
+    total = (b.timings or {}).get("total_ms")
+    if not b.ok or total is None:
+        return f"/b {b.summary()}"
+    return "yes" if total < PAUSE_MS else f"no: /b took {total:.0f} ms, /a was paused {PAUSE_MS} ms"
+
+
 CASES = [
     download_case("stream", "9113/5.2/body-beyond-initial-window",
                   "a body beyond the stream window"),
@@ -397,5 +447,43 @@ CASES = [
         request=POST,
         expect=Succeeds() & WINDOW_KEPT & upload_on(0),
         bad={"ignore-flow-control": "window-kept"},
+    ),
+    Case(
+        id="9113/5.2/paused-transfer-keeps-reading",
+        level=MUST,
+        covers=("R-5.2-2", "R-5.2-1"),
+        regression=PAUSE_REGRESSIONS,
+        requirement="§5.2.2: while the application has paused one transfer, the client keeps "
+                    "reading and processing the connection's frames: a PING is answered and another "
+                    "stream's response arrives; after the unpause the paused stream gets credit "
+                    "again and its body, beyond the window, arrives byte-exact (no deadlock).",
+        server=f"Two parallel GETs: /a's {len(A_BODY)}-octet response (within the windows) and a PING "
+               f"right after it; /b is answered only once that PING is ACKed. The application pauses "
+               f"/a at its first body octets and resumes it when /b has ended.",
+        scenario=lambda: PausedReceiver(A_BODY, B_SMALL, gate=True),
+        request=paused_pair({"pause_after": 0, "resume_after": 1}),
+        needs=PARALLEL,
+        expect=Succeeds(bodies=[A_BODY, B_SMALL])
+        & Sent("PING", "a PING ACK while /a is paused", lambda f: f.has("ACK") and f.ping == PausedReceiver.PING),
+        bad={"stop-reading-while-paused": "succeeds", "window-stays-closed-after-pause": "succeeds"},
+    ),
+    Case(
+        id="9113/5.2/paused-transfer-other-streams-flow",
+        level=MUST,
+        covers=("R-5.2-3", "R-5.2-2"),
+        regression=PAUSE_REGRESSIONS,
+        level_note="Whether /b flows while /a is paused is reported (R-5.2-3, Y); the MUST is that "
+                   "both bodies arrive byte-exact once /a resumes (R-5.2-2).",
+        requirement="§5.2.2: flow control lets other streams carry on while one receiver is paused "
+                    "(reported: did /b, which needs credit, end during /a's pause?); after the "
+                    "unpause both bodies arrive byte-exact.",
+        server=f"Two parallel GETs answered at once within the windows: /a {len(A_BODY)} octets, /b "
+               f"{len(B_LARGE)} octets. The application pauses /a at its first body octets for "
+               f"{PAUSE_MS} ms.",
+        scenario=lambda: PausedReceiver(A_BODY, B_LARGE, gate=False),
+        request=paused_pair({"pause_after": 0, "pause_ms": PAUSE_MS}),
+        needs=PARALLEL,
+        expect=Succeeds(bodies=[A_BODY, B_LARGE]) & Report("flowed_while_paused", _flowed_while_paused),
+        bad={"window-stays-closed-after-pause": "succeeds"},
     ),
 ]

@@ -1,8 +1,9 @@
 """RFC 9113 §6.5 SETTINGS: the frame (§6.5), its values (§6.5.2), synchronisation (§6.5.3)."""
 import struct
 
-from conformance.case import MAY, MUST, Case, Job, Req, get
-from conformance.verdicts import AnyOf, ConnectionError, Ignored, Report, Succeeds
+from conformance.case import MAY, MUST, Case, Job, Req, get, gets
+from conformance.verdicts import (AnyOf, ConnectionError, Custom, Ignored, Report, Succeeds,
+                                  TransferSucceeds)
 from servers import frames as F
 from servers.scenario import Script, fault_then_reply, reply
 
@@ -34,6 +35,102 @@ def window_last_wins():
             conn.send(repeated)
         reply()(conn, req)
     return Script(respond=respond)
+
+
+def acks_awaited():
+    """After the request: an empty SETTINGS and SETTINGS(MAX_CONCURRENT_STREAMS=50); the response
+    goes out once the client has ACKed all three SETTINGS frames (the preface's included)."""
+    def respond(conn, req):
+        conn.send(F.settings() + F.settings({F.MAX_CONCURRENT_STREAMS: 50}))
+        conn.state["req"] = req
+
+    def on_frame(conn, f):
+        req = conn.state.get("req")
+        if req is not None and len(_acks(conn.record)) >= 3:
+            del conn.state["req"]
+            reply()(conn, req)
+    return Script(respond=respond, on_frame=on_frame)
+
+
+def _acks(c):
+    return [f for f in c.received if f.type == "SETTINGS" and f.has("ACK")]
+
+
+def _own_settings_well_formed(ev):
+    """§6.5, §6.5.2: the client's SETTINGS frames are on stream 0, made of 6-octet entries, and a
+    MAX_FRAME_SIZE it announces lies in [2^14, 2^24-1]."""
+    problems = []
+    for c in ev.observations.connections:
+        for f in c.received:
+            if f.type != "SETTINGS" or f.has("ACK"):
+                continue
+            if f.stream != 0 or f.length % 6:
+                problems.append(f"SETTINGS on stream {f.stream}, length {f.length}")
+            for name, value in f.settings or []:
+                if name == "MAX_FRAME_SIZE" and not 2 ** 14 <= value <= 2 ** 24 - 1:
+                    problems.append(f"MAX_FRAME_SIZE={value}")
+    return not problems, "; ".join(problems) or "every client SETTINGS frame is well formed"
+
+
+def _acks_well_formed(ev):
+    """§6.5: each ACK is on stream 0 with an empty payload; §6.5.3: one per server SETTINGS."""
+    problems, counts = [], []
+    for c in ev.observations.connections:
+        acks = _acks(c)
+        wanted = len([f for f in c.sent if f.type == "SETTINGS" and not f.has("ACK")])
+        counts.append(f"{len(acks)} ACK(s) for {wanted} SETTINGS")
+        problems += [f.describe() + f" length={f.length}" for f in acks if f.stream or f.length]
+        if len(acks) != wanted:
+            problems.append(f"connection #{c.index}: {len(acks)} ACK(s) for {wanted} SETTINGS frames")
+    return not problems, "; ".join(problems) or "; ".join(counts)
+
+
+def _advertised(ev):
+    """R-6.5-3 (reported): what the client announces, frame by frame, and anything a server
+    would have to refuse or that repeats within a frame."""
+    out = []
+    for c in ev.observations.connections:
+        for f in c.received:
+            if f.type == "SETTINGS" and not f.has("ACK"):
+                names = [n for n, _ in f.settings or []]
+                odd = sorted({n for n in names if names.count(n) > 1})
+                odd += [f"{n}={v}" for n, v in f.settings or []
+                        if (n == "ENABLE_PUSH" and v > 1) or (n == "INITIAL_WINDOW_SIZE" and v > 2 ** 31 - 1)]
+                out.append({"connection": c.index, "settings": dict(f.settings or []), "odd": odd})
+    return out
+
+
+BIG_VALUE = "b" * 2000
+HEADER_LIST_LIMIT = 1000
+
+
+def _request_as_given(ev):
+    """R-6.5.2-4: /r/2 goes out with the application's 2000-octet x-big field, or not at all (a
+    local failure); a request with the field dropped is neither."""
+    sent = [f for f in ev.observations.frames("HEADERS") if (":path", "/r/2") in (f.headers or [])]
+    if not sent:
+        return not ev.outcomes[1].ok, f"/r/2 never sent; transfer 2 {ev.outcomes[1].summary()}"
+    whole = ("x-big", BIG_VALUE) in (sent[0].headers or [])
+    return whole and ev.outcomes[1].ok, ("/r/2 sent with the whole x-big field" if whole else
+                                         "/r/2 sent without the application's x-big field") + \
+        f"; transfer 2 {ev.outcomes[1].summary()}"
+
+
+def _header_list_reaction(ev):
+    sent = any((":path", "/r/2") in (f.headers or []) for f in ev.observations.frames("HEADERS"))
+    return "sent anyway" if sent else f"failed locally: {ev.outcomes[1].summary()}"
+
+
+def _largest_frame(ev):
+    """R-4.2-4 (reported): the largest frame the client sent once the server allowed 2^24-1."""
+    return max((f.length for f in ev.observations.frames()), default=0)
+
+
+def _frames_within(limit: int):
+    def check(ev):
+        big = [f.describe() for f in ev.observations.frames() if f.length > limit]
+        return not big, big[0] if big else f"largest client frame {_largest_frame(ev)} octets"
+    return check
 
 
 UPLOAD = b"u" * 4000
@@ -186,5 +283,92 @@ CASES = [
         bad={"wait-for-settings-ack": "succeeds"},
         regression="curl#192",
         covers=("R-6.5.3-2", "R-HYG-2"),
+    ),
+    Case(
+        id="9113/6.5/client-settings-well-formed",
+        level=MUST,
+        covers=("R-6.5-2", "R-6.5-3"),
+        requirement="§6.5 and §6.5.2: the client's SETTINGS frames are on stream 0, a whole number "
+                    "of 6-octet entries, and any MAX_FRAME_SIZE it announces lies in [2^14, 2^24-1]. "
+                    "The values it announces are reported, with repeats, later changes and values a "
+                    "server would have to refuse.",
+        server="Answers three sequential GETs normally.",
+        scenario=lambda: Script(),
+        request=gets(3, timeout_ms=1000),
+        expect=Succeeds() & Custom("every client SETTINGS frame is well formed (§6.5, §6.5.2)",
+                                   _own_settings_well_formed, name="own-settings-well-formed")
+        & Report("advertised", _advertised),
+        bad={"advertise-max-frame-16383": "own-settings-well-formed"},
+    ),
+    Case(
+        id="9113/6.5/client-settings-acks-well-formed",
+        level=MUST,
+        covers=("R-6.5-2", "R-6.5.3-1"),
+        requirement="§6.5 and §6.5.3: the client ACKs every SETTINGS frame, an empty one too, once "
+                    "each, with an ACK on stream 0 and no payload.",
+        server="After the request sends an empty SETTINGS and SETTINGS(MAX_CONCURRENT_STREAMS=50); "
+               "answers once all three SETTINGS frames (the preface's too) are ACKed.",
+        scenario=acks_awaited,
+        request=get(timeout_ms=1000),
+        expect=Succeeds() & Custom("one empty ACK on stream 0 for each server SETTINGS frame",
+                                   _acks_well_formed, name="acks-well-formed"),
+        bad={"settings-ack-payload": "acks-well-formed", "no-settings-ack": "succeeds"},
+    ),
+    Case(
+        id="9113/6.5.2/max-header-list-size-small",
+        level=MAY,
+        covers=("R-6.5.2-4",),
+        requirement="§6.5.2 and §10.5.1: SETTINGS_MAX_HEADER_LIST_SIZE is advisory; against a limit "
+                    "smaller than a request's fields the client sends the request as the application "
+                    "gave it or fails locally (which is reported), never a request with fields "
+                    "dropped.",
+        server=f"Announces MAX_HEADER_LIST_SIZE={HEADER_LIST_LIMIT}; answers a warm-up GET, then a GET "
+               f"carrying a {len(BIG_VALUE)}-octet x-big field, normally.",
+        scenario=preface({F.MAX_CONCURRENT_STREAMS: 100, F.MAX_HEADER_LIST_SIZE: HEADER_LIST_LIMIT}),
+        request=Job((Req("/r/1"), Req("/r/2", headers=(("x-big", BIG_VALUE),))), timeout_ms=1000),
+        expect=TransferSucceeds(0)
+        & Custom("the request goes out as the application gave it, or not at all", _request_as_given,
+                 name="request-as-given")
+        & Report("reaction", _header_list_reaction),
+        bad={"trim-to-header-list-size": "request-as-given"},
+    ),
+    Case(
+        id="9113/6.5.2/initial-window-size-maximum",
+        level=MUST,
+        covers=("R-6.5.2-2",),
+        requirement="§6.5.2: SETTINGS_INITIAL_WINDOW_SIZE may be 2^31-1 exactly; that value is not "
+                    "an error, and an upload under it completes.",
+        server="Sends SETTINGS_INITIAL_WINDOW_SIZE=2^31-1 in its preface; reads a 4000-octet POST.",
+        scenario=preface({F.MAX_CONCURRENT_STREAMS: 100, F.INITIAL_WINDOW_SIZE: 2 ** 31 - 1}),
+        request=Job((Req("/upload", method="POST", body=UPLOAD),), timeout_ms=1000),
+        expect=Ignored(),
+        bad={"strict-bounds": "no-error-sent"},
+    ),
+    Case(
+        id="9113/6.5.2/max-frame-size-maximum",
+        level=MUST,
+        covers=("R-6.5.2-3", "R-4.2-3", "R-4.2-4"),
+        requirement="§6.5.2 and §4.2: SETTINGS_MAX_FRAME_SIZE may be 2^24-1 exactly; the value is "
+                    "not an error and the client's frames stay within it. Whether it then sends "
+                    "frames above 16384 octets is reported.",
+        server="Sends SETTINGS_MAX_FRAME_SIZE=2^24-1 in its preface; reads a 40000-octet POST, "
+               "crediting what it reads.",
+        scenario=preface({F.MAX_CONCURRENT_STREAMS: 100, F.MAX_FRAME_SIZE: 2 ** 24 - 1}),
+        request=Job((Req("/upload", method="POST", body=UPLOAD * 10),), timeout_ms=1000),
+        expect=Ignored() & Custom("every client frame within 2^24-1 octets", _frames_within(2 ** 24 - 1),
+                                  name="frames-within-limit")
+        & Report("largest_frame", _largest_frame),
+        bad={"strict-bounds": "no-error-sent"},
+    ),
+    Case(
+        id="9113/6.5.2/enable-push-0",
+        level=MUST,
+        covers=("R-6.5.2-1",),
+        requirement="§6.5.2: a server may send SETTINGS_ENABLE_PUSH=0; only other values are an "
+                    "error.",
+        server="Sends SETTINGS_ENABLE_PUSH=0 in its preface, then answers normally.",
+        scenario=preface({F.MAX_CONCURRENT_STREAMS: 100, F.ENABLE_PUSH: 0}),
+        expect=Ignored(),
+        bad={"reject-server-enable-push": "no-error-sent"},
     ),
 ]

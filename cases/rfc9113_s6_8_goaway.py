@@ -7,9 +7,9 @@ MAY level; that no stream opens on a GOAWAY'd connection is the MUST (R-6.8-2).
 """
 
 from cases.rfc9113_s5_2_flow_control import POST, UPLOAD, WINDOW_KEPT, Upload, upload_on
-from conformance.case import MAY, MUST, Case, Job, Req, get, gets
+from conformance.case import MAY, MUST, SHOULD, Case, Job, Req, get, gets
 from conformance.verdicts import (ConnectionError, Connections, Custom, Exercised, Ignored, Report,
-                                  Succeeds)
+                                  Succeeds, TransferSucceeds)
 from servers import frames as F
 from servers.scenario import (BODY, Scenario, Script, body_for, close, frames, hold, per_connection,
                               reply, response_fields, seq)
@@ -243,6 +243,28 @@ def _whole_retry(ev):
     return check.passed, check.actual
 
 
+def _goaway_reaction(ev):
+    """R-6.8-8 (reported): what the client did on connection 0 after the higher GOAWAY."""
+    c = ev.observations.connections[0] if ev.observations.connections else None
+    errors = [f.describe() for f in c.received if f.type == "GOAWAY" and f.error_code != "NO_ERROR"] if c else []
+    return f"connection error: {errors[0]}" if errors else "ignored the increase"
+
+
+def goaway_mid_upload(conn, f):
+    """Connection 0: at the first DATA of the upload, GOAWAY(NO_ERROR, last=that stream); the
+    server keeps reading and crediting the body, and answers it once complete."""
+    if conn.index == 0 and f.type == "DATA" and not conn.state.get("goaway"):
+        conn.state["goaway"] = True
+        conn.send(F.goaway(f.stream))
+
+
+def _post_sent_once(ev):
+    """R-8.7-3: the POST, processed or not, went out on one stream only."""
+    posts = [(c.index, f.stream) for c in ev.observations.connections for f in c.received
+             if f.type == "HEADERS" and (":method", "POST") in (f.headers or [])]
+    return len(posts) <= 1, f"POST sent on (connection, stream) {posts}"
+
+
 CASES = [
     Case(
         id="9113/6.8/goaway-last-stream-0",
@@ -463,5 +485,77 @@ CASES = [
         good=("good", "no-retry"),
         bad={"ignore-goaway": "no-stream-after-goaway", "partial-upload-retry": "body-arrived"},
         regression="curl#22563",
+    ),
+    Case(
+        id="9113/6.8/goaway-higher-last-stream-id",
+        level=MUST,
+        covers=("R-6.8-8", "R-6.8-2"),
+        requirement="§6.8: a server MUST NOT raise last-stream-id in a later GOAWAY; a client may "
+                    "ignore the increase or treat it as a connection error PROTOCOL_ERROR (reported). "
+                    "Either way it opens no new stream on that connection, and the next request goes "
+                    "on a new connection and completes.",
+        server="Connection 0 follows the first response with GOAWAY(NO_ERROR, last=1), then "
+               "GOAWAY(NO_ERROR, last=101), and stays open; later connections answer normally.",
+        scenario=lambda: Script(respond=per_connection(
+            seq(reply(), frames(goaway("stream"), goaway(101))), reply())),
+        request=gets(2, timeout_ms=1000),
+        expect=Succeeds() & Connections(2, why="request 2 needs a new connection") & NO_NEW_STREAM
+        & Report("reaction", _goaway_reaction),
+        bad={"ignore-goaway": "no-stream-after-goaway"},
+    ),
+    Case(
+        id="9113/6.8/goaway-max-last-stream-id-alone",
+        level=MUST,
+        covers=("R-6.8-2", "R-6.8-4"),
+        requirement="§6.8: a GOAWAY with last-stream-id 2^31-1 (the first step of a graceful "
+                    "shutdown), even with no second GOAWAY after it, still means no new stream on "
+                    "that connection: the next request goes on a new connection and completes. "
+                    "Whether the stream in flight, which the server completes, is delivered is "
+                    "reported (no keyword).",
+        server="Mid-body on connection 0 sends GOAWAY(NO_ERROR, last=2^31-1), then the rest of the "
+               "body, and stays open; a second sequential request is answered on a new connection.",
+        scenario=lambda: Script(respond=per_connection(mid_response(goaway(MAX_STREAM)), reply())),
+        request=gets(2, timeout_ms=1000),
+        expect=TransferSucceeds(1) & Connections(2, why="request 2 needs a new connection")
+        & NO_NEW_STREAM & Report("stream_below", _in_flight),
+        good=("good", "goaway-fails-inflight"),
+        bad={"ignore-goaway": "no-stream-after-goaway"},
+    ),
+    Case(
+        id="9113/6.8/goaway-error-code-stream-below",
+        level=MUST,
+        covers=("R-6.8-4", "R-6.8-9", "R-6.8-2"),
+        requirement="§6.8: after a GOAWAY with an error code the client opens no new stream on that "
+                    "connection and the next request goes on a new connection. Whether the stream at "
+                    "or below last-stream-id, which the server then completes, is delivered is "
+                    "reported (no keyword).",
+        server="Mid-body on connection 0 sends GOAWAY(INTERNAL_ERROR, last=1), then the rest of the "
+               "body, and stays open; a second sequential request is answered on a new connection.",
+        scenario=lambda: Script(respond=per_connection(mid_response(goaway("stream", "INTERNAL_ERROR")),
+                                                       reply())),
+        request=gets(2, timeout_ms=1000),
+        expect=TransferSucceeds(1) & NO_NEW_STREAM & Report("stream_below", _in_flight),
+        good=("good", "goaway-fails-inflight"),
+        bad={"ignore-goaway": "no-stream-after-goaway"},
+    ),
+    Case(
+        id="9113/6.8/goaway-mid-upload-below-last",
+        level=MUST,
+        covers=("R-6.8-2", "R-6.8-4", "R-8.7-3"),
+        requirement="§6.8: a GOAWAY whose last-stream-id covers an upload in progress leaves that "
+                    "stream to complete (whether it does is reported, no keyword); the client opens "
+                    "no new stream on the connection, and does not send the POST again, since the "
+                    "server may have processed it (RFC 9110 §9.2.2 SHOULD NOT).",
+        server=f"Connection 0 answers the first DATA of a {len(UPLOAD)}-octet POST with GOAWAY(NO_ERROR, "
+               f"last=that stream), keeps reading and crediting the body and answers it; a GET that "
+               f"follows is answered on a new connection.",
+        scenario=lambda: Script(on_frame=goaway_mid_upload),
+        request=Job((Req("/upload", method="POST", body=UPLOAD), Req("/r/2")), timeout_ms=1000),
+        expect=TransferSucceeds(1) & NO_NEW_STREAM
+        & Custom("the POST is not sent again (RFC 9110 §9.2.2)", _post_sent_once, level=SHOULD,
+                 name="post-not-repeated")
+        & Report("upload", _in_flight),
+        good=("good", "goaway-fails-inflight"),
+        bad={"ignore-goaway": "no-stream-after-goaway"},
     ),
 ]

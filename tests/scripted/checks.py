@@ -67,6 +67,18 @@ def duplicate_path(fields: list) -> list:
     return fields[:i + 1] + [fields[i]] + fields[i + 1:]
 
 
+def trimmed(fields: list, limit: int) -> list:
+    """The request without its largest regular fields, until it fits a MAX_HEADER_LIST_SIZE
+    (§6.5.2 counts name, value and 32 octets per field): a request the application never asked for."""
+    fields = list(fields)
+    while sum(len(n) + len(v) + 32 for n, v in fields) > limit:
+        regular = [f for f in fields if not f[0].startswith(":")]
+        if not regular:
+            break
+        fields.remove(max(regular, key=lambda f: len(f[0]) + len(f[1])))
+    return fields
+
+
 def host_not_authority(fields: list) -> list:
     """A Host field after the pseudo-headers instead of :authority (§8.3.1)."""
     pseudo = [f for f in fields if f[0].startswith(":") and f[0] != ":authority"]
@@ -156,6 +168,7 @@ HEADER_TABLE_SIZE, ENABLE_PUSH, MAX_CONCURRENT_STREAMS = 1, 2, 3
 INITIAL_WINDOW_SIZE, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE = 4, 5, 6
 MAX_WINDOW = 2**31 - 1
 KNOWN_SETTINGS = range(HEADER_TABLE_SIZE, MAX_HEADER_LIST_SIZE + 1)
+LARGEST = {INITIAL_WINDOW_SIZE: MAX_WINDOW, MAX_FRAME_SIZE: 2**24 - 1}   # the largest values allowed
 
 
 def setting_problem(ident: int, value: int) -> tuple[str, str] | None:

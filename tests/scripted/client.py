@@ -44,11 +44,27 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     respect_flow_control: bool = True
     use_window_credit: bool = True   # False: the server's WINDOW_UPDATEs never add send credit (§6.9.1)
     send_window_update: bool = True
+    iws_to_open_streams: bool = True  # False: a new INITIAL_WINDOW_SIZE only for streams opened later (§6.9.2)
+    count_padding: bool = True       # False: padding left out of our flow-control accounting (§6.9.1)
+    count_dropped_data: bool = True  # False: DATA on streams we reset is not counted on the connection (§6.9)
+    enforce_receive_window: bool = False  # conforming alternative (§6.9.1 MAY): DATA beyond our windows = FLOW_CONTROL_ERROR
+    serial_uploads: bool = False     # misbehaviour: request bodies go out one stream at a time
+    end_stream_waits: bool = False   # misbehaviour: END_STREAM on an empty DATA frame sent only with window
+    read_while_paused: bool = True   # False: a connection with a paused receiver is not read (§5.2.2)
+    credit_after_resume: bool = True  # False: a paused stream's credit is dropped, its window stays closed
+    refuse_push_with_rst: bool = True  # False: a push the application refuses gets no RST_STREAM (§8.4.2)
+    decode_promise_on_reset: bool = True  # False: a promise on a stream we reset is not decoded (§4.3, §6.6)
+    reserved_limit: int | None = None  # misbehaviour (a number): replaces the scripted limit on reserved streams
     respect_max_frame_size: bool = True
     frame_size_limit: int = OUR_MAX_FRAME  # largest frame payload accepted (§4.2: our SETTINGS_MAX_FRAME_SIZE)
     respect_header_table_size: bool = True
     last_setting_wins: bool = True   # False: a setting repeated in one SETTINGS keeps its first value (§6.5.3)
     reject_unknown_settings: bool = False  # misbehaviour: unknown setting = PROTOCOL_ERROR (§6.5.2)
+    strict_bounds: bool = False      # misbehaviour: the largest windows and setting values §6.5.2/§6.9.1 allow are errors
+    reject_enable_push: bool = False  # misbehaviour: any SETTINGS_ENABLE_PUSH from a server, 0 too, = PROTOCOL_ERROR
+    own_settings: tuple = ()         # misbehaviour: extra (identifier, value) pairs in our SETTINGS (§6.5.2)
+    ack_payload: bytes = b""         # misbehaviour: our SETTINGS ACKs carry this payload (§6.5)
+    trim_headers_to_limit: bool = False  # misbehaviour: fields dropped until the request fits MAX_HEADER_LIST_SIZE
     rst_answer_rst: bool = False     # misbehaviour: answer RST_STREAM with RST_STREAM
     reject_closed_stream_frames: bool = False  # misbehaviour: late WINDOW_UPDATE/RST_STREAM = STREAM_CLOSED (§5.1)
     answer_after_reset: bool = False  # misbehaviour: frames on a stream we reset get RST_STREAM(STREAM_CLOSED) (§5.1)
@@ -154,11 +170,28 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "ignore-flow-control": replace(_GOOD, respect_flow_control=False),
     "ignore-window-credit": replace(_GOOD, use_window_credit=False),
     "no-window-update": replace(_GOOD, send_window_update=False),
+    "iws-new-streams-only": replace(_GOOD, iws_to_open_streams=False),
+    "padding-not-counted": replace(_GOOD, count_padding=False),
+    "dropped-data-not-counted": replace(_GOOD, count_dropped_data=False),
+    "enforce-receive-window": replace(_GOOD, enforce_receive_window=True),
+    "window-error-keep-open": replace(_GOOD, enforce_receive_window=True, close_after_goaway=False),
+    "serial-uploads": replace(_GOOD, serial_uploads=True),
+    "end-stream-waits-for-window": replace(_GOOD, end_stream_waits=True),
+    "stop-reading-while-paused": replace(_GOOD, read_while_paused=False),
+    "window-stays-closed-after-pause": replace(_GOOD, credit_after_resume=False),
+    "refuse-push-silently": replace(_GOOD, refuse_push_with_rst=False),
+    "skip-promise-on-reset-stream": replace(_GOOD, decode_promise_on_reset=False),
+    "no-reserved-limit": replace(_GOOD, reserved_limit=1 << 30),
     "ignore-max-frame-size": replace(_GOOD, respect_max_frame_size=False),
     "max-frame-off-by-one": replace(_GOOD, frame_size_limit=OUR_MAX_FRAME - 1),
     "ignore-header-table-size": replace(_GOOD, respect_header_table_size=False),
     "first-setting-wins": replace(_GOOD, last_setting_wins=False),
     "reject-unknown-setting": replace(_GOOD, reject_unknown_settings=True),
+    "strict-bounds": replace(_GOOD, strict_bounds=True),
+    "reject-server-enable-push": replace(_GOOD, reject_enable_push=True),
+    "advertise-max-frame-16383": replace(_GOOD, own_settings=((checks.MAX_FRAME_SIZE, 16383),)),
+    "settings-ack-payload": replace(_GOOD, ack_payload=b"\0\x03\0\0\0\x64"),
+    "trim-to-header-list-size": replace(_GOOD, trim_headers_to_limit=True),
     "rst-answer-rst": replace(_GOOD, rst_answer_rst=True),
     "reject-closed-stream-frames": replace(_GOOD, reject_closed_stream_frames=True),
     "answer-frames-after-reset": replace(_GOOD, answer_after_reset=True),
@@ -592,8 +625,8 @@ class Job:
             conns = list({id(t.conn): t.conn for t in live if t.conn is not None and not t.conn.dead}.values())
             wait = min(t.next_event() for t in live) - time.monotonic()
             ready = wait_readable([c.sock for c in conns], wait)
-            for c in conns:
-                if c.sock in ready:
+            for c in conns:   # misbehaviour stop-reading-while-paused: a paused receiver blocks its connection
+                if c.sock in ready and (self.b.read_while_paused or not any(t.paused for t in live if t.conn is c)):
                     c.receive()
 
     def _pace(self, t: Transfer, now: float) -> None:

@@ -160,6 +160,7 @@ class Stream:
         self.no_body = transfer.method == "HEAD"
         self.received = 0
         self.small_run = 0               # consecutive DATA frames under 16 octets (small-frame-limit)
+        self.recv_window = 65535         # our stream window for the server's DATA (enforce-receive-window)
 
 
 class H2Connection:
@@ -186,6 +187,8 @@ class H2Connection:
         self.max_frame = 16384
         self.conn_window = 65535
         self.unacked = 0
+        self.recv_window = 65535                 # our connection window for the server's DATA
+        self.peer_header_list: int | None = None  # the server's SETTINGS_MAX_HEADER_LIST_SIZE
         self.block: list | None = None           # [stream, fragments, end_stream, kind] inside a field block
         self.deferred: list = []                 # interleave-field-blocks: CONTINUATIONs held back
         self.seen_first = self.got_settings = self.settings_acked = False
@@ -196,7 +199,7 @@ class H2Connection:
         if behaviour.send_preface:               # §3.4: the magic, then SETTINGS
             self.out += PREFACE
             self.note("> PREFACE")
-            ours = {checks.ENABLE_PUSH: 0 if push is None else 1}
+            ours = {checks.ENABLE_PUSH: 0 if push is None else 1, **dict(self.b.own_settings)}
             if behaviour.header_table_size != OUR_TABLE_SIZE:
                 ours[checks.HEADER_TABLE_SIZE] = behaviour.header_table_size
             self._send(SettingsFrame(0, settings=ours))
@@ -331,6 +334,8 @@ class H2Connection:
             if (s.to_send or s.transfer.body_complete) and not s.local_ended and self.got_settings \
                     and self.state[s.id] in sending:
                 self._send_body(s)
+                if self.b.serial_uploads and s.to_send:   # misbehaviour: the next body waits for this one
+                    break
         self.flush()
 
     def _release_queue(self) -> None:
@@ -349,6 +354,8 @@ class H2Connection:
                                        self.b.strip_connection_headers, self.b.lowercase_names)
         if self.b.edit_request:
             fields = self.b.edit_request(fields)
+        if self.b.trim_headers_to_limit and self.peer_header_list is not None:   # misbehaviour
+            fields = checks.trimmed(fields, self.peer_header_list)
         block = self.encoder.encode(checks.mark_sensitive(fields))   # RFC 7541 §7.1.3
         if self.b.never_index_inserted:          # misbehaviour: our table drifts from the server's
             for name, value, sensitive in checks.mark_sensitive(fields):
@@ -386,9 +393,12 @@ class H2Connection:
             t.body_sent = len(t.body) - len(s.to_send)
             self.conn_window -= n
             s.window -= n
-            s.local_ended = not s.to_send and t.body_complete and t.request_trailers is None
+            s.local_ended = not s.to_send and t.body_complete and t.request_trailers is None \
+                and not self.b.end_stream_waits
             self._send(DataFrame(s.id, data=bytes(chunk), flags=["END_STREAM"] if s.local_ended else []))
         if t.body_complete and not s.local_ended:   # a streamed body ended, or trailers follow it
+            if self.b.end_stream_waits and t.request_trailers is None and min(self.conn_window, s.window) <= 0:
+                return                            # misbehaviour: the empty END_STREAM waits for window (§6.9.1)
             s.local_ended = True
             if t.request_trailers is None:
                 self._send(DataFrame(s.id, data=b"", flags=["END_STREAM"]))
@@ -523,10 +533,15 @@ class H2Connection:
         if not self._check(sid != 0, "PROTOCOL_ERROR", "DATA on stream 0 (§6.1)"):
             return
         data = self._unpad(flags, payload)
-        self.unacked += len(payload)              # §6.9.1: padding counts toward flow control
+        # §6.9.1: padding counts toward flow control (misbehaviour padding-not-counted: only the data)
+        counted = len(payload) if self.b.count_padding or data is None else len(data)
         if self.b.reject_empty_data and not payload and not flags & END_STREAM:
             raise Violation("PROTOCOL_ERROR", f"misbehaviour: rejecting an empty DATA frame on stream {sid}")
         st = self._state(sid)
+        if self.b.count_dropped_data or st != "reset-local":   # §6.9: dropped DATA counts too
+            self.unacked += counted
+        if self.b.enforce_receive_window:         # §6.9.1 MAY: DATA beyond our windows is an error
+            self._take_window(sid, counted)
         if not self._check(st != "idle", "PROTOCOL_ERROR", f"DATA on idle stream {sid} (§5.1)"):
             return
         if st == "reset-local":                   # §5.1: frames on streams we reset are ignored
@@ -538,7 +553,7 @@ class H2Connection:
                 or data is None:
             return
         s = self.streams[sid]
-        s.unacked += len(payload)
+        s.unacked += counted
         self._check(s.got_final, "PROTOCOL_ERROR", "DATA before the response HEADERS (§8.1)", sid)
         s.received += len(data)
         s.small_run = s.small_run + 1 if len(data) < 16 else 0
@@ -628,6 +643,9 @@ class H2Connection:
         good = []
         for ident, value in pairs:
             problem = checks.setting_problem(ident, value)
+            if problem is None and ((self.b.strict_bounds and checks.LARGEST.get(ident) == value)
+                                    or (self.b.reject_enable_push and ident == checks.ENABLE_PUSH)):
+                problem = "PROTOCOL_ERROR", f"misbehaviour: rejecting setting {ident}={value}"
             if problem is None or self._check(False, *problem):
                 good.append((ident, value))       # naive: a bad value is dropped
         if not self.b.last_setting_wins:         # misbehaviour: a repeated setting keeps its first value
@@ -635,7 +653,11 @@ class H2Connection:
         for ident, value in good:                 # §6.5.3: in order, so the last value wins
             self._apply_setting(ident, value)
         self.got_settings = True
-        if self.b.ack_settings:
+        if self.b.ack_settings and self.b.ack_payload:   # misbehaviour: an ACK with a payload (§6.5)
+            raw = len(self.b.ack_payload).to_bytes(3, "big") + bytes([SETTINGS, ACK, 0, 0, 0, 0]) + self.b.ack_payload
+            self.note("> " + describe(raw))
+            self.out += raw
+        elif self.b.ack_settings:
             self._send(SettingsFrame(0, flags=["ACK"]))
 
     def _apply_setting(self, ident: int, value: int) -> None:
@@ -651,12 +673,14 @@ class H2Connection:
             self.max_frame = value
         elif ident == checks.INITIAL_WINDOW_SIZE:     # §6.9.2: apply the delta; may go negative
             delta, self.initial_window = value - self.initial_window, value
-            for s in self.streams.values():
-                if self.state[s.id] in ("open", "closed"):
+            for s in self.streams.values():   # misbehaviour iws-new-streams-only: open streams keep theirs
+                if self.state[s.id] in ("open", "closed") and self.b.iws_to_open_streams:
                     s.window += delta
-                    self._check(s.window <= MAX_WINDOW, "FLOW_CONTROL_ERROR",
+                    self._check(s.window <= self._window_limit(), "FLOW_CONTROL_ERROR",
                                 f"SETTINGS_INITIAL_WINDOW_SIZE pushes stream {s.id} window above 2^31-1 (§6.9.2)")
-        # §6.5.2: unknown settings, ENABLE_PUSH=0 and MAX_HEADER_LIST_SIZE need nothing
+        elif ident == checks.MAX_HEADER_LIST_SIZE:
+            self.peer_header_list = value            # advisory (§6.5.2); only trim-to-header-list-size uses it
+        # §6.5.2: unknown settings and ENABLE_PUSH=0 need nothing
 
     def _on_push_promise(self, flags, sid, payload):
         if self.push is not None:
@@ -679,7 +703,8 @@ class H2Connection:
         self._check(promised % 2 == 0 and promised > self.last_promised, "PROTOCOL_ERROR",
                     f"PUSH_PROMISE of stream {promised}, not a new even stream id (§5.1.1, §6.6)")
         self.last_promised = max(self.last_promised, promised)
-        self._start_block(sid, fragment, flags & ~END_STREAM, ("push", promised))
+        skip = st == "reset-local" and not self.b.decode_promise_on_reset   # misbehaviour: HPACK out of step
+        self._start_block(sid, fragment, flags & ~END_STREAM, "dropped" if skip else ("push", promised))
 
     def _promised(self, sid: int, promised: int, raw_fields) -> None:
         """§8.4: a valid promise reserves the stream until its response, unless the application
@@ -691,14 +716,16 @@ class H2Connection:
         reserved = sum(1 for i, st in self.state.items() if i % 2 == 0 and st == "open"
                        and not self.streams[i].got_final)
         code = ("PROTOCOL_ERROR" if problem and self.v else
-                "ENHANCE_YOUR_CALM" if reserved >= MAX_RESERVED else None)
+                "ENHANCE_YOUR_CALM" if reserved >= (self.b.reserved_limit or MAX_RESERVED) else None)
         if code:
             self.note(f"stream error {code} on promised stream {promised}: {problem or 'too many reserved'}")
             return self._send(RstStreamFrame(promised, error_code=self._err(code)))
         usable = not problem and self._state(sid) == "open" and self._mine(parent)   # naive: refuses a bad one
         pushed = self.push(parent, fields) if usable else None
         if pushed is None:                        # refused by the application, or its stream is gone
-            return self._send(RstStreamFrame(promised, error_code=ErrorCodes.CANCEL))
+            if self.b.refuse_push_with_rst:       # (misbehaviour refuse-push-silently: left reserved)
+                self._send(RstStreamFrame(promised, error_code=ErrorCodes.CANCEL))
+            return
         s = self.streams[promised] = Stream(promised, pushed, self.initial_window)
         s.local_ended = True                      # reserved (remote): nothing for us to send
         self.state[promised] = "open"
@@ -753,7 +780,7 @@ class H2Connection:
         if sid == 0:
             if self._check(inc != 0, "PROTOCOL_ERROR", "WINDOW_UPDATE increment 0 on the connection (§6.9)"):
                 self.conn_window += inc if self.b.use_window_credit else 0   # misbehaviour: credit ignored
-                self._check(self.conn_window <= MAX_WINDOW, "FLOW_CONTROL_ERROR",
+                self._check(self.conn_window <= self._window_limit(), "FLOW_CONTROL_ERROR",
                             "connection window above 2^31-1 (§6.9.1)")
             return
         st = self._state(sid)
@@ -764,7 +791,7 @@ class H2Connection:
         if self._check(inc != 0, "PROTOCOL_ERROR", f"WINDOW_UPDATE increment 0 on stream {sid} (§6.9)", sid):
             s = self.streams[sid]
             s.window += inc if self.b.use_window_credit else 0
-            self._check(s.window <= MAX_WINDOW, "FLOW_CONTROL_ERROR", f"stream {sid} window above 2^31-1 (§6.9.1)", sid)
+            self._check(s.window <= self._window_limit(), "FLOW_CONTROL_ERROR", f"stream {sid} window above 2^31-1 (§6.9.1)", sid)
 
     def _on_continuation(self, flags, sid, payload):
         blk = self.block
@@ -893,13 +920,33 @@ class H2Connection:
         """WINDOW_UPDATE for the DATA consumed (§6.9), connection and open streams."""
         if self.b.send_window_update and self.unacked:
             self._send(WindowUpdateFrame(0, window_increment=self.unacked))
+            self.recv_window += self.unacked
         self.unacked = 0
         for s in self.streams.values():
             if s.transfer.paused:                 # a paused receiver gives no credit until it resumes
+                if not self.b.credit_after_resume:  # misbehaviour: ... nor after it
+                    s.unacked = 0
                 continue
             if s.unacked and self.b.send_window_update and self.state[s.id] == "open":
                 self._send(WindowUpdateFrame(s.id, window_increment=s.unacked))
+                s.recv_window += s.unacked
             s.unacked = 0
+
+    def _take_window(self, sid: int, n: int) -> None:
+        """enforce-receive-window: DATA beyond our windows is FLOW_CONTROL_ERROR, a connection
+        error for the connection window and a stream error for a stream's (§6.9.1 MAY)."""
+        self.recv_window -= n
+        self._check(self.recv_window >= 0, "FLOW_CONTROL_ERROR",
+                    f"DATA {-self.recv_window} octets beyond our connection window (§6.9.1)")
+        s = self.streams.get(sid)
+        if s is not None and self._state(sid) == "open":
+            s.recv_window -= n
+            self._check(s.recv_window >= 0, "FLOW_CONTROL_ERROR",
+                        f"DATA {-s.recv_window} octets beyond our window on stream {sid} (§6.9.1)", sid)
+
+    def _window_limit(self) -> int:
+        """The largest send window (§6.9.1); misbehaviour strict-bounds: one less."""
+        return MAX_WINDOW - 1 if self.b.strict_bounds else MAX_WINDOW
 
     # -- errors and the end -----------------------------------------------------------------
     def _stream_error(self, sid: int, code: str, message: str) -> None:
