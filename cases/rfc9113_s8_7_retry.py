@@ -2,8 +2,9 @@
 reported), and a POST the server may have processed is not sent again (RFC 9110 §9.2.2)."""
 from conformance.case import MAY, MUST, SHOULD, Case, Job, Req, get
 from conformance.verdicts import AnyOf, Custom, Fails, Report, Retried, Succeeds
+from conformance.verdicts.verdict import sha256
 from servers import frames as F
-from servers.scenario import Script, frames, per_connection, reply
+from servers.scenario import BODY, Script, frames, per_connection, reply, response_fields
 
 MAX_ATTEMPTS = 10   # "a small, bounded number": libcurl gives up after 6 attempts
 
@@ -49,6 +50,32 @@ def processed_then_closed(goaway: bool):
             frames(lambda conn, req: F.goaway(req.stream, "NO_ERROR"))(conn, req)
         conn.close(half=True)
     return lambda: Script(respond=per_connection(first, reply()))
+
+
+def closed_unanswered(conn, req):
+    """Every connection: the request arrives, then the server closes its side with no response and
+    no GOAWAY, so the request may have been processed (RFC 9110 §9.2.2)."""
+    conn.close(half=True)
+
+
+def refused_after_headers():
+    """Connection 0: response HEADERS and half the body, then RST_STREAM(REFUSED_STREAM) (the
+    server breaks §8.7's MUST NOT: the response had started). Later connections answer normally."""
+    def first(conn, req):
+        conn.send_fields(req.stream, response_fields(len(BODY)))
+        conn.send(F.data(req.stream, BODY[:len(BODY) // 2]), F.rst_stream(req.stream, "REFUSED_STREAM"))
+    return lambda: Script(respond=per_connection(first, reply()))
+
+
+def _failed_or_exact(ev):
+    o = ev.outcome
+    exact = o.ok and o.status == 200 and o.body_len == len(BODY) and o.body_sha256 == sha256(BODY)
+    return (not o.ok) or exact, f"transfer 1 {o.summary()}"
+
+
+def replayed(ev):
+    """R-8.7-4 (reported): did the client send the refused request again, and what came of it."""
+    return {"attempts": len(attempts(ev)), "outcome": ev.outcome.summary()}
 
 
 def _posts(ev):
@@ -136,5 +163,40 @@ CASES = [
         expect=SENT_ONCE & Report("post", lambda ev: ev.outcomes[1].summary()),
         bad={"resend-processed": "post-sent-once"},
         covers=("R-8.7-3",),
+    ),
+    Case(
+        id="9113/8.7/failed-retry-not-retried",
+        level=SHOULD,
+        requirement="RFC 9110 §9.2.2: a GET whose connection closes with no response may have been "
+                    "processed; one automatic retry is allowed for an idempotent request, but a retry "
+                    "that failed too SHOULD NOT be retried again.",
+        server="Every connection: once the GET is in, closes its side (FIN) with no response and "
+               "no GOAWAY.",
+        scenario=lambda: Script(respond=closed_unanswered),
+        request=get(timeout_ms=2000),
+        expect=Fails() & Retried(1) & Report("retry", how_retried),
+        good=("good", "resend-processed"),
+        bad={"resend-processed-forever": "retries-bounded"},
+        covers=("R-8.7-2",),
+    ),
+    Case(
+        id="9113/8.7/refused-after-response-started",
+        level=MUST,
+        requirement="§8.7 forbids REFUSED_STREAM once a response has started; when a server does it "
+                    "anyway the client may fail the transfer or replay the request, but never reports "
+                    "the partial body, or the response twice, as a success (§6.4); which one it did "
+                    "is reported.",
+        server="Connection 0: response HEADERS and half the body, then RST_STREAM(REFUSED_STREAM); "
+               "later connections answer normally.",
+        scenario=refused_after_headers(),
+        request=get(timeout_ms=2000),
+        expect=Custom("the transfer fails, or succeeds with exactly one copy of the body (a replay "
+                      "is allowed: §8.7 says REFUSED_STREAM means not processed)", _failed_or_exact,
+                      name="no-partial-success")
+        & Report("replay", replayed),
+        bad={"keep-partial-on-retry": "no-partial-success"},
+        covers=("R-8.7-4", "R-6.4-2"),
+        level_note="R-8.7-4 itself is only reported (no keyword for the client); the MUST is "
+                   "R-6.4-2's: no partial or doubled body reported as a success.",
     ),
 ]

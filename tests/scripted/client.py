@@ -127,6 +127,7 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     decode_refused_blocks: bool = True  # False: a field block refused by a limit is never decoded (§10.5.1)
     max_header_list: int = 1 << 20   # decoded field list limit (§10.5.1); 2^31 is none at all
     resend_processed: bool = False   # misbehaviour: a request the server may have processed goes again (§8.7)
+    keep_partial_on_retry: bool = False  # misbehaviour: a replayed response is appended to the partial one
     lowercase_names: bool = True     # False: request field names keep the application's case (§8.2)
     reassemble_data: bool = True     # False: each DATA frame replaces the body so far (§6.1)
     offer_h2: bool = True            # False: ALPN offers only http/1.1 (§3.2)
@@ -260,6 +261,8 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "continuation-limit-undecoded": replace(_GOOD, max_continuations=8, decode_refused_blocks=False),
     "no-header-list-limit": replace(_GOOD, max_header_list=1 << 31),
     "resend-processed": replace(_GOOD, resend_processed=True),
+    "resend-processed-forever": replace(_GOOD, resend_processed=True, retry_limit=1000),
+    "keep-partial-on-retry": replace(_GOOD, keep_partial_on_retry=True),
     "keep-name-case": replace(_GOOD, lowercase_names=False),
     "last-data-frame-only": replace(_GOOD, reassemble_data=False),
     "no-h2-in-alpn": replace(_GOOD, offer_h2=False),
@@ -454,7 +457,11 @@ class Transfer:
             self.note(f"misbehaviour: the retry sends the body from octet {self.body_from}")
         self.detach()
         self.force_new = True
-        self._reset()
+        if self.b.keep_partial_on_retry and self.body_len:   # misbehaviour: the first body stays
+            self.note("misbehaviour: the retried response is appended to the partial one")
+            self.status, self.resp_headers = None, []
+        else:
+            self._reset()
         return True
 
     def downgrade(self, why: str) -> bool:
