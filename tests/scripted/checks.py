@@ -53,6 +53,15 @@ def true_content_length(headers: list, body: bytes) -> list:
     return fixed[:given[0]] + [("content-length", str(len(body)))] + fixed[given[0]:]
 
 
+def expects_100(headers: list) -> bool:
+    """The request carries Expect: 100-continue (RFC 9110 §10.1.1)."""
+    return any(n.lower() == "expect" and v.strip().lower() == "100-continue" for n, v in headers)
+
+
+def without_expect(headers: list) -> list:
+    return [(n, v) for n, v in headers if n.lower() != "expect"]
+
+
 # Deliberate misbehaviours (negative controls): Behaviour.edit_request applies one of these.
 def duplicate_path(fields: list) -> list:
     """A second :path right after the first (§8.3.1 wants exactly one)."""
@@ -78,6 +87,8 @@ def _field_problem(name: bytes, value: bytes) -> str | None:
         return f"NUL, CR or LF in the value of {name!r} (§8.2.1)"
     if value[:1] in (b" ", b"\t") or value[-1:] in (b" ", b"\t"):
         return f"leading or trailing whitespace in the value of {name!r} (§8.2.1)"
+    if any((c < 0x20 and c != 0x09) or c == 0x7f for c in value):   # RFC 9110 §5.5 field-value
+        return f"a control character in the value of {name!r} (§8.2.1 SHOULD, RFC 9110 §5.5)"
     if name.decode() in CONNECTION_SPECIFIC or (name == b"te" and value != b"trailers"):
         return f"connection-specific field {name!r} (§8.2.2)"
     return None
@@ -104,10 +115,15 @@ def response_problem(fields: Fields) -> str | None:
         return ":status missing (§8.3.2)" if not statuses else ":status duplicated (§8.3)"
     if not _STATUS.match(statuses[0]):
         return f":status {statuses[0]!r} is not a three-digit code (§8.3.2)"
-    lengths = {v for n, v in fields if n == b"content-length"}
+    lengths = _lengths(fields)
     if lengths and (len(lengths) > 1 or not _DIGITS.match(next(iter(lengths)))):
         return f"invalid content-length {sorted(lengths)} (§8.1.1)"
     return None
+
+
+def _lengths(fields: Fields) -> set[bytes]:
+    """The distinct content-length values, repeats and "n, n" lists folded (RFC 9110 §8.6 MAY)."""
+    return {part.strip() for n, v in fields if n == b"content-length" for part in v.split(b",")}
 
 
 def trailers_problem(fields: Fields) -> str | None:
@@ -132,9 +148,9 @@ def status_of(fields: Fields) -> int | None:
 
 
 def content_length(fields: Fields) -> int | None:
-    for name, value in fields:
-        if name == b"content-length" and _DIGITS.match(value):
-            return int(value)
+    lengths = _lengths(fields)
+    if len(lengths) == 1 and _DIGITS.match(next(iter(lengths))):
+        return int(next(iter(lengths)))
     return None
 
 
@@ -147,12 +163,16 @@ def plain_fields(fields: Fields) -> list[list[str]]:
 # -- settings (§6.5.2) ---------------------------------------------------------------
 HEADER_TABLE_SIZE, ENABLE_PUSH, MAX_CONCURRENT_STREAMS = 1, 2, 3
 INITIAL_WINDOW_SIZE, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE = 4, 5, 6
+ENABLE_CONNECT_PROTOCOL, NO_RFC7540_PRIORITIES = 8, 9   # RFC 8441 §3, RFC 9218 §2.1
 MAX_WINDOW = 2**31 - 1
 KNOWN_SETTINGS = range(HEADER_TABLE_SIZE, MAX_HEADER_LIST_SIZE + 1)
 
 
-def setting_problem(ident: int, value: int) -> tuple[str, str] | None:
-    """(error code, text) for a setting value a server must not send."""
+def setting_problem(ident: int, value: int, rfc9218: bool = False) -> tuple[str, str] | None:
+    """(error code, text) for a setting value a server must not send; `rfc9218`: the client
+    implements RFC 9218, so SETTINGS_NO_RFC7540_PRIORITIES is not an unknown setting to it."""
+    if rfc9218 and ident == NO_RFC7540_PRIORITIES and value > 1:
+        return "PROTOCOL_ERROR", f"SETTINGS_NO_RFC7540_PRIORITIES={value}, not 0 or 1 (RFC 9218 §2.1)"
     if ident == ENABLE_PUSH and value != 0:
         return "PROTOCOL_ERROR", f"server sent SETTINGS_ENABLE_PUSH={value} (§6.5.2: only 0 is allowed from a server)"
     if ident == INITIAL_WINDOW_SIZE and value > MAX_WINDOW:

@@ -86,6 +86,17 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     ip_sni: bool = False             # misbehaviour: an IP-literal host goes out as SNI (RFC 6066 §3)
     retry_421: int = 0               # retries of a 421 on a new connection (RFC 9110 §15.5.20: MAY)
     close_abandoned: bool = True     # False: a connection dropped after a failed transfer is never closed
+    expect_wait: float | None = 0.3  # seconds a body waits for 100 (Continue); None: forever (misbehaviour)
+    retry_417: bool = True           # a 417 to Expect: 100-continue: again without it (RFC 9110 §10.1.1)
+    final_ends_upload: bool = True   # False: a final status before the body does not end the transfer;
+    #                                  it waits for the body, held for a 100 (misbehaviour)
+    strict_no_body: bool = False     # misbehaviour: even an empty DATA on a HEAD/204/304 response is malformed
+    reject_obs_text: bool = False    # misbehaviour: field values with octets 0x80-0xff are malformed
+    reverse_open_order: bool = False  # misbehaviour: streams opened together leave in descending id order
+    stale_reuse_check: bool = True   # False: an idle connection is reused unchecked, and a request lost
+    #                                  on it with no response is not sent again (RFC 9110 §9.2.2)
+    rfc9218: bool = False            # implements RFC 9218 (a conforming alternative): validates
+    #                                  SETTINGS_NO_RFC7540_PRIORITIES, rejects PRIORITY_UPDATE
 
 
 _GOOD = Behaviour()
@@ -162,6 +173,15 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "retry-421": replace(_GOOD, retry_421=1),
     "retry-421-forever": replace(_GOOD, retry_421=1000),
     "leak-abandoned-connections": replace(_GOOD, close_abandoned=False),
+    "expect-wait-forever": replace(_GOOD, expect_wait=None),
+    "expect-417-final": replace(_GOOD, retry_417=False),
+    "expect-final-waits": replace(_GOOD, expect_wait=None, final_ends_upload=False),
+    "strict-no-body": replace(_GOOD, strict_no_body=True),
+    "reject-obs-text": replace(_GOOD, reject_obs_text=True),
+    "ids-out-of-order": replace(_GOOD, reverse_open_order=True),
+    "reuse-stale-connection": replace(_GOOD, stale_reuse_check=False),
+    "rfc9218": replace(_GOOD, rfc9218=True),
+    "rfc9218-keep-open": replace(_GOOD, rfc9218=True, close_after_goaway=False),
 }
 
 VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
@@ -210,6 +230,7 @@ class Transfer:
         self._reset()
 
     def _reset(self) -> None:
+        self.reused = False                  # went out on a connection an earlier transfer used
         self.status, self.resp_headers, self.http_version = None, [], None
         self.hash, self.body_len = hashlib.sha256(), 0
 
@@ -396,7 +417,8 @@ class Job:
             if not live:
                 return
             conns = list({id(t.conn): t.conn for t in live if t.conn is not None and not t.conn.dead}.values())
-            wait = min(t.deadline for t in live) - time.monotonic()
+            timers = [x for x in (c.timer() for c in conns) if x is not None]
+            wait = min([t.deadline for t in live] + timers) - time.monotonic()
             ready = wait_readable([c.sock for c in conns], wait)
             for c in conns:
                 if c.sock in ready:
@@ -407,10 +429,11 @@ class Job:
         if not h1 and not t.force_new and self._may_reuse():
             for c in self.conns:
                 if c.origin == (t.scheme, t.host, t.port) and c.accepting():
-                    if self.b.honour_goaway:      # a GOAWAY or EOF waiting to be read? (ignore-goaway
-                        c.poll()                  # does not look, like curl#2416)
+                    if self.b.honour_goaway and self.b.stale_reuse_check:   # a GOAWAY or EOF waiting
+                        c.poll()                  # to be read? (ignore-goaway does not look, like curl#2416)
                     if c.accepting():
                         t.note(f"reusing connection {c.label}")
+                        t.reused = True
                         return c.enqueue(t)
         t.force_new = False
         alpn = ("http/1.1",) if h1 else ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",)

@@ -24,6 +24,7 @@ from . import checks
 from .transport import close_socket, wait_readable
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+PRIORITY_UPDATE = 0x10                 # RFC 9218 §7.1
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
 TYPE_NAMES = ["DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE", "PING", "GOAWAY",
               "WINDOW_UPDATE", "CONTINUATION"]
@@ -127,6 +128,9 @@ class Stream:
         self.no_body = transfer.method == "HEAD"
         self.received = 0
         self.small_run = 0               # consecutive DATA frames under 16 octets (small-frame-limit)
+        # RFC 9110 §10.1.1: with Expect: 100-continue the body waits for a 100 until this time
+        self.expect_until: float | None = None
+        self.abandoned = False           # a final status came before the body: it never goes out
 
 
 class H2Connection:
@@ -259,10 +263,17 @@ class H2Connection:
             limit = 0 if self.b.wait_server_settings else 1
         if self.b.wait_settings_ack and not self.settings_acked:
             limit = 0                             # misbehaviour: §6.5.3 does not ask to wait for the ACK
-        while self.queue and self._active() < limit:
-            self._open(self.queue.pop(0))
+        batch = []
+        while self.queue and self._active() + len(batch) < limit:
+            batch.append(self.queue.pop(0))
+        sids = [self._next_sid() for _ in batch]
+        if self.b.reverse_open_order:             # misbehaviour: HEADERS leave in descending id order
+            batch, sids = batch[::-1], sids[::-1]
+        for t, sid in zip(batch, sids):
+            self._open(t, sid)
         for s in self.streams.values():
-            if s.to_send and not s.local_ended and self.got_settings and self.state[s.id] in ("open", "closed"):
+            if s.to_send and not s.local_ended and self.got_settings and self.state[s.id] in ("open", "closed") \
+                    and not self._awaiting_100(s):
                 self._send_body(s)
         self.flush()
 
@@ -276,14 +287,28 @@ class H2Connection:
                 t.detach()
         self.queue.clear()
 
-    def _open(self, t) -> None:
+    def _next_sid(self) -> int:
         sid, self.next_id = self.next_id, self.next_id + self.b.stream_id_step   # §5.1.1: odd, increasing
+        return sid
+
+    def _awaiting_100(self, s: Stream) -> bool:
+        return s.expect_until is not None and time.monotonic() < s.expect_until
+
+    def timer(self) -> float | None:
+        """When a body held for a 100 (Continue) goes out anyway, if any is held."""
+        held = [s.expect_until for s in self.streams.values() if self._awaiting_100(s)]
+        return min(held) if held else None
+
+    def _open(self, t, sid: int) -> None:
         fields = checks.request_fields(t.method, t.url, t.headers, t.body, self.b.strip_connection_headers)
         if self.b.edit_request:
             fields = self.b.edit_request(fields)
         block = self.encoder.encode(fields)
         s = self.streams[sid] = Stream(sid, t, self.initial_window)
         self.state[sid] = "open"
+        if s.to_send and checks.expects_100(t.headers):   # RFC 9110 §10.1.1: wait, but not forever
+            s.expect_until = time.monotonic() + (self.b.expect_wait if self.b.expect_wait is not None
+                                                 else float("inf"))
         t.attach(self, sid)
         limit = self.max_frame if self.b.respect_max_frame_size else max(len(block), 1)
         parts = [block[i:i + limit] for i in range(0, len(block), limit)] or [b""]
@@ -405,6 +430,8 @@ class H2Connection:
             raise Violation("FRAME_SIZE_ERROR", f"{len(payload)}-octet frame above our SETTINGS_MAX_FRAME_SIZE "
                             f"{self.b.frame_size_limit} (§4.2)", sid if sid in self.state else None)
         self._reject_ignorable(ftype, flags, reserved)
+        if ftype == PRIORITY_UPDATE and self.b.rfc9218:   # RFC 9218 §7.1: only clients send it
+            raise Violation("PROTOCOL_ERROR", "PRIORITY_UPDATE from the server (RFC 9218 §7.1)")
         handler = self.HANDLERS.get(ftype)
         if handler is not None:                   # §5.5: unknown frame types are ignored
             handler(self, flags, sid, payload)
@@ -447,6 +474,9 @@ class H2Connection:
         s.unacked += len(payload)
         self._check(s.got_final, "PROTOCOL_ERROR", "DATA before the response HEADERS (§8.1)", sid)
         s.received += len(data)
+        if s.no_body and (data or self.b.strict_no_body):   # §8.1.1, RFC 9110 §6.4.1: no content
+            self._check(False, "PROTOCOL_ERROR", f"{len(data)} octets of DATA in a response that has "
+                        "no content (HEAD, 204 or 304; §8.1.1)", sid)
         s.small_run = s.small_run + 1 if len(data) < 16 else 0
         if self.b.small_data_limit is not None and s.small_run > self.b.small_data_limit:
             raise Violation("ENHANCE_YOUR_CALM", f"misbehaviour: more than {self.b.small_data_limit} "
@@ -524,7 +554,7 @@ class H2Connection:
             raise Violation("PROTOCOL_ERROR", f"misbehaviour: rejecting unknown settings {unknown}")
         good = []
         for ident, value in pairs:
-            problem = checks.setting_problem(ident, value)
+            problem = checks.setting_problem(ident, value, self.b.rfc9218)
             if problem is None or self._check(False, *problem):
                 good.append((ident, value))       # naive: a bad value is dropped
         if not self.b.last_setting_wins:         # misbehaviour: a repeated setting keeps its first value
@@ -665,6 +695,8 @@ class H2Connection:
     def _on_fields(self, s: Stream, fields, end_stream: bool) -> None:
         t = s.transfer
         if not s.got_final:
+            if self.b.reject_obs_text and any(c >= 0x80 for _, v in fields for c in v):
+                raise Violation("PROTOCOL_ERROR", "misbehaviour: obs-text in a field value taken as malformed", s.id)
             problem = checks.response_problem(fields)
             status = checks.status_of(fields)
             informational = status is not None and 100 <= status < 200
@@ -673,6 +705,8 @@ class H2Connection:
                            f"informational {status} with END_STREAM (§8.1)" if end_stream else None)
             self._check(problem is None, "PROTOCOL_ERROR", f"malformed response: {problem}", s.id)
             if informational and not end_stream:
+                if status == 100:
+                    s.expect_until = None         # RFC 9110 §10.1.1: the body may go now
                 if self.b.skip_informational:
                     return                        # §8.1: 1xx before the final response are skipped
                 self.note(f"misbehaviour: {status} taken as the response; the rest of stream {s.id} is ignored")
@@ -682,6 +716,8 @@ class H2Connection:
                 return
             if status == 204 and self.b.reject_204_content_length and b"content-length" in dict(fields):
                 raise Violation("PROTOCOL_ERROR", "misbehaviour: content-length on a 204 taken as malformed", s.id)
+            if self._awaiting_100(s) and self._final_before_body(s, status):
+                return
             s.got_final = True
             s.content_length = checks.content_length(fields)
             # §8.1.1: HEAD, 204 and 304 have no content, whatever content-length says
@@ -698,17 +734,36 @@ class H2Connection:
         if end_stream:
             self._end_remote(s)
 
+    def _final_before_body(self, s: Stream, status: int | None) -> bool:
+        """RFC 9110 §10.1.1: a final status answered the expectation before the body went out.
+        A 417 makes the request go again without it (True: this stream is done with); any other
+        status is the response, and the body is never sent."""
+        t = s.transfer
+        if status == 417 and self.b.retry_417 and t.retry("417 to Expect: 100-continue: again without "
+                                                          "the expectation (RFC 9110 §10.1.1)"):
+            t.headers = checks.without_expect(t.headers)
+            self._send(RstStreamFrame(s.id, error_code=ErrorCodes.CANCEL))
+            self.state[s.id] = "reset-local"
+            return True
+        if self.b.final_ends_upload:              # else (misbehaviour) the body waits on for a 100
+            s.expect_until, s.to_send, s.abandoned = None, memoryview(b""), True
+        return False
+
     def _end_remote(self, s: Stream) -> None:
         if s.content_length is not None and not s.no_body:
             self._check(s.received == s.content_length, "PROTOCOL_ERROR",
                         f"content-length {s.content_length} but {s.received} octets of DATA (§8.1.1)", s.id)
         self.state[s.id] = "closed"
         s.response_done = True
+        if s.abandoned and not s.local_ended:     # the body never went out: end our side of the stream
+            self._send(RstStreamFrame(s.id, error_code=ErrorCodes.CANCEL))
+            self.state[s.id] = "reset-local"
 
     def _settle(self) -> None:
         """Complete transfers whose response ended in the batch just processed."""
         for s in self.streams.values():
-            upload_pending = self.b.upload_reset_fails and not s.local_ended   # misbehaviour: wait for it
+            upload_pending = (self.b.upload_reset_fails or not self.b.final_ends_upload) \
+                and not s.local_ended   # misbehaviour: wait for it
             if s.response_done and self._mine(s.transfer) and s.transfer.stream == s.id and not upload_pending:
                 if s.transfer.status == 421 and s.transfer.retry(   # RFC 9110 §15.5.20: MAY retry elsewhere
                         "421 Misdirected Request: another connection", self.b.retry_421):
@@ -762,9 +817,13 @@ class H2Connection:
             why += f" after GOAWAY(last-stream-id {self.goaway})"
         for s in self.streams.values():
             t = s.transfer
-            if self._mine(t) and t.stream == s.id:
-                t.truncated("recv", "CONNECTION_CLOSED", f"{why} before stream {s.id} completed",
-                            allowed=s.got_final)
+            if not self._mine(t) or t.stream != s.id:
+                continue
+            if t.reused and not s.got_final and t.method in ("GET", "HEAD") and self.b.stale_reuse_check \
+                    and t.retry(f"{why} before any response on a reused connection (RFC 9110 §9.2.2)"):
+                continue
+            t.truncated("recv", "CONNECTION_CLOSED", f"{why} before stream {s.id} completed",
+                        allowed=s.got_final)
         self._shutdown("recv", "CONNECTION_CLOSED", why)
 
     def _shutdown(self, cls: str, name: str, message: str) -> None:
