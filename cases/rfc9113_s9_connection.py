@@ -205,6 +205,22 @@ CASES = [
                    "the MUST stands on the attempt bound and the exact 421, the checks "
                    "retry-421-forever breaks.",
     ),
+    Case(
+        id="9113/9.1/idle-close-next-request",
+        level=MUST,
+        requirement="§9.1: a server may close an idle connection; a FIN (with TLS close_notify, no "
+                    "GOAWAY) between two requests MUST NOT make the second fail: it goes out on a new "
+                    "connection and succeeds (RFC 9110 §9.2.2 lets a client repeat a GET that was "
+                    "lost on the closed one).",
+        server="Connection 0 answers request 1, then closes without GOAWAY; later connections "
+               "answer normally.",
+        scenario=lambda: Script(respond=per_connection(seq(reply(), close()), reply())),
+        request=TWO,
+        expect=Succeeds() & Report("streams_per_connection",
+                                   lambda ev: [len(c.streams_opened()) for c in ev.observations.connections]),
+        bad={"reuse-stale-connection": "succeeds"},
+        covers=("R-9.1-3",),
+    ),
     # Connection hygiene: no connection outlives the job
     Case(
         id="9113/9.1/connections-closed-after-faults",
