@@ -67,7 +67,7 @@ def gets(n: int, *, mode: str = "sequential", timeout_ms: int = 3000, **kw) -> J
     return Job(tuple(Req(f"/r/{i}") for i in range(1, n + 1)), mode=mode, timeout_ms=timeout_ms, **kw)
 
 
-SLUG = re.compile(r"^(9113|7541|8446|7301|tls|alpn|baseline)/[0-9][0-9.]*/[a-z0-9][a-z0-9-]*$|"
+SLUG = re.compile(r"^(9113|7541|8441|8446|7301|9218|tls|alpn|baseline)/[0-9][0-9.]*/[a-z0-9][a-z0-9-]*$|"
                   r"^(tls|alpn|baseline)/[a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9-]*$")
 TRANSPORTS = ("tls", "h2c", "reference")
 COVERS_ID = re.compile(r"^R-[A-Za-z0-9.-]+-[0-9]+$")

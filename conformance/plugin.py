@@ -52,7 +52,8 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{level}: cases checking a {level.upper()} requirement")
     config.addinivalue_line("markers", "regression: cases that reproduce a public client bug")
     config.addinivalue_line("markers", "waits: cases where a client timeout is the behaviour under test")
-    for rfc in ("rfc9113", "rfc7541", "rfc8446", "rfc7301", "tls", "alpn", "baseline"):
+    for rfc in ("rfc9113", "rfc7541", "rfc8441", "rfc8446", "rfc7301", "rfc9218", "tls", "alpn",
+                "baseline"):
         config.addinivalue_line("markers", f"{rfc}: cases from {rfc}")
     config._h2cs = Session(config)
 
@@ -98,8 +99,9 @@ class CaseModule(pytest.File):
 
 
 def _markers(case) -> list[str]:
-    marks = [case.level.value.lower(), {"9113": "rfc9113", "7541": "rfc7541", "8446": "rfc8446",
-                                        "7301": "rfc7301"}.get(case.rfc, case.rfc)]
+    marks = [case.level.value.lower(), {"9113": "rfc9113", "7541": "rfc7541", "8441": "rfc8441",
+                                        "8446": "rfc8446", "7301": "rfc7301",
+                                        "9218": "rfc9218"}.get(case.rfc, case.rfc)]
     parts = case.section.split(".")
     marks += ["sec_" + "_".join(parts[:n]) for n in range(1, len(parts) + 1) if parts[0].isdigit()]
     if case.regression:

@@ -95,8 +95,11 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     reverse_open_order: bool = False  # misbehaviour: streams opened together leave in descending id order
     stale_reuse_check: bool = True   # False: an idle connection is reused unchecked, and a request lost
     #                                  on it with no response is not sent again (RFC 9110 §9.2.2)
-    rfc9218: bool = False            # implements RFC 9218 (a conforming alternative): validates
-    #                                  SETTINGS_NO_RFC7540_PRIORITIES, rejects PRIORITY_UPDATE
+    rfc9218: bool = False            # implements RFC 9218 (a conforming alternative): sends a priority
+    #                                  field, and RFC 7540 priority signals until the server's
+    #                                  SETTINGS_NO_RFC7540_PRIORITIES=1; validates that setting (a
+    #                                  change is a connection error), rejects PRIORITY_UPDATE
+    keep_7540_signals: bool = False  # misbehaviour: RFC 7540 priority signals despite NO_RFC7540_PRIORITIES=1
 
 
 _GOOD = Behaviour()
@@ -182,6 +185,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "reuse-stale-connection": replace(_GOOD, stale_reuse_check=False),
     "rfc9218": replace(_GOOD, rfc9218=True),
     "rfc9218-keep-open": replace(_GOOD, rfc9218=True, close_after_goaway=False),
+    "rfc9218-keeps-7540-signals": replace(_GOOD, rfc9218=True, keep_7540_signals=True),
 }
 
 VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")

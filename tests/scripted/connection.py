@@ -158,6 +158,7 @@ class H2Connection:
         self.seen_first = self.got_settings = self.settings_acked = False
         self.continuations = 0                   # CONTINUATION frames in the current field block
         self.goaway: int | None = None
+        self.no_7540_priorities: int | None = None   # RFC 9218 §2.1, once the server sent it
         self.dead = self.send_failed = self.gave_up = False
         if behaviour.send_preface:               # §3.4: the magic, then SETTINGS
             self.out += PREFACE
@@ -303,6 +304,8 @@ class H2Connection:
         fields = checks.request_fields(t.method, t.url, t.headers, t.body, self.b.strip_connection_headers)
         if self.b.edit_request:
             fields = self.b.edit_request(fields)
+        if self.b.rfc9218:                        # RFC 9218 §5: its own signal, a priority field
+            fields = fields + [("priority", "u=2")]
         block = self.encoder.encode(fields)
         s = self.streams[sid] = Stream(sid, t, self.initial_window)
         self.state[sid] = "open"
@@ -313,7 +316,11 @@ class H2Connection:
         limit = self.max_frame if self.b.respect_max_frame_size else max(len(block), 1)
         parts = [block[i:i + limit] for i in range(0, len(block), limit)] or [b""]
         flags = [] if s.to_send else ["END_STREAM"]
-        self._send(HeadersFrame(sid, data=parts[0], flags=flags + (["END_HEADERS"] if len(parts) == 1 else [])))
+        head = HeadersFrame(sid, data=parts[0], flags=flags + (["END_HEADERS"] if len(parts) == 1 else []))
+        if self.b.rfc9218 and (self.no_7540_priorities != 1 or self.b.keep_7540_signals):
+            head.flags.add("PRIORITY")            # RFC 7540 §5.3 signals, until RFC 9218 §2.1.1 stops them
+            head.depends_on, head.stream_weight, head.exclusive = 0, 31, False
+        self._send(head)
         for i, part in enumerate(parts[1:], 2):
             self._send(ContinuationFrame(sid, data=part, flags=["END_HEADERS"] if i == len(parts) else []))
         s.local_ended = not s.to_send
@@ -566,7 +573,12 @@ class H2Connection:
             self._send(SettingsFrame(0, flags=["ACK"]))
 
     def _apply_setting(self, ident: int, value: int) -> None:
-        if ident == checks.HEADER_TABLE_SIZE and self.b.respect_header_table_size:
+        if ident == checks.NO_RFC7540_PRIORITIES and self.b.rfc9218:
+            # RFC 9218 §2.1: a change after the first value MAY be a connection error; we make it one
+            self._check(self.no_7540_priorities in (None, value), "PROTOCOL_ERROR",
+                        f"SETTINGS_NO_RFC7540_PRIORITIES changed from {self.no_7540_priorities} to {value}")
+            self.no_7540_priorities = value
+        elif ident == checks.HEADER_TABLE_SIZE and self.b.respect_header_table_size:
             self.encoder.header_table_size = value   # RFC 7541 §4.2: size update in our next block
         elif ident == checks.MAX_CONCURRENT_STREAMS:
             lowered = self.max_concurrent is not None and value < self.max_concurrent
