@@ -35,12 +35,26 @@ class Req:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
     http_version: str = "h2"
+    # The optional fields of docs/clients.md; a case using one lists its capability in `needs`.
+    userinfo: str | None = None          # "user:pw" in the URL (no capability)
+    target: str | None = None            # "*": OPTIONS * (asterisk-form)
+    default_port: bool = False           # the URL leaves out the port; connect_to the server (connect-to)
+    via_proxy: bool = False              # http:// URL tunnelled through the server as HTTPS proxy (https-proxy)
+    protocol: str | None = None          # RFC 8441 extended CONNECT with this :protocol (extended-connect)
 
     def to_json(self, base_url: str) -> dict:
-        return {"method": self.method, "url": base_url + self.path,
-                "headers": [list(h) for h in self.headers],
-                "body_b64": base64.b64encode(self.body).decode() if self.body is not None else None,
-                "http_version": self.http_version}
+        scheme, _, hostport = base_url.partition("://")
+        host = hostport.rpartition(":")[0]
+        url = (f"{'http' if self.via_proxy else scheme}://"
+               f"{self.userinfo + '@' if self.userinfo else ''}"
+               f"{host if self.default_port else hostport}{self.path}")
+        out = {"method": self.method, "url": url,
+               "headers": [list(h) for h in self.headers],
+               "body_b64": base64.b64encode(self.body).decode() if self.body is not None else None,
+               "http_version": self.http_version}
+        optional = {"target": self.target, "connect_to": hostport if self.default_port else None,
+                    "proxy": base_url if self.via_proxy else None, "protocol": self.protocol}
+        return out | {k: v for k, v in optional.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,7 @@ class Case:
     waits: bool = False                  # True when the client's own timeout is the behaviour under test
     covers: tuple[str, ...] = ()         # requirement IDs of ../shared/requirements.md, e.g. ("R-6.8-2",)
     level_note: str = ""                 # why the level differs from the covered line's, if it does
+    ipv6: bool = False                   # the server listens on [::1] instead of 127.0.0.1
 
     @property
     def rfc(self) -> str:

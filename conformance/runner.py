@@ -1,6 +1,7 @@
 """Run one case: host its scenario, hand the job to the client, judge what happened."""
 from __future__ import annotations
 
+import socket
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -61,7 +62,8 @@ def run_case(case: Case, servers: ServerSet, client: Client, client_name: str) -
     if case.transport == "reference":
         hosted = servers.host_reference()
     else:
-        hosted = servers.host(case.scenario(), secure=case.transport != "h2c")
+        hosted = servers.host(case.scenario(), secure=case.transport != "h2c",
+                              family=socket.AF_INET6 if case.ipv6 else socket.AF_INET)
     phases["server_start"] = time.monotonic() - t0
     reply, stderr = None, ""
     try:

@@ -22,7 +22,8 @@ from curl_cffi import Curl, CurlError, CurlHttpVersion, CurlMOpt, CurlOpt, CurlS
 from curl_cffi import ffi, lib  # noqa: E402
 from curl_cffi.curl import DEFAULT_CACERT  # noqa: E402
 
-from conformance.clients.jobs import CurlTransfer, answer_with, curl_result  # noqa: E402
+from conformance.clients.jobs import (CurlTransfer, answer_with, curl_connect_to,  # noqa: E402
+                                      curl_proxy_type, curl_result)
 from conformance.clients.jsonlines import serve  # noqa: E402
 
 PROTOCOL = 1
@@ -82,6 +83,7 @@ def hello() -> dict:
     caps += ["h2", "alpn"] if h2 and tls else []
     caps += ["h2c", "parallel"] if h2 else []
     caps += ["tls-session-cache"] if tls else []
+    caps += ["asterisk-form", "connect-to"] + (["https-proxy"] if "HTTPS-proxy" in features else [])
     version = f"curl_cffi/{curl_cffi.__version__} {ffi.string(lib.curl_version()).decode()}"
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "curl_cffi", "version": version,
@@ -153,6 +155,23 @@ def configure(c: Curl, t: Transfer, job: dict) -> None:
         c.setopt(CurlOpt.PIPEWAIT, 1)   # wait for the first connection and multiplex on it
     if job["tls_session_cache"] == "separate":
         c.setopt(CurlOpt.SSL_SESSIONID_CACHE, 0)
+    optional_fields(c, req, job)
+
+
+def optional_fields(c: Curl, req: dict, job: dict) -> None:
+    """The request fields of docs/clients.md that need a capability."""
+    if req.get("target"):
+        c.setopt(CurlOpt.REQUEST_TARGET, req["target"])
+    if req.get("connect_to"):   # curl_cffi's setopt builds no slist for this option
+        slist = lib.curl_slist_append(ffi.NULL, curl_connect_to(req).encode())
+        c._h2cs_slists = getattr(c, "_h2cs_slists", []) + [slist]   # freed in close_all
+        lib._curl_easy_setopt(c._curl, CurlOpt.CONNECT_TO, slist)
+    if req.get("proxy"):
+        c.setopt(CurlOpt.PROXY, req["proxy"])
+        c.setopt(CurlOpt.PROXYTYPE, curl_proxy_type(version_info().version_num))
+        c.setopt(CurlOpt.HTTPPROXYTUNNEL, 1)   # CONNECT even for an http:// URL
+        c.setopt(CurlOpt.PROXY_CAINFO, job["ca_file"] or DEFAULT_CACERT)
+        c.setopt(CurlOpt.PROXY_CAPATH, ffi.NULL)
 
 
 def run_sequential(job: dict, transfers: list[Transfer], share, handles: list) -> None:
@@ -203,6 +222,8 @@ def close_all(handles: list[Curl], multi, share: CurlShare | None) -> None:
             lib.curl_multi_remove_handle(multi, c._curl)   # harmless if never added
         c.reset()   # drops the callbacks first: curl_cffi frees their data before cleanup
         c.close()
+        for slist in getattr(c, "_h2cs_slists", []):
+            lib.curl_slist_free_all(slist)
     if multi is not None:
         lib.curl_multi_cleanup(multi)
     if share is not None:

@@ -61,7 +61,7 @@ def hello() -> dict:
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "httpx", "version": f"{version} {tls}", "libcurl": None,
                        "tls": tls, "nghttp2": None},
-            "capabilities": ["h2", "h2c", "http1.1", "alpn", "parallel", "trace"]}
+            "capabilities": ["h2", "h2c", "http1.1", "alpn", "parallel", "trace", "asterisk-form"]}
 
 
 # -- trace ------------------------------------------------------------------------------
@@ -241,8 +241,11 @@ class Transfer:
 
     async def exchange(self, client: httpx.AsyncClient) -> None:
         req = self.req
+        extensions = {"trace": self.on_event}
+        if req.get("target"):   # httpcore sends this request-target instead of the URL's path
+            extensions["target"] = req["target"].encode()
         request = client.build_request(req["method"], req["url"], headers=req.get("headers") or [],
-                                       content=body_of(req), extensions={"trace": self.on_event})
+                                       content=body_of(req), extensions=extensions)
         self.response = await client.send(request, stream=True)
         try:
             async for chunk in self.response.aiter_raw():

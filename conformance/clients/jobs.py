@@ -19,7 +19,8 @@ HTTP_VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
 CHOICES = {"mode": ("sequential", "parallel"), "connection": ("reuse", "fresh"),
            "tls_session_cache": ("shared", "separate")}
 JOB_FIELDS = {"type", "id", "timeout_ms", "ca_file", "requests", *CHOICES}
-REQ_FIELDS = {"method", "url", "headers", "body_b64", "http_version"}
+REQ_FIELDS = {"method", "url", "headers", "body_b64", "http_version", "target", "connect_to",
+              "proxy", "protocol"}
 TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 # libcurl's CURLcode names (curl/curl.h), current spelling; shared by every curl-family adapter.
@@ -115,7 +116,39 @@ def request_problem(where: str, r) -> str | None:
             base64.b64decode(body, validate=True)
         except (TypeError, ValueError, binascii.Error):
             return f"{where}.body_b64 must be base64 or null"
+    return optional_problem(where, r)
+
+
+OPTIONAL = {"target": re.compile(r"^\*$"), "connect_to": re.compile(r"^(\[[0-9a-fA-F:.]+\]|[^:\[\]]+):[0-9]+$"),
+            "proxy": re.compile(r"^https://\S+$"), "protocol": TOKEN}
+
+
+def optional_problem(where: str, r: dict) -> str | None:
+    """The optional request fields (docs/clients.md), when present."""
+    for key, pattern in OPTIONAL.items():
+        value = r.get(key)
+        if value is not None and not (isinstance(value, str) and pattern.match(value)):
+            return f"{where}.{key} must match {pattern.pattern}, got {value!r}"
     return None
+
+
+# The curl family (libcurl's CURLPROXY_* and version numbers, curl/curl.h)
+CURLPROXY_HTTPS, CURLPROXY_HTTPS2 = 2, 3   # HTTPS2: libcurl 8.1.0 and later
+LIBCURL_HTTPS2_PROXY = 0x080100
+
+
+def curl_connect_to(req: dict) -> str:
+    """CURLOPT_CONNECT_TO's 'HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT' for `connect_to`."""
+    scheme, _, rest = req["url"].partition("://")
+    hostport = rest.split("/", 1)[0].rpartition("@")[2]
+    if not re.search(r":[0-9]+$", hostport):
+        hostport += ":443" if scheme == "https" else ":80"
+    return f"{hostport}:{req['connect_to']}"
+
+
+def curl_proxy_type(version_num: int) -> int:
+    """HTTP/2 to the proxy where libcurl can (CURLPROXY_HTTPS2), else HTTP/1.1 (CURLPROXY_HTTPS)."""
+    return CURLPROXY_HTTPS2 if version_num >= LIBCURL_HTTPS2_PROXY else CURLPROXY_HTTPS
 
 
 def fields_problem(where: str, got: set, known: set, required: set) -> str | None:

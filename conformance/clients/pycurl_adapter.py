@@ -10,7 +10,8 @@ import sys
 
 import pycurl
 
-from conformance.clients.jobs import CurlTransfer, answer_with, curl_result
+from conformance.clients.jobs import (CurlTransfer, answer_with, curl_connect_to, curl_proxy_type,
+                                      curl_result)
 from conformance.clients.jsonlines import serve
 
 PROTOCOL = 1
@@ -33,6 +34,7 @@ def hello() -> dict:
     caps += ["h2", "alpn"] if h2 and tls else []
     caps += ["h2c", "parallel"] if h2 else []
     caps += ["tls-session-cache"] if tls else []
+    caps += ["asterisk-form", "connect-to"] + (["https-proxy"] if "HTTPS_PROXY" in features else [])
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "pycurl", "version": pycurl.version, "libcurl": info[1],
                        "tls": info[5], "nghttp2": nghttp2.group(1) if nghttp2 else None,
@@ -90,6 +92,22 @@ def configure(c: pycurl.Curl, t: CurlTransfer, job: dict) -> None:
         c.setopt(pycurl.PIPEWAIT, 1)   # wait for the first connection and multiplex on it
     if job["tls_session_cache"] == "separate":
         c.setopt(pycurl.SSL_SESSIONID_CACHE, 0)
+    optional_fields(c, req, job)
+
+
+def optional_fields(c: pycurl.Curl, req: dict, job: dict) -> None:
+    """The request fields of docs/clients.md that need a capability."""
+    if req.get("target"):
+        c.setopt(pycurl.REQUEST_TARGET, req["target"])
+    if req.get("connect_to"):
+        c.setopt(pycurl.CONNECT_TO, [curl_connect_to(req)])
+    if req.get("proxy"):
+        c.setopt(pycurl.PROXY, req["proxy"])
+        c.setopt(pycurl.PROXYTYPE, curl_proxy_type(pycurl.version_info()[2]))
+        c.setopt(pycurl.HTTPPROXYTUNNEL, 1)   # CONNECT even for an http:// URL
+        if job["ca_file"] is not None:
+            c.setopt(pycurl.PROXY_CAINFO, job["ca_file"])
+        c.setopt(pycurl.PROXY_CAPATH, None)
 
 
 def run_sequential(job: dict, transfers: list[CurlTransfer], share, handles: list) -> None:

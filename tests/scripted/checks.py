@@ -21,11 +21,12 @@ Fields = list[tuple[bytes, bytes]]
 
 # -- what we send ------------------------------------------------------------------
 def request_fields(method: str, url: str, headers: list, body: bytes,
-                   strip_connection_headers: bool = True) -> list[tuple[str, str]]:
-    """The field list of a request (§8.3.1): one each of :method :scheme :authority :path."""
+                   strip_connection_headers: bool = True, target: str | None = None) -> list[tuple[str, str]]:
+    """The field list of a request (§8.3.1): one each of :method :scheme :authority :path;
+    `target` '*' is OPTIONS * (asterisk-form)."""
     u = urlsplit(url)
     authority = u.netloc.rpartition("@")[2]          # §8.3.1: no userinfo in :authority
-    path = (u.path or "/") + (f"?{u.query}" if u.query else "")  # §8.3.1: :path never empty
+    path = target or (u.path or "/") + (f"?{u.query}" if u.query else "")  # §8.3.1: :path never empty
     regular = []
     for name, value in headers:
         name = name.lower()                           # §8.2.1: names are lowercase on the wire
@@ -67,6 +68,21 @@ def duplicate_path(fields: list) -> list:
     """A second :path right after the first (§8.3.1 wants exactly one)."""
     i = next(i for i, (name, _) in enumerate(fields) if name == ":path")
     return fields[:i + 1] + [fields[i]] + fields[i + 1:]
+
+
+def authority_with_userinfo(fields: list) -> list:
+    """The URL's userinfo left in :authority (§8.3.1 forbids it); the case's URL has 'user:pw'."""
+    return [(n, f"user:pw@{v}" if n == ":authority" else v) for n, v in fields]
+
+
+def unbracketed_ipv6(fields: list) -> list:
+    """An IPv6 literal in :authority without its brackets (RFC 3986 §3.2.2 needs them)."""
+    return [(n, v.replace("[", "").replace("]", "") if n == ":authority" else v) for n, v in fields]
+
+
+def empty_root_path(fields: list) -> list:
+    """An empty :path for the root or OPTIONS * (§8.3.1: '/' or '*', never empty)."""
+    return [(n, "" if n == ":path" and v in ("/", "*") else v) for n, v in fields]
 
 
 def host_not_authority(fields: list) -> list:

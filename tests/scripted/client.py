@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 from urllib.parse import urlsplit
 
-from . import checks
+from . import checks, tunnel
 from .connection import OUR_MAX_FRAME, TRACE_CAP, H2Connection
 from .transport import TLS, TransferError, close_socket, connect, http1_exchange, wait_readable
 
@@ -100,6 +100,10 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     #                                  SETTINGS_NO_RFC7540_PRIORITIES=1; validates that setting (a
     #                                  change is a connection error), rejects PRIORITY_UPDATE
     keep_7540_signals: bool = False  # misbehaviour: RFC 7540 priority signals despite NO_RFC7540_PRIORITIES=1
+    connect_with_path: bool = False  # misbehaviour: a CONNECT to a proxy carries :scheme and :path (§8.5)
+    tunnel_trailers: bool = False    # misbehaviour: a tunnel is closed with a HEADERS frame, not END_STREAM DATA
+    ignore_connect_setting: bool = False  # misbehaviour: extended CONNECT without ENABLE_CONNECT_PROTOCOL=1
+    authority_from_dial: bool = False  # misbehaviour: :authority names the address connected to, not the URL's
 
 
 _GOOD = Behaviour()
@@ -186,6 +190,13 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "rfc9218": replace(_GOOD, rfc9218=True),
     "rfc9218-keep-open": replace(_GOOD, rfc9218=True, close_after_goaway=False),
     "rfc9218-keeps-7540-signals": replace(_GOOD, rfc9218=True, keep_7540_signals=True),
+    "connect-with-path": replace(_GOOD, connect_with_path=True),
+    "tunnel-trailers": replace(_GOOD, tunnel_trailers=True),
+    "ignore-connect-setting": replace(_GOOD, ignore_connect_setting=True),
+    "userinfo-in-authority": replace(_GOOD, edit_request=checks.authority_with_userinfo),
+    "ipv6-unbracketed": replace(_GOOD, edit_request=checks.unbracketed_ipv6),
+    "empty-path": replace(_GOOD, edit_request=checks.empty_root_path),
+    "authority-from-address": replace(_GOOD, authority_from_dial=True),
 }
 
 VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
@@ -198,7 +209,8 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 def hello() -> dict:
     return {"type": "hello", "protocol": 1,
             "client": {"name": "scripted", "version": "scripted/1"},
-            "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace"]}
+            "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace",
+                             "asterisk-form", "connect-to", "https-proxy", "extended-connect"]}
 
 
 class Transfer:
@@ -220,8 +232,13 @@ class Transfer:
             raise ValueError(f"unsupported URL {self.url!r}")
         self.scheme, self.host = u.scheme, u.hostname
         self.port = u.port or (443 if u.scheme == "https" else 80)
-        self.target = (u.path or "/") + (f"?{u.query}" if u.query else "")
+        self.target = req.get("target") or (u.path or "/") + (f"?{u.query}" if u.query else "")
         self.authority = u.netloc.rpartition("@")[2]
+        self.userinfo = u.netloc.rpartition("@")[0]
+        self.connect_to, self.proxy, self.protocol = req.get("connect_to"), req.get("proxy"), req.get("protocol")
+        self.tunnel = tunnel.for_transfer(self)
+        p = urlsplit(self.proxy or self.url)
+        self.route = (p.scheme, p.hostname, p.port or (443 if p.scheme == "https" else 80))
         self.retries, self.moves, self.h1, self.force_new = 0, 0, False, False
         self.conn, self.stream = None, None
         self.done = self.ok = False
@@ -429,10 +446,12 @@ class Job:
                     c.receive()
 
     def _assign(self, t: Transfer) -> None:
-        h1 = t.h1 or t.version == "http1.1" or (t.scheme == "http" and t.version != "h2-prior-knowledge")
+        scheme, host, port = t.route             # the proxy's, for a tunnelled request
+        h1 = not t.proxy and (t.h1 or t.version == "http1.1"
+                              or (t.scheme == "http" and t.version != "h2-prior-knowledge"))
         if not h1 and not t.force_new and self._may_reuse():
             for c in self.conns:
-                if c.origin == (t.scheme, t.host, t.port) and c.accepting():
+                if c.origin == t.route and c.accepting():
                     if self.b.honour_goaway and self.b.stale_reuse_check:   # a GOAWAY or EOF waiting
                         c.poll()                  # to be read? (ignore-goaway does not look, like curl#2416)
                     if c.accepting():
@@ -442,16 +461,17 @@ class Job:
         t.force_new = False
         alpn = ("http/1.1",) if h1 else ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",)
         try:
-            sock, key, timings = connect(t.host, t.port, self.tls if t.scheme == "https" else None, alpn, t.deadline)
+            sock, key, timings = connect(host, port, self.tls if scheme == "https" else None, alpn, t.deadline,
+                                         dial=t.connect_to)
         except TransferError as exc:
             return t.fail(exc.cls, exc.name, exc.message)
         t.timings.update(timings)
         label = f"c{len(self.conns) + 1}"
-        selected = sock.selected_alpn_protocol() if t.scheme == "https" else None
-        t.note(f"connected {label} to {t.host}:{t.port} alpn={selected}")
+        selected = sock.selected_alpn_protocol() if scheme == "https" else None
+        t.note(f"connected {label} to {t.connect_to or f'{host}:{port}'} alpn={selected}")
         remember = (lambda s, key=key: self.tls.remember(s, key)) if key else None
-        if not h1 and (t.scheme == "http" or selected == "h2" or not self.b.respect_alpn):
-            c = H2Connection(sock, self.b, (t.scheme, t.host, t.port), label, remember)
+        if not h1 and (scheme == "http" or selected == "h2" or not self.b.respect_alpn):
+            c = H2Connection(sock, self.b, t.route, label, remember)
             self.conns.append(c)
             return c.enqueue(t)
         if not h1 and t.version != "h2-or-http1.1":

@@ -118,7 +118,8 @@ class Violation(Exception):
 class Stream:
     def __init__(self, sid: int, transfer, window: int):
         self.id, self.transfer = sid, transfer
-        self.to_send = memoryview(transfer.body)[transfer.body_from:]   # request body not yet sent
+        # request body not yet sent; a tunnel's goes out once the CONNECT is answered (§8.5)
+        self.to_send = memoryview(b"" if transfer.tunnel else transfer.body)[transfer.body_from:]
         self.local_ended = False         # we sent END_STREAM
         self.window = window             # peer's stream window for our DATA (§6.9)
         self.unacked = 0                 # DATA octets to give back with WINDOW_UPDATE
@@ -159,6 +160,7 @@ class H2Connection:
         self.continuations = 0                   # CONTINUATION frames in the current field block
         self.goaway: int | None = None
         self.no_7540_priorities: int | None = None   # RFC 9218 §2.1, once the server sent it
+        self.connect_protocol = 0                # RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL
         self.dead = self.send_failed = self.gave_up = False
         if behaviour.send_preface:               # §3.4: the magic, then SETTINGS
             self.out += PREFACE
@@ -264,9 +266,17 @@ class H2Connection:
             limit = 0 if self.b.wait_server_settings else 1
         if self.b.wait_settings_ack and not self.settings_acked:
             limit = 0                             # misbehaviour: §6.5.3 does not ask to wait for the ACK
+        if not self.got_settings and any(t.tunnel and t.tunnel.needs_settings for t in self.queue):
+            limit = 0                             # RFC 8441 §3: the server's SETTINGS decide
         batch = []
         while self.queue and self._active() + len(batch) < limit:
-            batch.append(self.queue.pop(0))
+            t = self.queue.pop(0)
+            if t.tunnel and t.tunnel.needs_settings and self.connect_protocol != 1 \
+                    and not self.b.ignore_connect_setting:
+                t.fail("other", "NO_EXTENDED_CONNECT", "the server did not send "
+                       "SETTINGS_ENABLE_CONNECT_PROTOCOL=1 (RFC 8441 §3): nothing sent")
+                continue
+            batch.append(t)
         sids = [self._next_sid() for _ in batch]
         if self.b.reverse_open_order:             # misbehaviour: HEADERS leave in descending id order
             batch, sids = batch[::-1], sids[::-1]
@@ -301,9 +311,12 @@ class H2Connection:
         return min(held) if held else None
 
     def _open(self, t, sid: int) -> None:
-        fields = checks.request_fields(t.method, t.url, t.headers, t.body, self.b.strip_connection_headers)
+        fields = t.tunnel.fields(self.b) if t.tunnel else checks.request_fields(
+            t.method, t.url, t.headers, t.body, self.b.strip_connection_headers, t.target if t.target == "*" else None)
         if self.b.edit_request:
             fields = self.b.edit_request(fields)
+        if self.b.authority_from_dial and t.connect_to:   # misbehaviour
+            fields = [(n, t.connect_to if n == ":authority" else v) for n, v in fields]
         if self.b.rfc9218:                        # RFC 9218 §5: its own signal, a priority field
             fields = fields + [("priority", "u=2")]
         block = self.encoder.encode(fields)
@@ -315,7 +328,7 @@ class H2Connection:
         t.attach(self, sid)
         limit = self.max_frame if self.b.respect_max_frame_size else max(len(block), 1)
         parts = [block[i:i + limit] for i in range(0, len(block), limit)] or [b""]
-        flags = [] if s.to_send else ["END_STREAM"]
+        flags = [] if s.to_send or t.tunnel else ["END_STREAM"]
         head = HeadersFrame(sid, data=parts[0], flags=flags + (["END_HEADERS"] if len(parts) == 1 else []))
         if self.b.rfc9218 and (self.no_7540_priorities != 1 or self.b.keep_7540_signals):
             head.flags.add("PRIORITY")            # RFC 7540 §5.3 signals, until RFC 9218 §2.1.1 stops them
@@ -323,7 +336,7 @@ class H2Connection:
         self._send(head)
         for i, part in enumerate(parts[1:], 2):
             self._send(ContinuationFrame(sid, data=part, flags=["END_HEADERS"] if i == len(parts) else []))
-        s.local_ended = not s.to_send
+        s.local_ended = not s.to_send and not t.tunnel
 
     def _send_body(self, s: Stream) -> None:
         while s.to_send:
@@ -337,7 +350,7 @@ class H2Connection:
             s.transfer.body_sent = len(s.transfer.body) - len(s.to_send)
             self.conn_window -= n
             s.window -= n
-            s.local_ended = not s.to_send
+            s.local_ended = not s.to_send and not s.transfer.tunnel   # a tunnel stays open (§8.5)
             self._send(DataFrame(s.id, data=bytes(chunk), flags=["END_STREAM"] if s.local_ended else []))
 
     # -- input -------------------------------------------------------------------------
@@ -488,6 +501,13 @@ class H2Connection:
         if self.b.small_data_limit is not None and s.small_run > self.b.small_data_limit:
             raise Violation("ENHANCE_YOUR_CALM", f"misbehaviour: more than {self.b.small_data_limit} "
                             "consecutive DATA frames under 16 octets", sid)
+        if s.transfer.tunnel is not None:
+            if s.transfer.tunnel.received(data) and not s.local_ended:
+                self._close_tunnel(s)             # the target's response is whole: we close first
+                s.response_done = True
+            if flags & END_STREAM:
+                self._end_remote(s)
+            return
         # misbehaviour mix-streams: the body goes to the most recently opened transfer
         (self.streams[max(self.streams)] if self.b.mix_streams else s).transfer.add_body(data)
         if s.content_length is not None and not s.no_body:
@@ -578,6 +598,8 @@ class H2Connection:
             self._check(self.no_7540_priorities in (None, value), "PROTOCOL_ERROR",
                         f"SETTINGS_NO_RFC7540_PRIORITIES changed from {self.no_7540_priorities} to {value}")
             self.no_7540_priorities = value
+        elif ident == checks.ENABLE_CONNECT_PROTOCOL:
+            self.connect_protocol = value
         elif ident == checks.HEADER_TABLE_SIZE and self.b.respect_header_table_size:
             self.encoder.header_table_size = value   # RFC 7541 §4.2: size update in our next block
         elif ident == checks.MAX_CONCURRENT_STREAMS:
@@ -730,12 +752,17 @@ class H2Connection:
                 raise Violation("PROTOCOL_ERROR", "misbehaviour: content-length on a 204 taken as malformed", s.id)
             if self._awaiting_100(s) and self._final_before_body(s, status):
                 return
+            if t.tunnel is not None:
+                return self._tunnel_answered(s, status, fields, end_stream)
             s.got_final = True
             s.content_length = checks.content_length(fields)
             # §8.1.1: HEAD, 204 and 304 have no content, whatever content-length says
             s.no_body = (s.no_body or status in (204, 304)) and self.b.content_length_exemptions
             t.set_response(status, checks.plain_fields(fields))
         else:
+            if t.tunnel is not None:              # §8.5: only DATA and stream management on a tunnel
+                self._check(False, "PROTOCOL_ERROR", f"HEADERS on the CONNECT tunnel of stream {s.id} (§8.5)", s.id)
+                return
             if not self.b.accept_trailers:
                 raise Violation("PROTOCOL_ERROR", "misbehaviour: trailers taken as malformed", s.id)
             if not self._check(end_stream, "PROTOCOL_ERROR", "HEADERS after the final response without "
@@ -761,7 +788,36 @@ class H2Connection:
             s.expect_until, s.to_send, s.abandoned = None, memoryview(b""), True
         return False
 
+    def _tunnel_answered(self, s: Stream, status: int | None, fields, end_stream: bool) -> None:
+        """§8.5, RFC 8441 §5: a 2xx opens the tunnel and its octets start to flow; anything else
+        ends the transfer with the status as its answer."""
+        t = s.transfer
+        s.got_final = True
+        if t.tunnel.reports_connect or not (status and 200 <= status < 300):
+            t.set_response(status, checks.plain_fields(fields))
+        if status and 200 <= status < 300 and not end_stream:
+            s.to_send = memoryview(t.tunnel.opened())
+        elif self._mine(t):
+            t.fail("other", "CONNECT_REFUSED", f"CONNECT answered with {status}")
+            if end_stream:
+                self._end_remote(s)
+
+    def _close_tunnel(self, s: Stream) -> None:
+        """Our side of the tunnel ends: DATA with END_STREAM stands for the TCP FIN (§8.5)."""
+        s.to_send, s.local_ended = memoryview(b""), True
+        if self.b.tunnel_trailers:                # misbehaviour: §8.5 allows no HEADERS here
+            self._send(HeadersFrame(s.id, data=self.encoder.encode([("x-closed", "1")]),
+                                    flags=["END_STREAM", "END_HEADERS"]))
+        else:
+            self._send(DataFrame(s.id, data=b"", flags=["END_STREAM"]))
+
     def _end_remote(self, s: Stream) -> None:
+        if s.transfer.tunnel is not None and s.got_final:
+            problem = s.transfer.tunnel.ended()   # the peer's END_STREAM is its FIN
+            if problem and self._mine(s.transfer):
+                s.transfer.truncated("partial", "PARTIAL_FILE", problem, allowed=True)
+            if not s.local_ended:
+                self._close_tunnel(s)             # §8.5: answer END_STREAM with our own
         if s.content_length is not None and not s.no_body:
             self._check(s.received == s.content_length, "PROTOCOL_ERROR",
                         f"content-length {s.content_length} but {s.received} octets of DATA (§8.1.1)", s.id)

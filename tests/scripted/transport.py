@@ -112,15 +112,18 @@ def force_sni(sock: ssl.SSLSocket, name: str) -> None:
         raise TransferError("other", "IP_SNI_UNSUPPORTED", "could not set an IP literal as SNI in this Python")
 
 
-def connect(host: str, port: int, tls: TLS | None, alpn: tuple[str, ...], deadline: float):
-    """Open TCP (and TLS); return (socket, session key, timings)."""
-    if host not in LOOPBACK:
+def connect(host: str, port: int, tls: TLS | None, alpn: tuple[str, ...], deadline: float,
+            dial: str | None = None):
+    """Open TCP (and TLS) to host:port, or to `dial` ('host:port') while TLS still verifies
+    `host`; return (socket, session key, timings)."""
+    address = (dial.rpartition(":")[0].strip("[]"), int(dial.rpartition(":")[2])) if dial else (host, port)
+    if host not in LOOPBACK or address[0] not in LOOPBACK:
         raise TransferError("connect", "NOT_LOOPBACK", f"the scripted client only connects to loopback, not {host}")
     t0 = time.monotonic()
     if remaining(deadline) <= 0:
         raise TransferError("timeout", "TIMEOUT", "timed out before connecting")
     try:
-        raw = socket.create_connection((host, port), timeout=remaining(deadline))
+        raw = socket.create_connection(address, timeout=remaining(deadline))
     except socket.timeout:
         raise TransferError("timeout", "TIMEOUT", f"connect to {host}:{port} timed out") from None
     except OSError as exc:
