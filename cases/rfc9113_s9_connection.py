@@ -2,7 +2,7 @@
 §8.1 (a connection that closes mid-body) and §7 (an unknown error code in GOAWAY)."""
 import ipaddress
 
-from conformance.case import MUST, SHOULD, Case, get, gets
+from conformance.case import MUST, SHOULD, Case, Job, Req, get, gets
 from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Fails, Report,
                                   Succeeds, TransferSucceeds)
 from servers import frames as F
@@ -98,6 +98,38 @@ def goaway_after_response(code):
     stays open. Later connections answer normally."""
     return lambda: Script(respond=per_connection(
         seq(reply(), frames(lambda conn, req: F.goaway(req.stream, code))), reply()))
+
+
+# §9.1.1: the names each certificate of servers/tls.py is valid for
+FULL_CERT, LOCALHOST_CERT = {"127.0.0.1", "::1", "localhost"}, {"localhost"}
+TWO_HOSTS = Job((Req("/r/1", host="localhost"), Req("/r/2")), timeout_ms=1000)
+
+
+class NarrowCertificate(Script):
+    narrow_cert = True    # SNI localhost gets a certificate for localhost alone
+
+
+def _within_certificates(narrow):
+    """Every request went on a connection whose certificate is valid for its :authority host:
+    with `narrow`, SNI localhost got a certificate for localhost alone."""
+    def check(ev):
+        outside, seen = [], []
+        for c in ev.observations.connections:
+            names = LOCALHOST_CERT if narrow and c.tls and c.tls.sni == "localhost" else FULL_CERT
+            for f in c.received:
+                if f.type == "HEADERS" and f.headers:
+                    host = dict(f.headers).get(":authority", "").rpartition(":")[0].strip("[]")
+                    seen.append((c.index, host))
+                    if host not in names:
+                        outside.append(f"{host} on connection #{c.index} (certificate for {sorted(names)})")
+        return not outside, "; ".join(outside) or f"(connection, host) per request: {seen}"
+    return check
+
+
+def _coalesced(ev):
+    hosts = [{dict(f.headers or []).get(":authority", "").rpartition(":")[0] for f in c.frames("HEADERS")}
+             for c in ev.observations.connections]
+    return any(len(h) > 1 for h in hosts)
 
 
 MISDIRECTED = b"misdirected request\n"
@@ -276,6 +308,43 @@ CASES = [
         expect=Succeeds() & NOT_REUSED & Connections(2, why="request 2 needs a new connection"),
         bad={"ignore-goaway": "not-reused-after-end"},
         covers=("R-9.1.1-3",),
+    ),
+    Case(
+        id="9113/9.1.1/no-reuse-outside-certificate",
+        level=MUST,
+        requirement="§9.1.1: a connection may serve another host only if its certificate is valid "
+                    "for that host; after https://localhost answered with a certificate for "
+                    "localhost alone, a request to https://127.0.0.1 (the same address) needs a new "
+                    "connection.",
+        server="Answers SNI localhost with a certificate valid for localhost only, and a request "
+               "without SNI (an IP address) with one valid for 127.0.0.1; answers both requests.",
+        scenario=NarrowCertificate,
+        request=TWO_HOSTS,
+        expect=Succeeds() & Custom("every request goes on a connection whose certificate is valid "
+                                   "for its host", _within_certificates(True), name="certificate-covers-host"),
+        good=("good", "coalesce-verified"),
+        bad={"coalesce-by-address": "certificate-covers-host"},
+        covers=("R-9.1.1-1",),
+    ),
+    Case(
+        id="9113/9.1.1/coalescing-allowed",
+        level=MUST,
+        requirement="§9.1.1: a client MAY reuse the connection to https://localhost for "
+                    "https://127.0.0.1 when the certificate covers both and both resolve to the same "
+                    "address (reported); either way both transfers succeed, each within a "
+                    "certificate valid for its host.",
+        server="Answers with one certificate valid for 127.0.0.1, ::1 and localhost; answers both "
+               "requests.",
+        scenario=lambda: Script(),
+        request=TWO_HOSTS,
+        expect=Succeeds() & Custom("every request goes on a connection whose certificate is valid "
+                                   "for its host", _within_certificates(False), name="certificate-covers-host")
+        & Report("coalesced", _coalesced),
+        good=("good", "coalesce-verified"),
+        bad={"corrupt-body": "succeeds"},
+        covers=("R-9.1.1-2",),
+        level_note="R-9.1.1-2 (coalescing) is Y and reported; the MUST stands on both transfers "
+                   "succeeding (RFC 9110 §2.4), which corrupt-body breaks.",
     ),
     # §7: unknown error codes
     Case(

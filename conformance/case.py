@@ -36,6 +36,7 @@ class Req:
     body: bytes | None = None
     http_version: str = "h2"
     # The optional fields of docs/clients.md; a case using one lists its capability in `needs`.
+    host: str | None = None              # the URL's host instead of the server's address ("localhost")
     userinfo: str | None = None          # "user:pw" in the URL (no capability)
     target: str | None = None            # "*": OPTIONS * (asterisk-form)
     default_port: bool = False           # the URL leaves out the port; connect_to the server (connect-to)
@@ -44,10 +45,11 @@ class Req:
 
     def to_json(self, base_url: str) -> dict:
         scheme, _, hostport = base_url.partition("://")
-        host = hostport.rpartition(":")[0]
+        host, _, port = hostport.rpartition(":")
+        host = self.host or host
         url = (f"{'http' if self.via_proxy else scheme}://"
                f"{self.userinfo + '@' if self.userinfo else ''}"
-               f"{host if self.default_port else hostport}{self.path}")
+               f"{host if self.default_port else f'{host}:{port}'}{self.path}")
         out = {"method": self.method, "url": url,
                "headers": [list(h) for h in self.headers],
                "body_b64": base64.b64encode(self.body).decode() if self.body is not None else None,

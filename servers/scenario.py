@@ -154,6 +154,7 @@ class Scenario:
     alpn: tuple[str, ...] | None = ("h2", "http/1.1")
     rotate_ticket_keys: bool = False
     tls_max_version: str | None = None   # e.g. "TLSv1_2"
+    narrow_cert: bool = False            # SNI localhost gets a certificate for localhost only
     close_on_client_goaway: bool = False  # §5.4.1: the client has to close; True closes for it
 
     # -- transport callbacks ----------------------------------------------

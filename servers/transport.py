@@ -198,7 +198,7 @@ class _Protocol(asyncio.Protocol):
         scenario, tls = self.hosted.scenario, self.hosted.servers.tls
         self.record.tls = parse_client_hello(hello)
         ctx = tls.context(scenario.alpn, fresh=scenario.rotate_ticket_keys,
-                          max_version=scenario.tls_max_version)
+                          max_version=scenario.tls_max_version, narrow=scenario.narrow_cert)
         self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()
         self._tls = ctx.wrap_bio(self._in, self._out, server_side=True)
         self._in.write(hello)

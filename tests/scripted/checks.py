@@ -85,6 +85,11 @@ def empty_root_path(fields: list) -> list:
     return [(n, "" if n == ":path" and v in ("/", "*") else v) for n, v in fields]
 
 
+def without_scheme_and_path(fields: list) -> list:
+    """An extended CONNECT shaped like a plain one: no :scheme, no :path (RFC 8441 §4 needs both)."""
+    return [(n, v) for n, v in fields if n not in (":scheme", ":path")]
+
+
 def host_not_authority(fields: list) -> list:
     """A Host field after the pseudo-headers instead of :authority (§8.3.1)."""
     pseudo = [f for f in fields if f[0].startswith(":") and f[0] != ":authority"]

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 from . import checks, tunnel
 from .connection import OUR_MAX_FRAME, TRACE_CAP, H2Connection
-from .transport import TLS, TransferError, close_socket, connect, http1_exchange, wait_readable
+from .transport import (TLS, TransferError, addresses, certificate_covers, close_socket, connect,
+                        http1_exchange, wait_readable)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,9 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     tunnel_trailers: bool = False    # misbehaviour: a tunnel is closed with a HEADERS frame, not END_STREAM DATA
     ignore_connect_setting: bool = False  # misbehaviour: extended CONNECT without ENABLE_CONNECT_PROTOCOL=1
     authority_from_dial: bool = False  # misbehaviour: :authority names the address connected to, not the URL's
+    coalesce: str | None = None      # reuse a connection to another host at the same address (§9.1.1):
+    #                                  "verified" when its certificate covers the host (MAY), "by-address"
+    #                                  whatever the certificate says (misbehaviour)
 
 
 _GOOD = Behaviour()
@@ -197,6 +201,9 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "ipv6-unbracketed": replace(_GOOD, edit_request=checks.unbracketed_ipv6),
     "empty-path": replace(_GOOD, edit_request=checks.empty_root_path),
     "authority-from-address": replace(_GOOD, authority_from_dial=True),
+    "extended-connect-no-path": replace(_GOOD, edit_request=checks.without_scheme_and_path),
+    "coalesce-verified": replace(_GOOD, coalesce="verified"),
+    "coalesce-by-address": replace(_GOOD, coalesce="by-address"),
 }
 
 VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
@@ -451,7 +458,7 @@ class Job:
                               or (t.scheme == "http" and t.version != "h2-prior-knowledge"))
         if not h1 and not t.force_new and self._may_reuse():
             for c in self.conns:
-                if c.origin == t.route and c.accepting():
+                if (c.origin == t.route or self._coalesces(c, t)) and c.accepting():
                     if self.b.honour_goaway and self.b.stale_reuse_check:   # a GOAWAY or EOF waiting
                         c.poll()                  # to be read? (ignore-goaway does not look, like curl#2416)
                     if c.accepting():
@@ -479,6 +486,19 @@ class Job:
             close_socket(sock)
             return t.fail("protocol-mismatch", "ALPN_MISMATCH", f"ALPN selected {selected!r}, not h2")
         self._http1(t, sock, remember, label)
+
+    def _coalesces(self, c, t: Transfer) -> bool:
+        """§9.1.1: may a connection to another host serve `t`? Same scheme and port, an address in
+        common, and (unless misbehaving) a certificate valid for t's host."""
+        (scheme, host, port), b = c.origin, self.b
+        if not b.coalesce or c.dead or (scheme, port) != (t.route[0], t.route[2]) or scheme != "https":
+            return False
+        if not addresses(host, port) & addresses(t.host, t.port):
+            return False
+        if b.coalesce == "by-address" or certificate_covers(c.sock, t.host):
+            t.note(f"coalescing onto {c.label} ({host}) for {t.host}")
+            return True
+        return False
 
     def _http1(self, t: Transfer, sock, remember, label: str) -> None:
         t.used.append(_H1Trace(label))

@@ -82,6 +82,24 @@ class TLS:
                 pass
 
 
+def addresses(host: str, port: int) -> set[str]:
+    """The addresses a host name resolves to (loopback names only reach here)."""
+    try:
+        return {a[4][0] for a in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except OSError:
+        return set()
+
+
+def certificate_covers(sock, host: str) -> bool:
+    """Is the peer certificate of `sock` valid for `host` (its subjectAltName, RFC 6125)?"""
+    try:
+        names = (sock.getpeercert() or {}).get("subjectAltName", ())
+    except (OSError, ValueError):
+        return False
+    kind = "IP Address" if is_ip_literal(host) else "DNS"
+    return any(k == kind and v == host for k, v in names)
+
+
 def is_ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
