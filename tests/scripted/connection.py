@@ -203,7 +203,8 @@ class H2Connection:
 
     def accepting(self) -> bool:
         """May a new stream go on this connection? (§6.8, §9.1.1, §5.1.1)"""
-        return not (self.dead or self.gave_up or self.send_failed or self.next_id > MAX_STREAM_ID
+        stale = self.send_failed and self.b.stale_reuse_check   # reuse-stale-connection does not look
+        return not (self.dead or self.gave_up or stale or self.next_id > MAX_STREAM_ID
                     or (self.goaway is not None and self.b.honour_goaway))
 
     def _active(self) -> int:
@@ -887,8 +888,9 @@ class H2Connection:
             t = s.transfer
             if not self._mine(t) or t.stream != s.id:
                 continue
-            if t.reused and not s.got_final and t.method in ("GET", "HEAD") and self.b.stale_reuse_check \
-                    and t.retry(f"{why} before any response on a reused connection (RFC 9110 §9.2.2)"):
+            if t.reused and not s.got_final and t.method in ("GET", "HEAD") and self.goaway is None \
+                    and self.b.stale_reuse_check \
+                    and t.retry(f"{why} with no GOAWAY before any response on a reused connection (RFC 9110 §9.2.2)"):
                 continue
             t.truncated("recv", "CONNECTION_CLOSED", f"{why} before stream {s.id} completed",
                         allowed=s.got_final)
