@@ -23,7 +23,7 @@ Fields = list[tuple[bytes, bytes]]
 def request_fields(method: str, url: str, headers: list, body: bytes,
                    strip_connection_headers: bool = True, target: str | None = None) -> list[tuple[str, str]]:
     """The field list of a request (§8.3.1): one each of :method :scheme :authority :path;
-    `target` '*' is OPTIONS * (asterisk-form)."""
+    `target`, when given, is the :path (the request-target, '*' for OPTIONS *)."""
     u = urlsplit(url)
     authority = u.netloc.rpartition("@")[2]          # §8.3.1: no userinfo in :authority
     path = target or (u.path or "/") + (f"?{u.query}" if u.query else "")  # §8.3.1: :path never empty

@@ -241,7 +241,6 @@ class Transfer:
         self.port = u.port or (443 if u.scheme == "https" else 80)
         self.target = req.get("target") or (u.path or "/") + (f"?{u.query}" if u.query else "")
         self.authority = u.netloc.rpartition("@")[2]
-        self.userinfo = u.netloc.rpartition("@")[0]
         self.connect_to, self.proxy, self.protocol = req.get("connect_to"), req.get("proxy"), req.get("protocol")
         self.tunnel = tunnel.for_transfer(self)
         p = urlsplit(self.proxy or self.url)

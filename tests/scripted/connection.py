@@ -313,7 +313,7 @@ class H2Connection:
 
     def _open(self, t, sid: int) -> None:
         fields = t.tunnel.fields(self.b) if t.tunnel else checks.request_fields(
-            t.method, t.url, t.headers, t.body, self.b.strip_connection_headers, t.target if t.target == "*" else None)
+            t.method, t.url, t.headers, t.body, self.b.strip_connection_headers, t.target)
         if self.b.edit_request:
             fields = self.b.edit_request(fields)
         if self.b.authority_from_dial and t.connect_to:   # misbehaviour
