@@ -8,11 +8,14 @@ success and fails fast. A client that announces a SETTINGS_HEADER_TABLE_SIZE bel
 4096 gets a size update to it at the start of the first block (§4.2); the valid
 cases need at least 256 octets of table.
 """
+from hpack import Decoder
+from hpack.exceptions import HPACKError
 from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
 from hpack.huffman_table import decode_huffman
+from hpack.struct import NeverIndexedHeaderTuple
 from hpack.table import HeaderTable
 
-from conformance.case import MUST, NAIVE, SHOULD, Case, Job, Req, gets
+from conformance.case import MAY, MUST, NAIVE, SHOULD, Case, Job, Req, gets
 from conformance.verdicts import ConnectionError, Connections, Custom, Report, Succeeds
 from servers import frames as F
 from servers.hpack_raw import integer
@@ -179,6 +182,27 @@ def zero_second(conn):
             + literal("x-h2cs", "beta", "incremental") + indexed(62))
 
 
+# §4.4: an entry larger than the whole table empties it and is not added; the field still counts.
+# With a 256-octet table: x-first (62), then x-huge (338 octets: the table empties), then x-after.
+HUGE = ("x-huge", "h" * 300)
+assert entry_size(*HUGE) > 256
+OVERSIZE_FIRST = (size_update(256) + BASE + literal("x-first", "1", "incremental")
+                  + literal(*HUGE, "incremental") + literal("x-after", "2", "incremental"))
+OVERSIZE_REUSE = BASE + indexed(62)                          # x-after, the table's only entry
+
+# §4.4: a new entry whose name is the entry it evicts. With a 128-octet table x-ev-a: aaa.. (88
+# octets) is 62; the next literal names index 62 and needs its room, so x-ev-a is evicted after
+# its name was read: the table then holds x-ev-a: bbb.. alone.
+NAMED_A, NAMED_B = "a" * 50, "b" * 50
+NAME_EVICT_FIRST = (size_update(128) + BASE + literal("x-ev-a", NAMED_A, "incremental")
+                    + literal(62, NAMED_B, "incremental"))
+NAME_EVICT_REUSE = BASE + indexed(62)
+
+# §2.3.2: the dynamic table may hold duplicate entries.
+DUPLICATE_FIRST = BASE + literal("x-dup", "same", "incremental") * 2
+DUPLICATE_REUSE = BASE + indexed(62) + indexed(63)
+
+
 # -- broken blocks ---------------------------------------------------------------------------
 # 2^70 + 8: ten continuation octets; modulo 2^32 or 2^64 it is 8 (:status 200), so a decoder that
 # silently wraps around decodes a valid response.
@@ -319,10 +343,11 @@ class StrictDecoder:
         return updates, uses
 
 
-def _encoder_findings(ev) -> list[str]:
-    """Every way a client field block sent after the client ACKed HEADER_TABLE_SIZE=0 used a
-    dynamic table larger than 0 (RFC 7541 §4.2)."""
-    problems = []
+def _encoder_findings(ev) -> tuple[list[str], list[str]]:
+    """(first blocks after the client ACKed HEADER_TABLE_SIZE=0 that do not start with a size
+    update to 0, whether or not the table held entries; every way a block after the ACK used a
+    dynamic table larger than 0) (RFC 7541 §4.2)."""
+    missing, problems = [], []
     for c in ev.observations.connections:
         acks = [f.seq for f in c.received if f.type == "SETTINGS" and f.has("ACK")]
         blocks = client_blocks(c)
@@ -331,10 +356,9 @@ def _encoder_findings(ev) -> list[str]:
                 problems.append(f"connection #{c.index}: the client never ACKed "
                                 "HEADER_TABLE_SIZE=0")
             continue
-        d = StrictDecoder()
+        d, first = StrictDecoder(), True
         for seq, block in blocks:
             after = seq > acks[0]
-            used_before = bool(d.table)
             if after:
                 d.limit = 0
             try:
@@ -344,16 +368,22 @@ def _encoder_findings(ev) -> list[str]:
                 continue
             if not after:
                 continue
-            if used_before and not updates:
-                problems.append(f"connection #{c.index}: first block after the ACK (#{seq}) has no "
-                                f"size update, leaving {len(d.table)} entries in the table")
+            if first and not (updates and min(updates) == 0):
+                missing.append(f"connection #{c.index}: the first block after the ACK (#{seq}) "
+                               f"starts with size update(s) {updates or 'none'}, not one to 0")
+            first = False
             problems += [f"connection #{c.index}: block #{seq} {u}" for u in uses if d.max > 0
                          or u.startswith("references")]
-    return problems
+    return missing, problems
+
+
+def _size_update_first(ev):
+    missing = _encoder_findings(ev)[0]
+    return not missing, "; ".join(missing) or "the first block after the ACK starts with a size update to 0"
 
 
 def _encoder_respects_zero(ev):
-    problems = _encoder_findings(ev)
+    problems = _encoder_findings(ev)[1]
     n = sum(len(client_blocks(c)) for c in ev.observations.connections)
     undecodable = [f.describe() for f in ev.observations.frames("HEADERS") if f.problem]
     problems += undecodable
@@ -410,6 +440,44 @@ def _encoder_within(limit):
                                     f"with a {limit}-octet table")
         return not problems, "; ".join(problems[:3]) or f"{n} client field block(s) decode within {limit} octets"
     return check
+
+# RFC 7541 §7.1.3: fields worth protecting from compression-based guessing.
+SENSITIVE = (("authorization", "Bearer h2cs-secret-0123456789"), ("cookie", "sid=h2cs42"))
+
+
+def _client_fields(ev) -> list[list]:
+    """Each client field block decoded in wire order per connection, as (name, value, never
+    indexed?) triples, or a string saying why a block did not decode."""
+    out = []
+    for c in ev.observations.connections:
+        d = Decoder()
+        d.max_header_list_size = 1 << 20
+        for _, block in client_blocks(c):
+            try:
+                out.append([(n, v, isinstance(h, NeverIndexedHeaderTuple))
+                            for h in d.decode(block) for n, v in [h]])
+            except (HPACKError, ValueError, IndexError) as exc:
+                out.append(f"undecodable: {exc}")
+    return out
+
+
+def _sensitive_as_given(ev):
+    blocks = _client_fields(ev)
+    for i, fields in enumerate(blocks):
+        if isinstance(fields, str):
+            return False, f"request {i + 1}: {fields}"
+        got = [(n, v) for n, v, _ in fields]
+        missing = [f for f in SENSITIVE if f not in got]
+        if missing:
+            return False, f"request {i + 1} carries {[f for f in got if f[0] in dict(SENSITIVE)]}"
+    return len(blocks) == 2, f"{len(blocks)} request(s), each with the application's credentials"
+
+
+def _sensitive_encoding(ev):
+    """R-7541-7.1.3-1 (reported): how each request sent the sensitive fields."""
+    return [fields if isinstance(fields, str) else
+            {n: "never-indexed" if never else "indexable" for n, _, never in fields if n in dict(SENSITIVE)}
+            for fields in _client_fields(ev)]
 
 # -- cases ---------------------------------------------------------------------------------
 COMPRESSION = ("§4.3 of RFC 9113: a field block that cannot be decoded is a connection error of "
@@ -585,24 +653,89 @@ CASES = [
         expect=Succeeds() & has_fields(1, [("x-h2cs", "beta")]) & ONE_CONNECTION,
         bad=DYNAMIC_BAD,
     ),
+    Case(
+        id="7541/4.4/entry-larger-than-table",
+        level=MUST,
+        covers=("R-7541-3.2-1",),
+        requirement="§4.4: an entry larger than the dynamic table empties the table and is not "
+                    "added; this is not an error, the field is still part of the response, and "
+                    "later insertions work as usual.",
+        server="Response 1 sets the table to 256 octets, inserts x-first, then a 338-octet x-huge "
+               "entry (emptying the table), then x-after; response 2 refers to index 62 (x-after).",
+        scenario=respond_with(OVERSIZE_FIRST, OVERSIZE_REUSE),
+        request=TWO,
+        expect=Succeeds() & has_fields(0, [HUGE, ("x-after", "2")]) & has_fields(1, [("x-after", "2")])
+        & ONE_CONNECTION,
+        bad={"hpack-reject-oversize-entry": "succeeds", **DYNAMIC_BAD},
+    ),
+    Case(
+        id="7541/4.4/name-of-evicted-entry",
+        level=MUST,
+        covers=("R-7541-3.2-1",),
+        requirement="§4.4: a new entry may name (by index) the very entry its insertion evicts; "
+                    "the name is read before the eviction, so the field decodes and enters the table.",
+        server="Response 1 sets the table to 128 octets, inserts x-ev-a (88 octets), then a literal "
+               "with incremental indexing whose name is index 62 and whose 88-octet entry evicts "
+               "it; response 2 refers to index 62.",
+        scenario=respond_with(NAME_EVICT_FIRST, NAME_EVICT_REUSE),
+        request=TWO,
+        expect=Succeeds() & has_fields(0, [("x-ev-a", NAMED_A), ("x-ev-a", NAMED_B)])
+        & has_fields(1, [("x-ev-a", NAMED_B)]) & ONE_CONNECTION,
+        bad={"hpack-evict-before-name": "succeeds", **DYNAMIC_BAD},
+    ),
+    Case(
+        id="7541/2.3.2/duplicate-entries",
+        level=MUST,
+        covers=("R-7541-3.2-1",),
+        requirement="§2.3.2: the dynamic table may hold the same field twice; a decoder MUST NOT "
+                    "treat duplicate entries as an error.",
+        server="Response 1 inserts x-dup: same twice (incremental indexing); response 2 refers to "
+               "both entries (62 and 63).",
+        scenario=respond_with(DUPLICATE_FIRST, DUPLICATE_REUSE),
+        request=TWO,
+        expect=Succeeds() & has_fields(1, [("x-dup", "same")]) & ONE_CONNECTION,
+        bad={"hpack-reject-duplicates": "succeeds", **DYNAMIC_BAD},
+    ),
     # -- the client's encoder ----------------------------------------------------------------
     Case(
         id="7541/4.2/encoder-table-size-zero",
         level=MUST,
         covers=("R-7541-4.2-2",),
         requirement="§4.2 (and RFC 9113 §4.3.1, §6.5.2): once the client has acknowledged the "
-                    "server's SETTINGS_HEADER_TABLE_SIZE=0, its field blocks MUST NOT insert into "
-                    "or refer to a dynamic table larger than 0; the first block after that starts "
-                    "with a size update to 0 if the client had entries in its table.",
+                    "server's SETTINGS_HEADER_TABLE_SIZE=0, the first field block it sends MUST "
+                    "start with a dynamic table size update to 0, whether or not its table held "
+                    "entries, and no block inserts into or refers to a table larger than 0.",
         server="Sets SETTINGS_HEADER_TABLE_SIZE=0 in its preface; answers two sequential requests "
                "(each with an extra x-client-token field) and decodes them with a limit of 0.",
         scenario=lambda: Script(preface=[F.settings({F.MAX_CONCURRENT_STREAMS: 100,
                                                            F.HEADER_TABLE_SIZE: 0})]),
         request=Job(tuple(Req(f"/r/{i}", headers=CLIENT_FIELDS) for i in (1, 2)), timeout_ms=1000),
-        expect=Succeeds() & Custom("no client field block after the ACK uses a dynamic table "
-                                   "above 0", _encoder_respects_zero, name="no-stale-table-reference")
+        expect=Succeeds() & Custom("the first client field block after the ACK starts with a "
+                                   "size update to 0", _size_update_first, name="size-update-first")
+        & Custom("no client field block after the ACK uses a dynamic table above 0",
+                 _encoder_respects_zero, name="no-stale-table-reference")
         & Report("size_updates_per_block", _size_updates),
-        bad={"ignore-header-table-size": "no-stale-table-reference"},
+        bad={"ignore-header-table-size": "size-update-first"},
+    ),
+    Case(
+        id="7541/7.1.3/sensitive-fields",
+        level=MAY,
+        covers=("R-7541-7.1.3-1",),
+        level_note="R-7541-7.1.3-1 only reports the representation (Y); the MUST is that both "
+                   "requests carry the application's credentials as an RFC 7541 decoder reads "
+                   "them, which an encoder whose table drifts from the decoder's breaks.",
+        requirement="RFC 7541 §7.1.3: a client may send credentials and short cookies as "
+                    "never-indexed literals, so that no one can probe for them through the "
+                    "compression state; how each request encoded them is reported.",
+        server="Answers two sequential requests, each carrying an Authorization and a short Cookie, "
+               "and decodes their field blocks in order.",
+        scenario=lambda: Script(),
+        request=Job(tuple(Req(f"/r/{i}", headers=SENSITIVE) for i in (1, 2)), timeout_ms=1000),
+        expect=Succeeds(level=MUST)
+        & Custom("both requests carry the application's authorization and cookie",
+                 _sensitive_as_given, level=MUST, name="fields-as-given")
+        & Report("sensitive_encoding", _sensitive_encoding),
+        bad={"hpack-never-indexed-inserted": "fields-as-given"},
     ),
     Case(
         id="7541/4.2/encoder-table-size-256",

@@ -2,7 +2,7 @@
 :protocol pseudo-header only once the server has sent SETTINGS_ENABLE_CONNECT_PROTOCOL=1 (§3),
 and its request then carries :method, :protocol, :scheme, :path and :authority (§4). The stream
 is a tunnel: here the server sends a few octets and ends it. Clients without extended CONNECT
-(capability `extended-connect`) are UNSUPPORTED."""
+(capability `extended-connect`, which the request's `protocol` needs) are UNSUPPORTED."""
 from conformance.case import MUST, Case, Job, Req
 from conformance.verdicts import Custom, NotSent, Report, Succeeds
 from servers import frames as F
@@ -11,7 +11,6 @@ from servers.scenario import Script
 ENABLE_CONNECT_PROTOCOL = 0x8   # §3
 MESSAGE = b"\x81\x05hello"      # one unmasked WebSocket text frame: what the server "says"
 WEBSOCKET = Job((Req("/chat", method="CONNECT", protocol="websocket"),), timeout_ms=1000)
-NEEDS = frozenset({"h2", "extended-connect"})
 
 
 class ExtendedConnectServer(Script):
@@ -66,7 +65,6 @@ CASES = [
                "with 200, a 7-octet WebSocket frame and END_STREAM.",
         scenario=lambda: ExtendedConnectServer(1),
         request=WEBSOCKET,
-        needs=NEEDS,
         expect=Succeeds(MESSAGE)
         & Custom(":method CONNECT, :protocol websocket, :scheme https, :path /chat and :authority",
                  _extended_fields, name="extended-connect-fields"),
@@ -82,7 +80,6 @@ CASES = [
         server=f"{server}; answers anything else normally.",
         scenario=lambda setting=setting: ExtendedConnectServer(setting),
         request=WEBSOCKET,
-        needs=NEEDS,
         expect=NO_PROTOCOL & OUTCOME,
         bad={"ignore-connect-setting": "no-protocol-sent"},
         covers=("R-8441-3-1",),

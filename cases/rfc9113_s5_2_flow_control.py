@@ -1,16 +1,22 @@
-"""RFC 9113 §5.2 and §6.9 flow control of the client's uploads (§6.9.1 windows, §6.9.2 initial
-window changes), with two regressions: curl#22563 and curl_cffi#19 (§8.1.1).
+"""RFC 9113 §5.2 flow control: the client's receive windows (bodies beyond them) and its uploads
+(§5.2.1). The upload server and its checks serve the §6.9 and §6.8 upload cases too.
 
-The server scripts its credit. `window_kept` replays every connection from the server's side and
-checks that no client DATA frame ever went beyond the credit the client could have had: the
-initial window in force (any value the client may have applied: the one it last ACKed, or one
-sent but not yet ACKed) plus every WINDOW_UPDATE sent before that DATA, per stream and for the
-connection (65535 plus updates on stream 0).
+Downloads: the server sizes the body from the windows the client opened, so only credit the
+client gives back while it reads (a replenishing WINDOW_UPDATE) lets the body complete.
+
+Uploads: the server scripts its credit. `window_kept` replays every connection from the server's
+side and checks that no client DATA frame ever went beyond the credit the client could have had:
+the initial window in force (any value the client may have applied: the one it last ACKed, or
+one sent but not yet ACKed) plus every WINDOW_UPDATE sent before that DATA, per stream and for
+the connection (65535 plus updates on stream 0).
 """
-from conformance.case import MUST, Case, Job, Req
-from conformance.verdicts import AnyOf, Custom, Fails, Report, Succeeds
+import hashlib
+
+from conformance.case import MUST, Case, Job, Req, get
+from conformance.verdicts import Custom, Exercised, Succeeds
 from servers import frames as F
-from servers.scenario import Scenario, Script
+from servers.reference import body_of_size
+from servers.scenario import Script, reply
 
 UPLOAD = bytes(i % 239 for i in range(100000))     # beyond the 65535 default window
 STEP = 8192                                        # credit granted per WINDOW_UPDATE
@@ -184,39 +190,6 @@ class ConnectionWindowOnly(Upload):
             self.ping(conn, stream)
 
 
-class GoawayWhileBlocked(Upload):
-    """Connection 0: IWS=16384 and no stream credit, ever. Once the client has ACKed the SETTINGS
-    and a PING round trip has passed (it has used its window and is blocked on zero),
-    GOAWAY(NO_ERROR, last-stream-id 0): the request was not processed (§6.8, §8.7). Later
-    connections read uploads normally."""
-    WINDOW = 16384
-
-    def __init__(self):
-        super().__init__({F.INITIAL_WINDOW_SIZE: self.WINDOW})
-
-    def on_upload(self, conn, f):
-        if conn.index == 0 and f.length:
-            conn.send(F.window_update(0, f.length))    # only the stream window closes
-
-    def server_preface(self, conn):
-        if conn.index == 0:
-            return super().server_preface(conn)
-        return Scenario.server_preface(self, conn)   # a plain server: default windows
-
-    def _on_data(self, conn, f):
-        if conn.index == 0:
-            return Upload._on_data(self, conn, f)
-        return Script.handlers["DATA"](self, conn, f)
-
-    handlers = {**Upload.handlers, "DATA": _on_data}
-
-    def on_ack(self, conn, n):
-        if conn.index == 0 and n == 1:
-            self.ping(conn, 0)
-
-    def on_pong(self, conn, stream):
-        if conn.index == 0:
-            conn.send(F.goaway(0, "NO_ERROR"))
 
 
 # -- checks -----------------------------------------------------------------------------------
@@ -261,7 +234,7 @@ def _window_kept(ev):
 WINDOW_KEPT = Custom("no client DATA goes beyond the stream or connection window (§6.9)", _window_kept, name="window-kept")
 
 
-def _upload_on(index: int | None, expect: int = len(UPLOAD)) -> Custom:
+def upload_on(index: int | None, expect: int = len(UPLOAD)) -> Custom:
     """The whole body arrived in one request: on connection `index` (None: the last one)."""
     def check(ev):
         conns = ev.observations.connections
@@ -281,85 +254,135 @@ def _upload_on(index: int | None, expect: int = len(UPLOAD)) -> Custom:
                   f"END_STREAM", check, name="body-arrived")
 
 
-def _blocked_at(ev):
-    """For the report: what the client had sent on connection 0 when the GOAWAY went out."""
-    c = ev.observations.connections[0] if ev.observations.connections else None
-    g = next((f for f in c.sent if f.type == "GOAWAY"), None) if c else None
-    if g is None:
-        return None
-    return sum(f.data_len or 0 for f in c.received if f.type == "DATA" and f.seq < g.seq)
+
+# -- downloads beyond the client's windows (R-5.2-1) -----------------------------------------
+MARGIN = 65536          # octets beyond the window: the body cannot finish without new credit
+CAP = 40 << 20          # the largest body sent; a client with a larger window is not exercised
+OPENED = b"windows!"    # the PING whose ACK shows every opening move of the client is in
+SHORT = b"short"        # the body when the window is beyond CAP (the case is not exercised)
 
 
-def _retried(ev):
-    return len(ev.observations.connections) > 1
+class BeyondWindow(Script):
+    """The request is held over PING round trips until one brings no new SETTINGS or
+    WINDOW_UPDATE (a client may flush its opening updates only with its next write), so the
+    client's opening moves are all in; then a 200 whose body is MARGIN octets beyond the client's
+    `window` ("stream" or "connection") as it stands, sent within the windows. A window that
+    would need a body above CAP gets a short body instead: the case is then not exercised."""
+    ROUNDS = 4
+
+    def __init__(self, window: str):
+        super().__init__(respond=self.hold, on_frame=self.release)
+        self.window = window
+
+    @staticmethod
+    def opening_moves(conn) -> int:
+        return sum(f.type in ("SETTINGS", "WINDOW_UPDATE") for f in conn.record.received)
+
+    def hold(self, conn, req):
+        conn.state.update(held=req, moves=self.opening_moves(conn), rounds=1)
+        conn.send(F.ping(OPENED))
+
+    def release(self, conn, f):
+        req = conn.state.get("held")
+        if req is None or not (f.type == "PING" and f.has("ACK") and f.ping == OPENED):
+            return
+        moves = self.opening_moves(conn)
+        if moves != conn.state["moves"] and conn.state["rounds"] < self.ROUNDS:
+            conn.state.update(moves=moves, rounds=conn.state["rounds"] + 1)
+            return conn.send(F.ping(OPENED))
+        del conn.state["held"]
+        room = conn.stream_window(req.stream) if self.window == "stream" else conn.conn_window
+        size = room + MARGIN
+        reply(body=body_of_size(size) if size <= CAP else SHORT)(conn, req)
 
 
-def _content_length_consistent(ev):
-    """Every request the server saw: DATA never beyond content-length, and equal to it at
-    END_STREAM (§8.1.1)."""
-    problems, seen = [], []
-    for c in ev.observations.connections:
-        declared, total, ended = {}, {}, set()
+def _opening_window(c, stream: int, which: str, before: int) -> int:
+    """The client's receive window (§6.9.2) as it stood at wire position `before`: its initial
+    window (its last SETTINGS) or 65535 for the connection, plus its WINDOW_UPDATEs so far."""
+    window = 65535
+    if which == "stream":
         for f in c.received:
-            if f.type == "HEADERS" and f.headers is not None and f.stream not in declared:
-                declared[f.stream] = dict(f.headers).get("content-length")
-            elif f.type == "DATA":
-                total[f.stream] = total.get(f.stream, 0) + (f.data_len or 0)
-            if f.type in ("DATA", "HEADERS") and f.has("END_STREAM"):
-                ended.add(f.stream)
-        for sid, cl in declared.items():
-            n = total.get(sid, 0)
-            seen.append(f"content-length {cl}, {n} octets of DATA{' (ended)' if sid in ended else ''}")
-            if cl is None:
-                continue
-            if not cl.isdigit() or n > int(cl) or (sid in ended and n != int(cl)):
-                problems.append(f"connection #{c.index} stream {sid}: content-length {cl} but "
-                                f"{n} octets of DATA{' and END_STREAM' if sid in ended else ''}")
-    return not problems, "; ".join(problems) or "; ".join(seen) or "no request reached the server"
+            if f.seq < before and f.type == "SETTINGS" and not f.has("ACK"):
+                window = dict(f.settings or []).get("INITIAL_WINDOW_SIZE", window)
+    target = stream if which == "stream" else 0
+    return window + sum(f.increment or 0 for f in c.received
+                        if f.type == "WINDOW_UPDATE" and f.stream == target and f.seq < before)
 
 
-BODY_1000 = bytes(i % 211 for i in range(1000))
+def _download(ev, which: str):
+    """(connection, stream, the client's window just before the body, the body's size, the
+    server's first DATA frame). The size is what BeyondWindow chose at the last PING ACK."""
+    for c in ev.observations.connections:
+        stream = next((f.stream for f in c.received if f.type == "HEADERS"), None)
+        acks = [f.seq for f in c.received if f.type == "PING" and f.has("ACK") and f.ping == OPENED]
+        first = next((f for f in c.sent if f.type == "DATA" and f.stream == stream), None)
+        if stream is None or not acks or first is None:
+            continue
+        chosen = _opening_window(c, stream, which, acks[-1]) + MARGIN
+        size = chosen if chosen <= CAP else len(SHORT)
+        return c, stream, _opening_window(c, stream, which, first.seq), size, first
+    return None, None, 0, 0, None
 
 
-def wrong_length(value: str) -> Job:
-    return Job((Req("/upload", method="POST", body=BODY_1000, headers=(("content-length", value),)),),
-               timeout_ms=1000)
+def beyond(which: str):
+    def check(ev):
+        c, _, window, size, first = _download(ev, which)
+        if first is None:
+            return False, "the server never sent the response body"
+        if size > window:
+            return True, f"a {size}-octet body against a {which} window of {window} octets"
+        return False, (f"the client opened a {which} window of {window} octets; this case sends "
+                       f"bodies of at most {CAP} octets, so it never needs new credit")
+    return Exercised(f"the body is larger than the client's {which} window", check)
 
 
-LOCAL_FAILURE = ("other", "send", "protocol-mismatch")   # refused before anything went out
-CL_WHY = "the regression allows a consistent request (the real length wins) or a local failure"
+def replenished(which: str) -> Custom:
+    """A WINDOW_UPDATE for that window sent after the body started: credit given back while
+    reading, not the opening one (§5.2.1 leaves its timing and size to the client)."""
+    def check(ev):
+        c, stream, _, _, first = _download(ev, which)
+        target = stream if which == "stream" else 0
+        updates = [f for f in (c.received if c else []) if f.type == "WINDOW_UPDATE"
+                   and f.stream == target and first is not None and f.seq > first.seq]
+        return bool(updates), (f"{len(updates)} WINDOW_UPDATE(s) on stream {target} after the body "
+                               f"started, {sum(f.increment or 0 for f in updates)} octets in all")
+    return Custom(f"the client gives back {which} credit while the body arrives (a WINDOW_UPDATE "
+                  f"on stream {'0' if which == 'connection' else 'of the response'} after its "
+                  f"first DATA)", check, name=f"{which}-window-replenished")
+
+
+def body_intact(which: str) -> Custom:
+    def check(ev):
+        o, size = ev.outcome, _download(ev, which)[3]
+        body = body_of_size(size) if size > len(SHORT) else SHORT
+        ok = o.ok and o.status == 200 and o.body_len == size and o.body_sha256 == hashlib.sha256(body).hexdigest()
+        return ok, f"transfer {o.summary()}" + ("" if ok or not o.ok else f" (expected {size} octets)")
+    return Custom("the transfer succeeds with the exact body", check, name="succeeds")
+
+
+def download_case(which: str, cid: str, variant: str) -> Case:
+    return Case(
+        id=cid,
+        level=MUST,
+        covers=("R-5.2-1",),
+        requirement=f"§5.2 and §6.9: a response body larger than the client's {which} window "
+                    f"arrives byte-exact; the client gives back credit with WINDOW_UPDATE as it "
+                    f"reads ({variant}). Only credit given after the body started counts.",
+        server=f"Holds the request for a PING round trip, then sends a 200 whose body is {MARGIN} "
+               f"octets beyond the {which} window the client opened (at most {CAP} octets), "
+               f"never beyond the client's windows.",
+        scenario=lambda: BeyondWindow(which),
+        request=get("/download", timeout_ms=10000),   # 33 MB for a 32 MiB window, traced: ~6 s
+        expect=beyond(which) & body_intact(which) & replenished(which),
+        bad={"no-window-update": f"{which}-window-replenished"},
+    )
+
 
 CASES = [
-    Case(
-        id="9113/6.9.2/upload-zero-initial-window",
-        level=MUST,
-        covers=("R-6.9.1-1",),
-        requirement="§5.2 and §6.9.2: with the server's SETTINGS_INITIAL_WINDOW_SIZE=0 the client "
-                    "waits for WINDOW_UPDATE credit before sending request DATA and never sends more "
-                    "than it was granted.",
-        server=f"Sets INITIAL_WINDOW_SIZE=0; after the request HEADERS and a PING round trip grants "
-               f"{STEP} octets of stream credit, then {STEP} more each time the client has used it "
-               f"up, for a {len(UPLOAD)}-octet POST.",
-        scenario=ZeroWindow,
-        request=POST,
-        expect=Succeeds() & WINDOW_KEPT & _upload_on(0),
-        bad={"ignore-flow-control": "window-kept"},
-    ),
-    Case(
-        id="9113/6.9.2/initial-window-made-negative",
-        level=MUST,
-        covers=("R-6.9.2-1",),
-        requirement="§6.9.2: a SETTINGS_INITIAL_WINDOW_SIZE change applies to open streams and can "
-                    "make a stream's window negative; the client then sends no DATA on it until "
-                    "WINDOW_UPDATEs make the window positive again.",
-        server="Sets INITIAL_WINDOW_SIZE=30000; after 20000 uploaded octets lowers it to 1000 "
-               "(window negative), then a WINDOW_UPDATE brings the window to exactly 0, a PING round "
-               f"trip passes, and {STEP}-octet credits follow as the window is used up.",
-        scenario=NegativeWindow,
-        request=POST,
-        expect=Succeeds() & WINDOW_KEPT & _upload_on(0),
-        bad={"ignore-flow-control": "window-kept"},
-    ),
+    download_case("stream", "9113/5.2/body-beyond-initial-window",
+                  "a body beyond the stream window"),
+    download_case("connection", "9113/5.2/body-beyond-connection-window",
+                  "a body beyond the connection window"),
     Case(
         id="9113/5.2.1/connection-window-separate",
         level=MUST,
@@ -372,69 +395,7 @@ CASES = [
                f"up); then credits the connection for the rest of a {len(UPLOAD)}-octet POST.",
         scenario=ConnectionWindowOnly,
         request=POST,
-        expect=Succeeds() & WINDOW_KEPT & _upload_on(0),
+        expect=Succeeds() & WINDOW_KEPT & upload_on(0),
         bad={"ignore-flow-control": "window-kept"},
-    ),
-    Case(
-        id="9113/6.8/goaway-upload-blocked-retry",
-        level=MUST,
-        covers=("R-6.8-3", "R-8.7-1", "R-6.9.1-1"),
-        level_note="R-6.8-3 and R-8.7-1 leave the retry and its body unjudged (Y), but both controls "
-                   "(and curl#22563) fail only the retry-or-fail and whole-body checks.",
-        requirement="§6.8 and §8.7: a request above GOAWAY's last-stream-id was not processed and "
-                    "may be retried (reported); a retried upload that was blocked on flow control "
-                    "sends its whole body again from the first octet, or the transfer fails; it "
-                    "never sends a corrupted remainder.",
-        server=f"Connection 0 sets INITIAL_WINDOW_SIZE=16384 and never grants stream credit; once "
-               f"the client has ACKed and answered a PING (blocked on a zero window), sends "
-               f"GOAWAY(NO_ERROR, last-stream-id 0). Later connections read the {len(UPLOAD)}-octet "
-               f"POST normally.",
-        scenario=GoawayWhileBlocked,
-        request=POST,
-        expect=AnyOf(Succeeds() & _upload_on(None),
-                     Fails("http2", "stream", "recv", "send"),
-                     why="§8.7 allows but does not require the client to retry an unprocessed "
-                         "request")
-        & WINDOW_KEPT & Report("retried", _retried) & Report("octets_sent_before_goaway", _blocked_at),
-        bad={"ignore-goaway": "transfer-fails", "partial-upload-retry": "body-arrived"},
-        regression="curl#22563",
-    ),
-    Case(
-        id="9113/8.1.1/request-content-length-smaller",
-        level=MUST,
-        covers=("R-8.1.1-6",),
-        level_note="R-8.1.1-6 is Y (no keyword binds the sender), but reporting the consistency "
-                   "check would leave trust-app-content-length (and curl_cffi#19) nothing to fail.",
-        requirement="§8.1.1: a request whose content-length differs from its DATA is malformed; "
-                    "when the application sets a content-length smaller than the body, the client "
-                    "sends a consistent request or fails locally, never the malformed message.",
-        server="Reads the request (the application asks for content-length 500 on a 1000-octet "
-               "POST body) and answers 200 once it is complete.",
-        scenario=lambda: Script(),
-        request=wrong_length("500"),
-        expect=Custom("content-length matches the DATA of every request the server sees",
-                      _content_length_consistent, name="content-length-matches")
-        & AnyOf(Succeeds(), Fails(*LOCAL_FAILURE), why=CL_WHY),
-        bad={"trust-app-content-length": "content-length-matches"},
-        regression="curl_cffi#19",
-    ),
-    Case(
-        id="9113/8.1.1/request-content-length-larger",
-        level=MUST,
-        covers=("R-8.1.1-6",),
-        level_note="R-8.1.1-6 is Y (no keyword binds the sender), but reporting the consistency "
-                   "check would leave trust-app-content-length (and curl_cffi#19) nothing to fail.",
-        requirement="§8.1.1: when the application sets a content-length larger than the body, the "
-                    "client sends a consistent request or fails locally; it never ends the stream "
-                    "short of the declared length.",
-        server="Reads the request (the application asks for content-length 2000 on a 1000-octet "
-               "POST body) and answers 200 once it is complete.",
-        scenario=lambda: Script(),
-        request=wrong_length("2000"),
-        expect=Custom("content-length matches the DATA of every request the server sees",
-                      _content_length_consistent, name="content-length-matches")
-        & AnyOf(Succeeds(), Fails(*LOCAL_FAILURE), why=CL_WHY),
-        bad={"trust-app-content-length": "content-length-matches"},
-        regression="curl_cffi#19",
     ),
 ]

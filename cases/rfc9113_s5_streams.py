@@ -1,15 +1,22 @@
 """RFC 9113 §5 Streams and multiplexing: states (§5.1), identifiers (§5.1.1), concurrency (§5.1.2),
-flow control (§5.2), error handling (§5.4.2), extending HTTP/2 (§5.5)."""
+priority (§5.3), error handling (§5.4.2), extending HTTP/2 (§5.5). Flow control (§5.2) has its own
+module."""
 import struct
 
-from conformance.case import MUST, SHOULD, Case, get, gets
-from conformance.verdicts import (AnyOf, ConnectionError, Connections, Custom, Fails, Ignored,
-                                  Report, Sent, StreamError, Succeeds, TransferSucceeds)
+from cases.rfc9113_s5_2_flow_control import Upload
+from conformance.case import MAY, MUST, NAIVE, SHOULD, Case, Job, Req, get, gets
+from conformance.verdicts import (ConnectionError, Custom, Exercised, Fails,
+                                  Ignored, Report, StreamError, Succeeds, TransferSucceeds)
 from servers import frames as F
-from conformance.verdicts.verdict import sha256
 from servers.scenario import BODY, Script, fault_then_reply, frames, reply, response_fields
 
+from cases._stream_faults import (CLIENT_RESET, NOT_AN_ERROR, QUIET_AFTER_RESET, SAME_CONNECTION,
+                                  after_client_reset, stream_of)
+
 UNKNOWN_TYPE = 0xEE  # no frame type registered with this code
+# §5.1.2 (R-5.1.2-1): one transfer first, so the client has read the server's SETTINGS before
+# the parallel ones start on the same client
+WARM_UP_THEN_3 = (("sequential", 1), ("parallel", 3))
 
 
 def first_request(responder):
@@ -39,6 +46,34 @@ def _closed_signal(ev, path: str) -> tuple[bool, str]:
                                            or "neither RST_STREAM nor GOAWAY"))
 
 
+def _half_closed_signal(ev):
+    """RST_STREAM(STREAM_CLOSED or a generic code) on the upload's stream, or an error GOAWAY."""
+    c, stream = stream_of(ev, "/upload")
+    if c is None:
+        return False, "no upload request arrived"
+    signals = [f for f in c.received if (f.type == "RST_STREAM" and f.stream == stream)
+               or (f.type == "GOAWAY" and f.error_code not in NOT_AN_ERROR)]
+    right = [f for f in signals if f.error_code in ("STREAM_CLOSED", "PROTOCOL_ERROR", "INTERNAL_ERROR")]
+    return bool(right), "client sent " + (", ".join(f.describe() for f in (right or signals))
+                                          or "neither RST_STREAM nor an error GOAWAY")
+
+
+def _still_half_closed(ev):
+    """R-5.1-2 applies only while the client still uploads; a client that reset the stream itself
+    when the response ended (NO_ERROR or CANCEL) saw the HEADERS on a stream it reset (R-5.1-5)."""
+    c, stream = stream_of(ev, "/upload")
+    first = next((f for f in (c.received if c else [])
+                  if f.type == "RST_STREAM" and f.stream == stream), None)
+    if first is not None and first.error_code in NOT_AN_ERROR:
+        return False, f"the client reset the stream itself with {first.describe()} when the response ended"
+    return c is not None, "the stream was half-closed (remote) when the HEADERS arrived"
+
+
+def _upload_octets(ev):
+    c, stream = stream_of(ev, "/upload")
+    return sum(f.data_len or 0 for f in (c.received if c else []) if f.type == "DATA" and f.stream == stream)
+
+
 def stream_closed_signal(path: str = "/r/1") -> Custom:
     return Custom("RST_STREAM(STREAM_CLOSED) on that stream, or GOAWAY(STREAM_CLOSED)",
                   lambda ev: _closed_signal(ev, path), name="stream-closed-code")
@@ -57,9 +92,35 @@ def data_after_reset(conn, req):
     conn.send(F.data(req.stream, BODY, end_stream=True))
 
 
-def late_window_update_and_rst(conn, req):
+def late_window_update(conn, req):
     reply()(conn, req)
-    conn.send(F.window_update(req.stream, 1024), F.rst_stream(req.stream, "NO_ERROR"))
+    conn.send(F.window_update(req.stream, 1024))
+
+
+def late_rst(conn, req):
+    reply()(conn, req)
+    conn.send(F.rst_stream(req.stream, "NO_ERROR"))
+
+
+def late_frames(conn, req):
+    """/r/1: a late WINDOW_UPDATE; /r/2: a late RST_STREAM (each after a complete response)."""
+    (late_window_update if req.path == "/r/1" else late_rst)(conn, req)
+
+
+HALF_CLOSED_PROBE = b"halfclsd"
+
+
+class AnswerUploadAtOnce(Upload):
+    """Default windows and no credit, so an upload beyond 65535 octets cannot finish. On the
+    request HEADERS: a complete response, then DATA on the same stream (half-closed (remote) for
+    the client, which is still uploading), then a PING."""
+
+    def __init__(self):
+        super().__init__({})
+
+    def on_request(self, conn, stream):
+        reply()(conn, conn.requests[stream])
+        conn.send(F.data(stream, b"after END_STREAM"), F.ping(HALF_CLOSED_PROBE))
 
 
 def limit_one() -> Script:
@@ -107,15 +168,14 @@ def _pong(conn, f) -> None:
 
 
 def lowered_limit() -> Script:
-    """§5.1.2 mid-connection: MAX_CONCURRENT_STREAMS=2 in the preface. The first request is answered
-    at once and followed by SETTINGS(MAX_CONCURRENT_STREAMS=1); the others wait for the client's
-    ACK of it (its second SETTINGS ACK), then are answered one at a time (`_serve_next`).
-    It starts at 2, not 100: in one parallel job an eager client opens every stream as soon as it
-    learns a limit of 100, before any response, and nothing would be left to open under the new one."""
+    """§5.1.2 mid-connection: MAX_CONCURRENT_STREAMS=2 in the preface. The first request (the
+    job's warm-up) makes the server send SETTINGS(MAX_CONCURRENT_STREAMS=1) and is answered once
+    the client ACKs it (its second SETTINGS ACK), so the client knows the lowered limit before
+    its next transfers start; those are answered one at a time (`_serve_next`)."""
     def respond(conn, req):
         if not conn.state.get("lowered"):
             conn.state["lowered"] = True
-            reply()(conn, req)
+            conn.state["warm_up"] = req
             conn.send(F.settings({F.MAX_CONCURRENT_STREAMS: 1}))
             return
         conn.state.setdefault("queue", []).append(req)
@@ -126,47 +186,57 @@ def lowered_limit() -> Script:
             conn.state["acks"] = conn.state.get("acks", 0) + 1
             if conn.state["acks"] == 2:
                 conn.state["gate"] = True
+                reply()(conn, conn.state.pop("warm_up"))
                 _serve_next(conn)
         _pong(conn, f)
     return Script(preface=[F.settings({F.MAX_CONCURRENT_STREAMS: 2})], respond=respond,
                   on_frame=on_frame)
 
 
-RAISE = b"raise!!!"
+RAISE_AFTER = 5   # PING round trips after the warm-up's response before the limit rises
+
+
+def _raise_token(round_: int) -> bytes:
+    return b"raise!!" + bytes([round_])
 
 
 def zero_limit() -> Script:
-    """curl#4779: connection 0 starts with MAX_CONCURRENT_STREAMS=0 and holds every request. When
-    the client ACKs that SETTINGS the server sends a PING, and only on its ACK raises the limit to
-    100 and answers what it holds: the round trip is a window in which the client has acknowledged
-    a limit of 0 (a server that kept 0 forever would deadlock a client that queues correctly).
-    Later connections get a normal preface (limit 100), so a client may also go elsewhere."""
-    def preface(conn):
-        return F.settings({F.MAX_CONCURRENT_STREAMS: 100 if conn.index else 0})
-
+    """curl#4779: connection 0 starts with the usual limit of 100; the first request (the job's
+    warm-up) makes the server send SETTINGS(MAX_CONCURRENT_STREAMS=0) and is answered once the
+    client ACKs it, so the client holds an acknowledged limit of 0 when its next transfers start.
+    The server then raises the limit to 100 and answers what it holds after RAISE_AFTER PING
+    round trips, one after another. A client advances that chain by one step per read of the
+    connection: one that opens streams there as soon as its next transfers start has read it
+    once with the warm-up's response and about once per new transfer (the scripted client
+    looks once per transfer), so its streams are on the wire before the raise; one that waits,
+    as it should, keeps reading and sees the raise (a server that kept 0 forever would deadlock
+    it). Later connections start with 100."""
     def respond(conn, req):
-        if conn.index or conn.state.get("raised"):
+        st = conn.state
+        if conn.index or st.get("raised"):
             return reply()(conn, req)
-        conn.state.setdefault("held", []).append(req)
+        if not st.get("lowered"):
+            st["lowered"], st["warm_up"] = True, req
+            return conn.send(F.settings({F.MAX_CONCURRENT_STREAMS: 0}))
+        st.setdefault("held", []).append(req)
 
     def on_frame(conn, f):
-        if conn.index or conn.state.get("raised"):
+        st = conn.state
+        if conn.index or st.get("raised"):
             return
-        if f.type == "SETTINGS" and f.has("ACK"):   # the first ACK: the preface is the only SETTINGS
-            conn.send(F.ping(RAISE))
-        elif f.type == "PING" and f.has("ACK") and f.ping == RAISE:
-            conn.state["raised"] = True
+        if f.type == "SETTINGS" and f.has("ACK"):
+            st["acks"] = st.get("acks", 0) + 1
+            if st["acks"] == 2:                 # the ACK of the lowering to 0
+                reply()(conn, st.pop("warm_up"))
+                conn.send(F.ping(_raise_token(1)))
+        elif f.type == "PING" and f.has("ACK") and f.ping and f.ping[:7] == b"raise!!":
+            if f.ping[7] < RAISE_AFTER:
+                return conn.send(F.ping(_raise_token(f.ping[7] + 1)))
+            st["raised"] = True
             conn.send(F.settings({F.MAX_CONCURRENT_STREAMS: 100}))
-            for req in conn.state.pop("held", []):
+            for req in st.pop("held", []):
                 reply()(conn, req)
-    return Script(preface=[preface], respond=respond, on_frame=on_frame)
-
-
-def goaway_after_each_response(conn, req):
-    """Like a server whose stream identifiers ran out (§5.1.1): GOAWAY(NO_ERROR, last=this stream)
-    right after each response; the connection stays open."""
-    reply()(conn, req)
-    conn.send(F.goaway(req.stream, "NO_ERROR"))
+    return Script(respond=respond, on_frame=on_frame)
 
 
 def self_dependent_headers(conn, req):
@@ -191,6 +261,26 @@ def unknown_inside_block(conn, req):
     conn.send(F.frame(UNKNOWN_TYPE, 0, req.stream, b"inside"))
     conn.send(F.continuation(req.stream, block[2:]))
     conn.send(F.data(req.stream, BODY, end_stream=True))
+
+
+UPLOAD = bytes(i % 251 for i in range(200000))
+
+
+def answer_before_upload_ends() -> Script:
+    """§5.1 half-closed (remote): on the request HEADERS of a 200000-octet upload, before any of
+    its DATA got credit beyond the initial windows (so the client is still sending), a complete
+    response, then a second HEADERS (END_STREAM) on the same stream."""
+    def on_frame(conn, f):
+        req = conn.requests.get(f.stream)
+        if f.type == "HEADERS" and req is not None and not req.complete and not conn.state.get("early"):
+            conn.state["early"] = f.stream
+            reply()(conn, req)
+            conn.send(F.headers(f.stream, conn.block([("x-late", "1")]), end_stream=True))
+
+    def respond(conn, req):
+        if conn.state.get("early") != req.stream:
+            reply()(conn, req)
+    return Script(respond=respond, on_frame=on_frame)
 
 
 # -- checks ------------------------------------------------------------------------------
@@ -299,30 +389,98 @@ def _within_limits(ev):
     return True, f"{len(_limits(ev))} stream(s) opened, none above the acknowledged limit"
 
 
+def _warm_up_under(limit: int) -> Exercised:
+    """Precondition: the warm-up (the first stream of connection 0) ended after the client had
+    acknowledged MAX_CONCURRENT_STREAMS=limit there, so the job's later transfers started
+    under that limit (§6.5.3: it binds from the ACK)."""
+    def check(ev):
+        if not ev.observations.connections:
+            return False, "no connection"
+        c = ev.observations.connections[0]
+        events = sorted([(f.seq, True, f) for f in c.received] + [(f.seq, False, f) for f in c.sent],
+                        key=lambda t: t[0])
+        pending, acked_at, first, ended_at = [], None, None, None
+        for seq, from_client, f in events:
+            if f.type == "SETTINGS" and not f.has("ACK") and not from_client:
+                pending.append(dict(f.settings or []).get("MAX_CONCURRENT_STREAMS"))
+            elif f.type == "SETTINGS" and f.has("ACK") and from_client and pending:
+                if pending.pop(0) == limit and acked_at is None:
+                    acked_at = seq
+            elif from_client and f.type == "HEADERS" and first is None:
+                first = f.stream
+            elif not from_client and f.stream == first and f.has("END_STREAM") and ended_at is None:
+                ended_at = seq
+        return (acked_at is not None and ended_at is not None and acked_at < ended_at,
+                f"connection #0: limit {limit} acknowledged at wire position {acked_at}, the "
+                f"warm-up (stream {first}) ended at {ended_at}")
+    return Exercised(f"the warm-up transfer ended after the client acknowledged "
+                     f"MAX_CONCURRENT_STREAMS={limit}", check)
+
+
 def _opened_under(limit: int):
     """Report: streams opened after the client ACKed a limit of `limit` (did the case exercise it?)."""
     return lambda ev: [(o["conn"], o["stream"]) for o in _limits(ev) if o["acked"] == limit]
 
 
-def _none_after_goaway(ev):
-    late, per_conn = [], []
+def _errors(frames) -> list:
+    return [f for f in frames if f.type in ("RST_STREAM", "GOAWAY") and f.error_code not in ("NO_ERROR", "CANCEL")]
+
+
+def _priority_fields_skipped(ev):
+    """§6.2: the 5 octets of the PRIORITY flag are skipped, so the field block decodes and the
+    response arrives exactly. RFC 7540 §5.3.1's stream error PROTOCOL_ERROR for a stream that
+    depends on itself (or that error escalated, §5.4.1) is the one other outcome: no other code,
+    which would show the block misread."""
+    o, sent = ev.outcome, _errors(ev.observations.frames())
+    accepted = o.ok and o.status == 200 and o.body_len == len(BODY) and not sent
+    refused = not o.ok and all(f.error_code == "PROTOCOL_ERROR" for f in sent)
+    return accepted or refused, (f"transfer {o.summary()}; client sent "
+                                 + (", ".join(f.describe() for f in sent) or "no error frame"))
+
+
+def _refusal_signalled(ev):
+    """A refusal goes out as RST_STREAM or GOAWAY (a connection error without GOAWAY: SHOULD)."""
+    sent = _errors(ev.observations.frames())
+    return ev.outcome.ok or bool(sent), ("accepted" if ev.outcome.ok else
+                                         ", ".join(f.describe() for f in sent) or "client sent neither")
+
+
+def _late_errors(ev):
+    """Error frames the client sent about the late WINDOW_UPDATE (on /r/1's connection, before
+    the server's late RST_STREAM) and about the late RST_STREAM (everything after it)."""
+    on_update, on_rst = [], []
+    c1, s1 = _stream_of(ev, "/r/1")
     for c in ev.observations.connections:
-        goaway = min((f.seq for f in c.sent if f.type == "GOAWAY"), default=None)
-        per_conn.append(len(c.streams_opened()))
-        if goaway is not None:
-            late += [(c.index, f.stream) for f in c.headers_after(goaway)]
-    if late:
-        return False, f"(connection, stream) opened after that connection's GOAWAY: {late}"
-    return True, f"streams per connection {per_conn}"
+        rst = min((f.seq for f in c.sent if f.type == "RST_STREAM"), default=None)
+        for f in _errors(c.received):
+            about_update = c is c1 and (rst is None or f.seq < rst) and f.stream in (0, s1)
+            (on_update if about_update else on_rst).append(f.describe())
+    return on_update, on_rst
 
 
-def _self_dependency(ev):
-    o = ev.outcome
-    if o.ok:
-        return "ignored" if o.body_sha256 == sha256(BODY) else "reported ok with a wrong body"
-    return f"failed ({o.error_class}); client sent " + (", ".join(
-        f"{f.type}({f.error_code})" for f in ev.observations.frames() if f.type in
-        ("RST_STREAM", "GOAWAY")) or "no RST_STREAM or GOAWAY")
+def _half_closed_exercised(ev):
+    """R-5.1-5 instead: the client reset the stream itself (NO_ERROR, CANCEL) as the response ended."""
+    c, stream = _stream_of(ev, "/upload")
+    if c is None:
+        return False, "the upload never reached the server"
+    own = [f for f in c.received if f.type == "RST_STREAM" and f.stream == stream]
+    if own and own[0].error_code in ("NO_ERROR", "CANCEL"):
+        return False, (f"the client reset stream {stream} itself ({own[0].error_code}) when the response "
+                       f"ended, so the DATA met a closed stream (R-5.1-5)")
+    return True, f"stream {stream} was half-closed (remote) when the DATA arrived"
+
+
+def _half_closed_not_ignored(ev):
+    """A client that answered the PING behind the DATA without any error frame ignored it."""
+    c, stream = _stream_of(ev, "/upload")
+    if c is None:
+        return False, "the upload never reached the server"
+    acked = [f.seq for f in c.received if f.type == "PING" and f.has("ACK") and f.ping == HALF_CLOSED_PROBE]
+    sent = [f for f in _errors(c.received) if f.stream in (0, stream)]
+    if sent:
+        return True, f"client sent {sent[0].describe()}"
+    return not acked, ("client answered the PING behind the DATA and never signalled an error" if acked
+                       else "client sent no error frame and closed without answering the PING")
 
 
 def _no_rst_after_rst(ev):
@@ -342,9 +500,11 @@ def _settings_acks(n: int) -> Custom:
     return Custom(f"the client acknowledges both SETTINGS frames ({n} ACKs)", check, name="acks-both-settings")
 
 
-LARGE = bytes(i % 241 for i in range(200000))
+UPLOAD_BODY = bytes(range(256)) * 1024   # 256 KiB, far beyond the default windows
 TRANSFER_1 = Report("transfer_1_ok", lambda ev: ev.outcomes[0].ok)
 TWO = gets(2, timeout_ms=1000)
+LATE_AFTER_RESET = (CLIENT_RESET & Fails() & QUIET_AFTER_RESET & TransferSucceeds(1) & SAME_CONNECTION)
+ANSWERS_LATE = {"answer-frames-after-reset": "quiet-after-reset"}
 
 CASES = [
     # §5.1: stream states
@@ -358,6 +518,93 @@ CASES = [
         server="Sends DATA on stream request+2 (never opened), then a normal response.",
         scenario=fault_then_reply(lambda conn, req: F.data(req.stream + 2, b"idle")),
         expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/5.1/window-update-on-idle-stream",
+        level=MUST,
+        bad=NAIVE,
+        covers=("R-5.1-1",),
+        requirement="§5.1: a WINDOW_UPDATE on an idle stream (an odd stream the client never opened) "
+                    "MUST be treated as a connection error of type PROTOCOL_ERROR.",
+        server="Sends WINDOW_UPDATE(1024) on stream request+2 (never opened), then a normal response.",
+        scenario=fault_then_reply(lambda conn, req: F.window_update(req.stream + 2, 1024)),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/5.1.1/headers-on-unopened-odd-stream",
+        level=MUST,
+        bad=NAIVE,
+        covers=("R-5.1.1-2",),
+        requirement="§5.1 and §5.1.1: HEADERS on an odd stream the client never opened is on an idle "
+                    "stream that only the client may open, a connection error of type PROTOCOL_ERROR.",
+        server="Sends a complete response HEADERS (END_STREAM) on stream request+100 (odd, never "
+               "opened), then a normal response.",
+        scenario=fault_then_reply(lambda conn, req: F.headers(req.stream + 100, conn.block(
+            [(":status", "200"), ("content-length", "0")]), end_stream=True)),
+        expect=ConnectionError("PROTOCOL_ERROR"),
+    ),
+    Case(
+        id="9113/5.1/headers-on-half-closed-remote",
+        level=MUST,
+        covers=("R-5.1-2",),
+        requirement="§5.1: once the server ended its side with END_STREAM while the client is still "
+                    "uploading, the stream is half-closed (remote) for the client, and a HEADERS on "
+                    "it MUST be a stream error of type STREAM_CLOSED (a connection error is allowed). "
+                    "What the transfer reports and how much more the client uploads are reported.",
+        server="On the request HEADERS of a 200000-octet POST, before granting any credit, sends a "
+               "complete response, then a HEADERS (END_STREAM) on the same stream.",
+        scenario=answer_before_upload_ends,
+        request=Job((Req("/upload", method="POST", body=UPLOAD),), timeout_ms=1000),
+        expect=Exercised("the client was still uploading, not resetting the stream itself, when "
+                         "the HEADERS arrived", _still_half_closed)
+        & Custom("RST_STREAM(STREAM_CLOSED, or a generic code) on the stream, or a connection error",
+                 _half_closed_signal, name="stream-closed-code")
+        & TRANSFER_1 & Report("upload_octets_sent", _upload_octets),
+        bad={"naive": "stream-closed-code"},
+    ),
+    Case(
+        id="9113/5.1/data-after-client-reset",
+        level=MUST,
+        covers=("R-5.1-5",),
+        requirement="§5.1: DATA that arrives on a stream just after the client reset it MUST be "
+                    "ignored: the transfer stays failed, nothing answers the DATA, and the connection "
+                    "carries the next request.",
+        server="Answers /r/1 with a malformed response (uppercase field name) and a WINDOW_UPDATE "
+               "overflowing the stream window; on the client's RST_STREAM sends DATA (END_STREAM) "
+               "on that stream; answers /r/2 normally.",
+        scenario=lambda: after_client_reset(lambda conn, s: F.data(s, BODY, end_stream=True)),
+        request=TWO,
+        expect=LATE_AFTER_RESET,
+        bad=ANSWERS_LATE,
+    ),
+    Case(
+        id="9113/5.1/window-update-after-client-reset",
+        level=MUST,
+        covers=("R-5.1-5",),
+        requirement="§5.1: a WINDOW_UPDATE that arrives on a stream just after the client reset it "
+                    "MUST be ignored, and the connection carries the next request.",
+        server="Answers /r/1 with a malformed response (uppercase field name) and a WINDOW_UPDATE "
+               "overflowing the stream window; on the client's RST_STREAM sends WINDOW_UPDATE(1024) "
+               "on that stream; answers /r/2 normally.",
+        scenario=lambda: after_client_reset(lambda conn, s: F.window_update(s, 1024)),
+        request=TWO,
+        expect=LATE_AFTER_RESET,
+        bad={**ANSWERS_LATE, "reject-closed-stream-frames": "quiet-after-reset"},
+    ),
+    Case(
+        id="9113/5.1/rst-after-client-reset",
+        level=MUST,
+        covers=("R-5.1-5",),
+        requirement="§5.1: an RST_STREAM that arrives on a stream just after the client reset it "
+                    "(the server's reset crossing the client's) MUST be ignored, and the connection "
+                    "carries the next request.",
+        server="Answers /r/1 with a malformed response (uppercase field name) and a WINDOW_UPDATE "
+               "overflowing the stream window; on the client's RST_STREAM sends RST_STREAM(CANCEL) "
+               "on that stream; answers /r/2 normally.",
+        scenario=lambda: after_client_reset(lambda conn, s: F.rst_stream(s, "CANCEL")),
+        request=TWO,
+        expect=LATE_AFTER_RESET,
+        bad={**ANSWERS_LATE, "reject-closed-stream-frames": "quiet-after-reset"},
     ),
     Case(
         id="9113/5.1.1/headers-on-unpromised-even-stream",
@@ -375,50 +622,86 @@ CASES = [
     ),
     Case(
         id="9113/5.1/data-after-end-stream",
-        level=MUST,
-        bad={"naive": "stream-closed-code"},
+        level=MAY,
         covers=("R-5.1-3",),
-        level_note="R-5.1-3 is Y (§5.1 MAY vs §6.1 MUST); this case judges §6.1's STREAM_CLOSED, "
-                   "and reporting it would leave nothing for the naive control to fail.",
-        requirement="§5.1 and §6.1: DATA on a stream the server already ended with END_STREAM MUST "
-                    "get a stream error of type STREAM_CLOSED (a connection error is allowed).",
+        requirement="§5.1 and §6.1: DATA on a stream closed in both directions may be ignored or "
+                    "answered with STREAM_CLOSED, as a stream or a connection error (§5.1 makes the "
+                    "connection error a MAY and §6.1 the stream error a MUST: the weaker level); "
+                    "which is reported, and whether the extra octets reach the application.",
         server="Answers /r/1 completely, then sends a DATA frame with END_STREAM on it; /r/2 is "
                "answered normally.",
         scenario=lambda: Script(respond=first_request(data_after_end_stream)),
         request=TWO,
-        expect=stream_closed_signal() & TransferSucceeds(1) & TRANSFER_1,
+        expect=Custom("the octets after END_STREAM never join the response of /r/1",
+                      lambda ev: (ev.outcome.body_len <= len(BODY), f"transfer 1 {ev.outcome.summary()}"),
+                      name="late-data-not-delivered")
+        & TransferSucceeds(1) & TRANSFER_1
+        & Report("stream_closed_signal", lambda ev: _closed_signal(ev, "/r/1")[1]),
+        good=("good", "stream-as-connection", "naive"),
+        bad={"deliver-late-data": "late-data-not-delivered"},
+    ),
+    Case(
+        id="9113/5.1/frame-on-half-closed-remote",
+        level=MUST,
+        covers=("R-5.1-2",),
+        requirement="§5.1: once the server has ended its side with END_STREAM while the client is "
+                    "still uploading, the stream is half-closed (remote) for the client, and a DATA "
+                    "frame on it MUST be treated as a stream error STREAM_CLOSED (a connection error "
+                    "is allowed). A client that resets the stream itself as the response ends meets "
+                    "the DATA on a closed stream instead (R-5.1-5): then this is not exercised.",
+        server="Grants no credit beyond the default windows and answers a 256 KiB POST on its "
+               "HEADERS with a complete response, then at once DATA on the same stream and a PING.",
+        scenario=AnswerUploadAtOnce,
+        request=Job((Req("/upload", method="POST", body=UPLOAD_BODY),), timeout_ms=1000),
+        expect=Exercised("the stream was half-closed (remote) when the DATA arrived",
+                         _half_closed_exercised)
+        & StreamError("STREAM_CLOSED", fails=False)
+        & Custom("the DATA is not ignored: the client does not carry on (answering the PING behind "
+                 "it) without an error frame", _half_closed_not_ignored, name="not-ignored")
+        & Report("transfer", lambda ev: ev.outcome.summary()),
         good=("good", "stream-as-connection"),
+        bad={"naive": "not-ignored"},
     ),
     Case(
         id="9113/5.1/frames-after-server-reset",
-        level=MUST,
-        covers=("R-5.1-4", "R-6.4-2"),
-        requirement="§6.4: a server's RST_STREAM mid-response ends the transfer with an error. DATA "
-                    "that follows on the reset stream may be ignored or answered with "
-                    "STREAM_CLOSED (§5.1 and §6.1 disagree); which is reported.",
+        level=MAY,
+        covers=("R-5.1-4",),
+        requirement="§5.1 and §6.1: DATA on a stream the server reset may be ignored or answered "
+                    "with STREAM_CLOSED, as a stream or a connection error (RFC 7540's MUST is gone, "
+                    "and §5.1's MAY and §6.1's MUST disagree); which is reported, and whether its "
+                    "octets reach the application. That the reset fails the transfer is "
+                    "6.4/rst-mid-response.",
         server="For /r/1 sends HEADERS, RST_STREAM(INTERNAL_ERROR), then DATA with END_STREAM on "
                "the same stream; /r/2 is answered normally.",
         scenario=lambda: Script(respond=first_request(data_after_reset)),
         request=TWO,
-        expect=Fails("stream", "http2") & TransferSucceeds(1)
+        expect=Custom("no octet of the DATA after the reset reaches the application",
+                      lambda ev: (ev.outcome.body_len == 0, f"transfer 1 {ev.outcome.summary()}, "
+                                  f"{ev.outcome.body_len} body octets"), name="reset-data-not-delivered")
+        & TransferSucceeds(1)
         & Report("stream_closed_signal", lambda ev: _closed_signal(ev, "/r/1")[1]),
-        good=("good", "stream-as-connection"),
-        bad={"truncated-ok": "transfer-fails"},
+        good=("good", "stream-as-connection", "naive"),
+        bad={"deliver-late-data": "reset-data-not-delivered"},
     ),
     Case(
         id="9113/5.1/late-window-update-and-rst",
         level=MUST,
         covers=("R-5.1-6", "R-5.1-7"),
-        level_note="The late RST_STREAM (R-5.1-7, Y) shares the scenario with the late WINDOW_UPDATE "
-                   "(R-5.1-6, M, §6.9), so an error on either fails at MUST.",
-        requirement="§5.1: WINDOW_UPDATE or RST_STREAM arriving on a stream just after it closed "
-                    "MUST be tolerated: no error, and the connection stays usable.",
-        server="Answers each request completely, then sends WINDOW_UPDATE(1024) and "
-               "RST_STREAM(NO_ERROR) on its stream.",
-        scenario=lambda: Script(respond=late_window_update_and_rst),
+        requirement="§6.9 and §5.1: a WINDOW_UPDATE just after a stream closed is not an error "
+                    "(MUST); a late RST_STREAM on a closed stream is expected and tolerated, with no "
+                    "keyword (reported).",
+        server="Answers /r/1 completely, then sends WINDOW_UPDATE(1024) on its stream; answers /r/2 "
+               "completely, then sends RST_STREAM(NO_ERROR) on its stream.",
+        scenario=lambda: Script(respond=late_frames),
         request=TWO,
-        expect=Ignored() & Report("connections", lambda ev: len(ev.observations.connections)),
-        bad={"reject-closed-stream-frames": "no-error-sent"},
+        expect=Succeeds()
+        & Custom("no error frame about the late WINDOW_UPDATE", lambda ev: (
+            not _late_errors(ev)[0], "; ".join(_late_errors(ev)[0]) or "none"), name="late-window-update-ignored")
+        & Custom("no error frame about the late RST_STREAM", lambda ev: (
+            not _late_errors(ev)[1], "; ".join(_late_errors(ev)[1]) or "none"), level=MAY,
+            name="late-rst-ignored")
+        & Report("connections", lambda ev: len(ev.observations.connections)),
+        bad={"reject-closed-stream-frames": "late-window-update-ignored"},
     ),
     # §5.1.1: stream identifiers
     Case(
@@ -452,22 +735,6 @@ CASES = [
                               _odd_increasing, name="stream-ids-increase"),
         bad={"ids-out-of-order": "stream-ids-increase"},
     ),
-    Case(
-        id="9113/5.1.1/stream-ids-exhausted-new-connection",
-        level=MUST,
-        covers=("R-6.8-2", "R-5.1.1-3"),
-        requirement="§6.8: after a GOAWAY the client opens no stream on that connection again; each "
-                    "further request goes on a new connection and completes. The GOAWAY stands in "
-                    "for identifiers running out (§5.1.1, no keyword).",
-        server="On every connection, follows each response with GOAWAY(NO_ERROR, last-stream-id = "
-               "that stream) and keeps the connection open.",
-        scenario=lambda: Script(respond=goaway_after_each_response),
-        request=gets(3, timeout_ms=1000),
-        expect=Succeeds() & Custom("no stream opened on a connection after its GOAWAY",
-                                   _none_after_goaway, name="no-stream-after-goaway")
-        & Connections(3, why="one new connection per request"),
-        bad={"ignore-goaway": "no-stream-after-goaway"},
-    ),
     # §5.1.2: concurrency
     Case(
         id="9113/5.1.2/max-concurrent-streams-1",
@@ -478,12 +745,13 @@ CASES = [
                     "on that connection; extra transfers wait or use another connection, and all "
                     "succeed.",
         server="Sets MAX_CONCURRENT_STREAMS=1 in its preface; answers each request after one "
-               "PING round trip.",
+               "PING round trip. The job's warm-up transfer ends before three parallel ones start.",
         scenario=limit_one,
         needs=frozenset({"h2", "parallel"}),
-        request=gets(3, mode="parallel", timeout_ms=1000),
-        expect=Succeeds() & Custom("at most one open stream per connection once the limit is "
-                                   "acknowledged", _one_at_a_time, name="within-concurrency-limit")
+        request=gets(4, phases=WARM_UP_THEN_3, timeout_ms=1000),
+        expect=_warm_up_under(1) & Succeeds()
+        & Custom("at most one open stream per connection once the limit is acknowledged",
+                 _one_at_a_time, name="within-concurrency-limit")
         & Report("concurrency", lambda ev: dict(zip(("most_open", "before_ack", "streams_per_conn"),
                                                    _concurrency(ev)))),
         bad={"ignore-max-concurrent": "within-concurrency-limit"},
@@ -496,14 +764,15 @@ CASES = [
         requirement="§5.1.2 and §6.5.3: a MAX_CONCURRENT_STREAMS lowered mid-connection binds the "
                     "client from its ACK of the new SETTINGS: it opens no stream that would put it "
                     "above the new limit (streams already open may finish), and all transfers succeed.",
-        server="Limit 2 in its preface; answers the first request at once, then sends "
-               "SETTINGS(MAX_CONCURRENT_STREAMS=1); after the client's ACK answers the other "
-               "requests one at a time, each after two PING round trips.",
+        server="Limit 2 in its preface; on the warm-up request sends SETTINGS(MAX_CONCURRENT_STREAMS=1) "
+               "and answers it after the client's ACK; then answers the three parallel requests "
+               "one at a time, each after two PING round trips.",
         scenario=lowered_limit,
         needs=frozenset({"h2", "parallel"}),
-        request=gets(4, mode="parallel", timeout_ms=1000),
-        expect=Succeeds() & Custom("no stream opened above the acknowledged limit (1 after the "
-                                   "ACK of the lowering)", _within_limits, name="within-concurrency-limit")
+        request=gets(4, phases=WARM_UP_THEN_3, timeout_ms=1000),
+        expect=_warm_up_under(1) & Succeeds()
+        & Custom("no stream opened above the acknowledged limit (1 after the ACK of the lowering)",
+                 _within_limits, name="within-concurrency-limit")
         & Report("opened_after_lowering_acked", _opened_under(1)),
         bad={"ignore-lowered-max-concurrent": "within-concurrency-limit"},
         regression="curl#6826",
@@ -515,55 +784,42 @@ CASES = [
         requirement="§5.1.2: with MAX_CONCURRENT_STREAMS=0 acknowledged the client MUST NOT open a "
                     "stream on that connection (streams sent before its ACK are allowed); the "
                     "transfers SHOULD wait or use another connection rather than fail outright.",
-        server="Connection 0 starts with limit 0 and holds requests; after the client's SETTINGS "
-               "ACK and one PING round trip raises the limit to 100 and answers them; later "
-               "connections start with 100.",
+        server="Connection 0: on the warm-up request sends SETTINGS(MAX_CONCURRENT_STREAMS=0) and "
+               "answers it after the client's ACK; five PING round trips later raises the limit to "
+               "100 and answers the two parallel requests it holds. Later connections: limit 100.",
         scenario=zero_limit,
         needs=frozenset({"h2", "parallel"}),
-        request=gets(2, mode="parallel", timeout_ms=1000),
-        expect=Custom("no stream opened while the acknowledged limit is 0", _within_limits, name="within-concurrency-limit")
+        request=gets(3, phases=(("sequential", 1), ("parallel", 2)), timeout_ms=1000),
+        expect=_warm_up_under(0)
+        & Custom("no stream opened while the acknowledged limit is 0", _within_limits, name="within-concurrency-limit")
         & Succeeds(level=SHOULD)
         & Report("opened_under_limit_0", _opened_under(0))
         & Report("connections", lambda ev: len(ev.observations.connections)),
         bad={"ignore-max-concurrent": "within-concurrency-limit"},
         regression="curl#4779",
     ),
-    # §5.2 / §6.9: flow control
-    Case(
-        id="9113/5.2/body-beyond-initial-window",
-        level=MUST,
-        covers=("R-5.2-1",),
-        requirement="§5.2 and §6.9: a 200000-octet body exceeds the 65535-octet initial connection "
-                    "window, so the client MUST grant credit with WINDOW_UPDATE for it to complete.",
-        server="Sends a 200000-octet body, never exceeding the client's windows.",
-        scenario=lambda: Script(respond=reply(body=LARGE)),
-        request=get(timeout_ms=1000),
-        expect=Succeeds(body=LARGE) & Sent("WINDOW_UPDATE", "a connection-level WINDOW_UPDATE",
-                                           lambda f: f.stream == 0 and bool(f.increment)),
-        bad={"no-window-update": "sent-window-update"},
-    ),
     # §5.3: priority signalling (deprecated)
     Case(
         id="9113/5.3/headers-self-dependency",
         level=MUST,
         covers=("R-6.2-2", "R-5.3-2"),
-        level_note="The self-dependency (R-5.3-2) is Y, but a client must still skip the PRIORITY "
-                   "flag's 5 octets (R-6.2-2, §6.2), which only the RFC 7540 §5.3.1 stream error "
-                   "excuses.",
-        requirement="§5.3.2: priority signalling is deprecated and a client may ignore the priority "
-                    "fields of HEADERS; RFC 7540 §5.3.1 made a stream depending on itself a stream "
-                    "error PROTOCOL_ERROR. Either way the outcome is definite: the exact body, or "
-                    "that stream error (which reaction is reported).",
+        requirement="§6.2 and §5.3.2: a client skips the 5 priority octets of a HEADERS with the "
+                    "PRIORITY flag and may ignore what they say; RFC 7540 §5.3.1 made a stream "
+                    "depending on itself a stream error PROTOCOL_ERROR, which RFC 9113 dropped "
+                    "(reported). Either way the outcome is definite: the exact body, or that stream "
+                    "error; never a field block misread from the priority octets.",
         server="Sends the response HEADERS with the PRIORITY flag and a stream dependency on its "
                "own stream, then the body.",
         scenario=lambda: Script(respond=self_dependent_headers),
         request=get(timeout_ms=1000),
-        expect=AnyOf(Ignored(), StreamError("PROTOCOL_ERROR"),
-                     why="RFC 9113 §5.3.2 lets priority fields be ignored; RFC 7540 §5.3.1 "
-                         "required a stream error PROTOCOL_ERROR")
-        & Report("self_dependency", _self_dependency),
+        expect=Custom("the response arrives exactly, or is refused with PROTOCOL_ERROR (RFC 7540 "
+                      "§5.3.1); no other error", _priority_fields_skipped,
+                      name="priority-fields-skipped")
+        & Custom("a refusal is signalled with RST_STREAM or GOAWAY (§5.4.1)", _refusal_signalled,
+                 level=SHOULD, name="refusal-signalled")
+        & Report("self_dependency", lambda ev: _priority_fields_skipped(ev)[1]),
         good=("good", "reject-self-dependency"),
-        bad={"no-priority-flag": "goaway-code", "corrupt-body": "succeeds"},
+        bad={"no-priority-flag": "priority-fields-skipped"},
     ),
     # §5.4.2: stream errors
     Case(

@@ -1,10 +1,10 @@
 """RFC 9113 §6.3 PRIORITY (deprecated signalling, §5.3.2; the frame format still holds)."""
 import struct
 
-from conformance.case import MUST, Case
+from conformance.case import MUST, Case, gets
 from conformance.verdicts import ConnectionError, Ignored, StreamError
 from servers import frames as F
-from servers.scenario import BODY, Script, fault_then_reply, response_fields
+from servers.scenario import BODY, Script, fault_then_reply, reply, response_fields
 
 HEAD = response_fields()
 
@@ -19,6 +19,12 @@ def mid_response(*faults):
             conn.send(fault(req.stream))
         conn.send(F.data(req.stream, BODY[half:], end_stream=True))
     return lambda: Script(respond=respond)
+
+
+def priority_after_close(conn, req):
+    """§5.1: a complete response (both sides have ended the stream), then PRIORITY on it."""
+    reply()(conn, req)
+    conn.send(F.priority(req.stream, depends_on=0, weight=32))
 
 
 CASES = [
@@ -66,6 +72,18 @@ CASES = [
         server="Sends PRIORITY on the idle streams 2 and request+2 in the middle of the body.",
         scenario=mid_response(lambda s: F.priority(2, depends_on=0),
                               lambda s: F.priority(s + 2, depends_on=s)),
+        expect=Ignored(),
+        bad={"reject-priority": "no-error-sent"},
+        covers=("R-5.3-1",),
+    ),
+    Case(
+        id="9113/6.3/priority-closed-stream",
+        level=MUST,
+        requirement="§5.1 and §6.3: PRIORITY is the one frame allowed on a closed stream; it is "
+                    "ignored and the connection carries the next request.",
+        server="Follows each complete response with a PRIORITY frame on its stream.",
+        scenario=lambda: Script(respond=priority_after_close),
+        request=gets(2, timeout_ms=1000),
         expect=Ignored(),
         bad={"reject-priority": "no-error-sent"},
         covers=("R-5.3-1",),

@@ -1,8 +1,11 @@
-"""RFC 9113 §6.9 WINDOW_UPDATE (§6.9.1 flow-control window limits)."""
+"""RFC 9113 §6.9 WINDOW_UPDATE (§6.9.1 flow-control window limits, §6.9.2 initial window changes
+applied to uploads, served by the upload server of the §5.2 module)."""
 import struct
 
+from cases.rfc9113_s5_2_flow_control import (POST, STEP, UPLOAD, WINDOW_KEPT, NegativeWindow,
+                                             ZeroWindow, upload_on)
 from conformance.case import MUST, Case
-from conformance.verdicts import ConnectionError, StreamError
+from conformance.verdicts import ConnectionError, StreamError, Succeeds
 from servers import frames as F
 from servers.scenario import fault_then_reply
 
@@ -70,5 +73,35 @@ CASES = [
         good=("good", "stream-as-connection"),
         bad={"naive": "transfer-fails"},
         covers=("R-6.9.1-2",),
+    ),
+    Case(
+        id="9113/6.9.2/upload-zero-initial-window",
+        level=MUST,
+        covers=("R-6.9.1-1",),
+        requirement="§5.2 and §6.9.2: with the server's SETTINGS_INITIAL_WINDOW_SIZE=0 the client "
+                    "waits for WINDOW_UPDATE credit before sending request DATA and never sends more "
+                    "than it was granted.",
+        server=f"Sets INITIAL_WINDOW_SIZE=0; after the request HEADERS and a PING round trip grants "
+               f"{STEP} octets of stream credit, then {STEP} more each time the client has used it "
+               f"up, for a {len(UPLOAD)}-octet POST.",
+        scenario=ZeroWindow,
+        request=POST,
+        expect=Succeeds() & WINDOW_KEPT & upload_on(0),
+        bad={"ignore-flow-control": "window-kept"},
+    ),
+    Case(
+        id="9113/6.9.2/initial-window-made-negative",
+        level=MUST,
+        covers=("R-6.9.2-1",),
+        requirement="§6.9.2: a SETTINGS_INITIAL_WINDOW_SIZE change applies to open streams and can "
+                    "make a stream's window negative; the client then sends no DATA on it until "
+                    "WINDOW_UPDATEs make the window positive again.",
+        server="Sets INITIAL_WINDOW_SIZE=30000; after 20000 uploaded octets lowers it to 1000 "
+               "(window negative), then a WINDOW_UPDATE brings the window to exactly 0, a PING round "
+               f"trip passes, and {STEP}-octet credits follow as the window is used up.",
+        scenario=NegativeWindow,
+        request=POST,
+        expect=Succeeds() & WINDOW_KEPT & upload_on(0),
+        bad={"ignore-flow-control": "window-kept"},
     ),
 ]

@@ -1,7 +1,10 @@
-"""RFC 9113 §8.1 HTTP message framing, §8.1.1 malformed messages, §8.6 (101), and the
-Expect: 100-continue exchange of RFC 9110 §10.1.1 over HTTP/2."""
-from conformance.case import MUST, NAIVE, SHOULD, Case, Job, Req, get
-from conformance.verdicts import AnyOf, ConnectionError, Custom, Report, StreamError, Succeeds
+"""RFC 9113 §8.1 HTTP message framing (a response ends only with END_STREAM: §5.4.3's close
+mid-body too), §8.1.1 malformed messages and content-length, on both sides: the responses the
+client accepts and the content-length of its own requests (curl_cffi#19); the Expect:
+100-continue exchange of RFC 9110 §10.1.1 over HTTP/2."""
+from conformance.case import MAY, MUST, NAIVE, SHOULD, Case, Job, Req, get
+from conformance.verdicts import (AnyOf, ConnectionError, Custom, Fails, Report, StreamError,
+                                  Succeeds)
 from servers import frames as F
 from servers.scenario import BODY, Request, Script, reply, response_fields, seq
 
@@ -157,6 +160,67 @@ class AnswerEarly(Script):
             conn.state["answered"].add(f.stream)
             reply()(conn, Request(conn, f.stream, f.headers or []))
             conn.send(F.rst_stream(f.stream, "NO_ERROR"))
+
+
+# -- the client's own content-length (curl_cffi#19, R-8.1.1-6: reported) ------------------------
+def _content_length_consistent(ev):
+    """Every request the server saw: DATA never beyond content-length, and equal to it at
+    END_STREAM (§8.1.1)."""
+    problems, seen = [], []
+    for c in ev.observations.connections:
+        declared, total, ended = {}, {}, set()
+        for f in c.received:
+            if f.type == "HEADERS" and f.headers is not None and f.stream not in declared:
+                declared[f.stream] = dict(f.headers).get("content-length")
+            elif f.type == "DATA":
+                total[f.stream] = total.get(f.stream, 0) + (f.data_len or 0)
+            if f.type in ("DATA", "HEADERS") and f.has("END_STREAM"):
+                ended.add(f.stream)
+        for sid, cl in declared.items():
+            n = total.get(sid, 0)
+            seen.append(f"content-length {cl}, {n} octets of DATA{' (ended)' if sid in ended else ''}")
+            if cl is None:
+                continue
+            if not cl.isdigit() or n > int(cl) or (sid in ended and n != int(cl)):
+                problems.append(f"connection #{c.index} stream {sid}: content-length {cl} but "
+                                f"{n} octets of DATA{' and END_STREAM' if sid in ended else ''}")
+    return not problems, "; ".join(problems) or "; ".join(seen) or "no request reached the server"
+
+
+BODY_1000 = bytes(i % 211 for i in range(1000))
+
+
+def wrong_length(value: str) -> Job:
+    return Job((Req("/upload", method="POST", body=BODY_1000, headers=(("content-length", value),)),),
+               timeout_ms=1000)
+
+
+LOCAL_FAILURE = ("other", "send", "protocol-mismatch")   # refused before anything went out
+CL_WHY = "the regression allows a consistent request (the real length wins) or a local failure"
+
+
+# -- §8.1 and §5.4.3: a response cut off by a TCP close -------------------------------------------
+# How a transfer whose connection died before END_STREAM may fail: the body was cut short, the
+# read failed, or the client's HTTP/2 layer saw the stream end early. Never ok, never a timeout.
+TRUNCATED = ("partial", "recv", "http2", "stream")
+LONG_BODY = bytes(i % 251 for i in range(20000))
+
+
+def cut_off(content_length: bool):
+    """HEADERS, DATA with the first half of a 20000-octet body (no END_STREAM), then a TCP close."""
+    head = [(":status", "200"), ("content-type", "application/octet-stream")] + (
+        [("content-length", str(len(LONG_BODY)))] if content_length else [])
+
+    def respond(conn, req):
+        conn.send_fields(req.stream, head)
+        conn.send(F.data(req.stream, LONG_BODY[:len(LONG_BODY) // 2]))
+        conn.close()
+    return lambda: Script(respond=respond)
+
+
+def how_it_failed(ev):
+    o = ev.outcome
+    return "reported ok" if o.ok else f"{o.error_class}: {(o.error or {}).get('message', '')[:120]}"
 
 
 CASES = [
@@ -325,20 +389,6 @@ CASES = [
         bad={"naive": "transfer-fails"},
         covers=("R-8.1-4",),
     ),
-    Case(
-        id="9113/8.6/status-101",
-        level=MUST,
-        requirement="§8.6: HTTP/2 has no 101 (Switching Protocols); a response carrying it is "
-                    "malformed, a stream error of type PROTOCOL_ERROR.",
-        server="Sends HEADERS :status 101 (no END_STREAM), then a normal 200 response.",
-        scenario=script(block([(":status", "101")]), reply()),
-        expect=StreamError("PROTOCOL_ERROR"),
-        bad={"naive": "transfer-fails"},
-        covers=("R-8.6-1",),
-        level_note="R-8.6-1 is Y (ignoring the 101 as an unexpected 1xx is allowed too, RFC 9110 "
-                   "§15.2); the check that could stay at MUST, never delivering the 101 as the final "
-                   "response (R-8.1-1), is broken by no scripted profile.",
-    ),
     # -- §8.1.1: content-length ---------------------------------------------------
     Case(
         id="9113/8.1.1/content-length-larger",
@@ -477,17 +527,19 @@ CASES = [
     ),
     Case(
         id="9113/8.1.1/204-content-length-nonzero",
-        level=MUST,
-        requirement="§8.1.1 lets a no-content response carry a non-zero content-length, while "
-                    "RFC 9110 §8.6 forbids Content-Length in a 204: a client MUST reach a definite "
-                    "outcome (an empty 204, or a stream error PROTOCOL_ERROR); which one is reported.",
+        level=MAY,
+        level_note="R-8.1.1-2 is M, but for a 204 two RFC sentences disagree: RFC 9113 §8.1.1 lets "
+                   "a no-content response carry a non-zero content-length (MAY), RFC 9110 §8.6 "
+                   "forbids a server any Content-Length in a 204 (MUST NOT); the catalog takes the "
+                   "weaker level where sentences disagree.",
+        requirement="§8.1.1 lets a response defined to have no content carry a non-zero "
+                    "content-length with no DATA, while RFC 9110 §8.6 forbids Content-Length in a "
+                    "204: whether the client delivers the 204 with content-length 42 as an empty 204 "
+                    "is reported.",
         server="Answers with 204 and content-length 42, END_STREAM on the HEADERS.",
         scenario=script(block([(":status", "204"), ("content-length", "42")], end_stream=True)),
-        expect=AnyOf(Succeeds(body=b"", status=204), StreamError("PROTOCOL_ERROR"),
-                     why="§8.1.1 allows the field on a no-content response; RFC 9110 §8.6 "
-                         "forbids the server to send it in a 204")
-        & Report("nonzero_204_content_length", outcome_of),
-        bad={"corrupt-body": "succeeds"},
+        expect=Succeeds(body=b"", status=204) & Report("nonzero_204_content_length", outcome_of),
+        bad={"content-length-always": "succeeds"},
         covers=("R-8.1.1-2",),
     ),
     # -- RFC 9110 §10.1.1: Expect: 100-continue over HTTP/2 ---------------------------
@@ -561,5 +613,69 @@ CASES = [
         expect=Succeeds(),
         bad={"upload-reset-fails": "succeeds"},
         covers=("R-6.4-3",),
+    ),
+    # -- the client's own content-length -------------------------------------------
+    Case(
+        id="9113/8.1.1/request-content-length-smaller",
+        level=MAY,
+        covers=("R-8.1.1-6",),
+        requirement="§8.1.1 makes a request whose content-length differs from its DATA malformed "
+                    "for the server, but no keyword binds a client handed that value by its "
+                    "application: whether it corrects a content-length smaller than the body, "
+                    "refuses locally or sends it as given is reported.",
+        server="Reads the request (the application asks for content-length 500 on a 1000-octet "
+               "POST body) and answers 200 once it is complete.",
+        scenario=lambda: Script(),
+        request=wrong_length("500"),
+        expect=Custom("content-length matches the DATA of every request the server sees",
+                      _content_length_consistent, name="content-length-matches")
+        & AnyOf(Succeeds(), Fails(*LOCAL_FAILURE), why=CL_WHY),
+        bad={"trust-app-content-length": "content-length-matches"},
+        regression="curl_cffi#19",
+    ),
+    Case(
+        id="9113/8.1.1/request-content-length-larger",
+        level=MAY,
+        covers=("R-8.1.1-6",),
+        requirement="§8.1.1: when the application sets a content-length larger than the body, "
+                    "whether the client corrects it, refuses locally or ends the stream short of "
+                    "the declared length is reported (no keyword binds the client).",
+        server="Reads the request (the application asks for content-length 2000 on a 1000-octet "
+               "POST body) and answers 200 once it is complete.",
+        scenario=lambda: Script(),
+        request=wrong_length("2000"),
+        expect=Custom("content-length matches the DATA of every request the server sees",
+                      _content_length_consistent, name="content-length-matches")
+        & AnyOf(Succeeds(), Fails(*LOCAL_FAILURE), why=CL_WHY),
+        bad={"trust-app-content-length": "content-length-matches"},
+        regression="curl_cffi#19",
+    ),
+    # §5.4.3 and §8.1: a response cut off by a TCP close
+    Case(
+        id="9113/8.1/close-mid-body",
+        level=MUST,
+        requirement="§8.1 and §5.4.3: a response ends only with END_STREAM; when the server closes "
+                    "the TCP connection mid-body the transfer MUST fail, never be reported as a "
+                    "success with a short body.",
+        server="Sends HEADERS with content-length 20000, DATA with the first 10000 octets (no "
+               "END_STREAM), then closes the TCP connection.",
+        scenario=cut_off(content_length=True),
+        request=get(timeout_ms=1000),
+        expect=Fails(*TRUNCATED) & Report("failure", how_it_failed),
+        bad={"truncated-ok": "transfer-fails"},
+        covers=("R-5.4.3-1",),
+    ),
+    Case(
+        id="9113/8.1/close-mid-body-no-content-length",
+        level=MUST,
+        requirement="§8.1 and §5.4.3: without content-length only END_STREAM marks the end of a "
+                    "response; a TCP close mid-body MUST fail the transfer, not end it as a success.",
+        server="Sends HEADERS without content-length, DATA with the first 10000 octets of 20000 "
+               "(no END_STREAM), then closes the TCP connection.",
+        scenario=cut_off(content_length=False),
+        request=get(timeout_ms=1000),
+        expect=Fails(*TRUNCATED) & Report("failure", how_it_failed),
+        bad={"truncated-ok": "transfer-fails"},
+        covers=("R-5.4.3-1",),
     ),
 ]

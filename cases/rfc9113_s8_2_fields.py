@@ -1,6 +1,7 @@
-"""RFC 9113 §8.2 HTTP fields: §8.2.1 field validity, §8.2.2 connection-specific fields."""
+"""RFC 9113 §8.2 HTTP fields: the client's own field names (§8.2), §8.2.1 field validity,
+§8.2.2 connection-specific fields."""
 from conformance.case import MUST, NAIVE, SHOULD, Case, Job, Req
-from conformance.verdicts import AnyOf, Custom, Fails, NotSent, Report, StreamError, Succeeds
+from conformance.verdicts import AnyOf, Custom, Exercised, Fails, NotSent, Report, StreamError, Succeeds
 from servers.scenario import BODY, Script, reply
 
 
@@ -69,6 +70,26 @@ def never_sends(name, what, allowed=lambda v: False):
             "the request before sending it) both conform")
 
 
+# §8.2: the application's field names in mixed case, as an application might write them.
+APP_FIELDS = (("X-Client-Token", "abc123"), ("Content-Type", "text/plain"))
+
+
+def _names(ev) -> list[str]:
+    return [k for f in ev.observations.frames("HEADERS") for k, _ in f.headers or []]
+
+
+def _app_fields_sent(ev):
+    sent = {k.lower() for k in _names(ev)}
+    missing = [n for n, _ in APP_FIELDS if n.lower() not in sent]
+    return not missing, (f"the client dropped {missing}" if missing else
+                         "the application's fields went out")
+
+
+def _lowercase(ev):
+    upper = [k for k in _names(ev) if k != k.lower()]
+    return not upper, f"field names with uppercase: {upper}" if upper else "every field name is lowercase"
+
+
 # The regression references come as one group in ../shared/regressions.md (malformed
 # response fields); wai#707 is the Connection: keep-alive report, the others are spread here.
 CONNECTION_FIELDS = [
@@ -80,6 +101,23 @@ CONNECTION_FIELDS = [
 ]
 
 CASES = [
+    # -- §8.2: field names go out in lowercase --------------------------------------------
+    Case(
+        id="9113/8.2/request-field-names-lowercase",
+        level=MUST,
+        covers=("R-8.2-1",),
+        requirement="§8.2: field names MUST be converted to lowercase when constructing an HTTP/2 "
+                    "message; the application's X-Client-Token and Content-Type go out as "
+                    "x-client-token and content-type.",
+        server="Answers a POST whose application headers are X-Client-Token and Content-Type, and "
+               "records the field names of the request HEADERS.",
+        scenario=Script,
+        request=Job((Req("/upload", method="POST", body=b"a small form\n", headers=APP_FIELDS),),
+                    timeout_ms=1000),
+        expect=Exercised("the client sent the application's fields", _app_fields_sent)
+        & Custom("every request field name is lowercase", _lowercase, name="names-lowercase"),
+        bad={"keep-name-case": "names-lowercase"},
+    ),
     # -- §8.2.1: field names are lowercase ("header rewriting" by a proxy) ----------
     malformed("9113/8.2.1/uppercase-field-name",
               "§8.2.1: a field name containing uppercase characters makes the response "
@@ -118,6 +156,11 @@ CASES = [
               "grammar and treat other characters (here '(') as malformed.",
               "Sends a 200 with a field named 'x(custom)'.",
               respond(("x(custom)", "1")), level=SHOULD, field="x(custom)", covers=("R-8.2.1-2",)),
+    malformed("9113/8.2.1/name-empty",
+              "§8.2.1: a field name is a token of at least one character (RFC 9110 §5.1); "
+              "implementations SHOULD treat a response with an empty field name as malformed.",
+              "Sends a 200 with a field whose name is empty (a literal with a zero-length name).",
+              respond(("", "empty-name")), level=SHOULD, covers=("R-8.2.1-2",)),
     malformed("9113/8.2.1/value-with-cr",
               "§8.2.1: a field value MUST NOT contain CR; a response with one is malformed "
               "(stream error PROTOCOL_ERROR).",
@@ -154,22 +197,29 @@ CASES = [
       for name, char in (("0x01", "\x01"), ("0x7f", "\x7f"))],
     # §8.2.1 puts leading/trailing whitespace on its minimal list (a MUST), though some clients
     # accept it on purpose (nghttp2#1786, curl PR 9448): those fail here, and the report says so.
-    *[malformed(f"9113/8.2.1/value-{where}-whitespace",
-                f"§8.2.1: a field value MUST NOT start or end with whitespace; a response with "
-                f"{where} whitespace in a value is malformed (stream error PROTOCOL_ERROR).",
-                f"Sends a 200 with x-custom: {value!r}.",
-                respond(("x-custom", value)), field="x-custom", regression="nghttp2#1786")
-      for where, value in (("leading", " padded"), ("trailing", "padded\t"))],
+    malformed("9113/8.2.1/value-leading-whitespace",
+              "§8.2.1: a field value MUST NOT start with whitespace; a response with leading "
+              "whitespace in a value is malformed (stream error PROTOCOL_ERROR).",
+              "Sends a 200 with x-custom: ' padded'.",
+              respond(("x-custom", " padded")), field="x-custom", regression="nghttp2#1786"),
+    malformed("9113/8.2.1/value-trailing-whitespace",
+              "§8.2.1: a field value MUST NOT end with whitespace; a response with trailing "
+              "whitespace in a value is malformed (stream error PROTOCOL_ERROR).",
+              "Sends a 200 with x-custom: 'padded\\t'.",
+              respond(("x-custom", "padded\t")), field="x-custom", regression="nghttp2#1786"),
     # -- §8.2.2: connection-specific fields in a response --------------------------------
-    *[malformed(f"9113/8.2.2/response-{name}",
-                f"§8.2.2: a response carrying the connection-specific field {name} is "
+    *[malformed(cid, f"§8.2.2: a response carrying the connection-specific field {name} is "
                 "malformed: a stream error of type PROTOCOL_ERROR, not a success.",
                 f"Sends a normal 200 whose field block has {name}: {value}.",
                 respond((name, value)), regression=ref, covers=("R-8.2.2-1",))
-      for name, value, ref in CONNECTION_FIELDS],
+      for cid, (name, value, ref) in zip(("9113/8.2.2/response-connection",
+                                          "9113/8.2.2/response-keep-alive",
+                                          "9113/8.2.2/response-proxy-connection",
+                                          "9113/8.2.2/response-transfer-encoding",
+                                          "9113/8.2.2/response-upgrade"), CONNECTION_FIELDS, strict=True)],
     # -- §8.2.2: the client's own request -------------------------------------------------
     *[Case(
-        id=f"9113/8.2.2/request-{name}",
+        id=cid,
         level=MUST,
         requirement=f"§8.2.2: a client MUST NOT send the connection-specific field {name} over "
                     "HTTP/2, even when the application supplies it.",
@@ -180,11 +230,12 @@ CASES = [
         bad={"keep-connection-headers": "not-sent-headers"},
         regression=ref,
         covers=("R-8.2.2-2",),
-    ) for name, value, ref, kw in (
-        ("connection", "keep-alive", "curl#401", {}),
-        ("keep-alive", "timeout=5", None, {}),
-        ("transfer-encoding", "chunked", None, {"method": "POST", "body": b"chunk me\n"}),
-        ("upgrade", "websocket", None, {}),
+    ) for cid, name, value, ref, kw in (
+        ("9113/8.2.2/request-connection", "connection", "keep-alive", "curl#401", {}),
+        ("9113/8.2.2/request-keep-alive", "keep-alive", "timeout=5", None, {}),
+        ("9113/8.2.2/request-transfer-encoding", "transfer-encoding", "chunked", None,
+         {"method": "POST", "body": b"chunk me\n"}),
+        ("9113/8.2.2/request-upgrade", "upgrade", "websocket", None, {}),
     )],
     Case(
         id="9113/8.2.2/request-te-gzip",

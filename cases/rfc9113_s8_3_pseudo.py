@@ -126,15 +126,17 @@ CASES = [
               "Sends :status 200 twice in one field block, then the body.",
               respond((":status", "200"), (":status", "200"), CT, CL)),
     invalid_status("status-not-three-digits",
-                   "§8.3.2 with RFC 9110 §15: :status is a three-digit code; a client SHOULD "
-                   "handle '2000' as a 5xx or treat the response as malformed (stream error "
-                   "PROTOCOL_ERROR), never as a success.",
+                   "RFC 9110 §15: a status code is three digits, and a client SHOULD handle an "
+                   "invalid one such as '2000' as a 5xx. RFC 9113 makes invalid pseudo-header "
+                   "fields malformed but gives :status no syntax of its own (§8.3.2, §10.3), so "
+                   "the stream error PROTOCOL_ERROR also passes; never a success.",
                    "Sends :status 2000, then the body.",
                    respond((":status", "2000"), CT, CL)),
     invalid_status("status-not-numeric",
-                   "§8.3.2 with RFC 9110 §15: :status is a three-digit code; a client SHOULD "
-                   "handle '2OO' (letters O) as a 5xx or treat the response as malformed (stream "
-                   "error PROTOCOL_ERROR), never as a success.",
+                   "RFC 9110 §15: a status code is three digits, and a client SHOULD handle an "
+                   "invalid one such as '2OO' (letters O) as a 5xx; the stream error "
+                   "PROTOCOL_ERROR also passes (RFC 9113 §8.3.2 gives :status no syntax of its "
+                   "own); never a success.",
                    "Sends :status 2OO, then the body.",
                    respond((":status", "2OO"), CT, CL)),
     malformed("request-pseudo-method",
@@ -227,7 +229,6 @@ CASES = [
         server="Answers every request, OPTIONS * included, with a normal 200.",
         scenario=Script,
         request=Job((Req(method="OPTIONS", target="*"),)),
-        needs=frozenset({"h2", "asterisk-form"}),
         expect=Succeeds() & Custom(":method is OPTIONS and :path is '*'",
                                    lambda ev: _both(ev, (":method", "OPTIONS"), (":path", "*")),
                                    name="path-not-empty"),
@@ -272,7 +273,6 @@ CASES = [
                "connect-to option, the URL naming port 443.",
         scenario=Script,
         request=Job((Req(default_port=True),)),
-        needs=frozenset({"h2", "connect-to"}),
         expect=Succeeds() & Custom("exactly one :authority 127.0.0.1 or 127.0.0.1:443",
                                    _authority(DEFAULT_PORT_AUTHORITY), name="authority-field")
         & Report("authority_sent", lambda ev: dict(_request_fields(ev) or []).get(":authority")),

@@ -13,7 +13,7 @@ WITH_LENGTH = HEAD + b"content-length: %d\r\n\r\n" % len(BODY) + BODY
 UNTIL_CLOSE = HEAD + b"connection: close\r\n\r\n" + BODY   # the body ends with the tunnel (FIN)
 HALF = len(WITH_LENGTH) - len(BODY) // 2
 TUNNEL = Job((Req("/through", via_proxy=True),), timeout_ms=2000)
-NEEDS = frozenset({"https-proxy"})
+NEEDS = frozenset()   # not h2: HTTP/1.1 to the proxy is NOT-EXERCISED; https-proxy is derived
 
 
 class TunnelProxy(Script):

@@ -1,8 +1,9 @@
-"""RFC 9113 §8.7 request reliability: REFUSED_STREAM retries, allowed but bounded."""
-from conformance.case import MUST, Case, get
+"""RFC 9113 §8.7 request reliability: REFUSED_STREAM retries (allowed; whether they end is
+reported), and a POST the server may have processed is not sent again (RFC 9110 §9.2.2)."""
+from conformance.case import MAY, MUST, SHOULD, Case, Job, Req, get
 from conformance.verdicts import AnyOf, Custom, Fails, Report, Retried, Succeeds
 from servers import frames as F
-from servers.scenario import Script, reply
+from servers.scenario import Script, frames, per_connection, reply
 
 MAX_ATTEMPTS = 10   # "a small, bounded number": libcurl gives up after 6 attempts
 
@@ -37,6 +38,32 @@ def bounded(limit):
     return Custom(f"at most {limit} request attempts", check, name="attempts-bounded")
 
 
+def processed_then_closed(goaway: bool):
+    """Connection 0 answers /r/1; once the POST /r/2 is complete it sends no response, only
+    (with `goaway`) GOAWAY(NO_ERROR) whose last-stream-id is the POST's stream, and closes its side
+    (FIN, still reading). Later connections answer normally, so a resent POST succeeds."""
+    def first(conn, req):
+        if req.path == "/r/1":
+            return reply()(conn, req)
+        if goaway:
+            frames(lambda conn, req: F.goaway(req.stream, "NO_ERROR"))(conn, req)
+        conn.close(half=True)
+    return lambda: Script(respond=per_connection(first, reply()))
+
+
+def _posts(ev):
+    return [(c.index, f.stream) for c in ev.observations.connections for f in c.frames("HEADERS")
+            if dict(f.headers or []).get(":method") == "POST"]
+
+
+SENT_ONCE = Custom("the POST reaches the server once: it is not sent again automatically "
+                   "(RFC 9110 §9.2.2 SHOULD NOT)",
+                   lambda ev: (len(_posts(ev)) <= 1, f"POST sent as (connection, stream) {_posts(ev)}"),
+                   name="post-sent-once")
+GET_THEN_POST = Job((Req("/r/1"), Req("/r/2", method="POST", body=b"order #1: one of everything\n")),
+                    timeout_ms=1000)
+
+
 def how_retried(ev):
     sent = attempts(ev)
     if len(sent) < 2:
@@ -66,9 +93,10 @@ CASES = [
     ),
     Case(
         id="9113/8.7/refused-every-stream",
-        level=MUST,
-        requirement="§8.7: retrying refused requests is allowed, but a server that refuses every "
-                    "stream MUST end in an error after a bounded number of attempts, not a loop.",
+        level=MAY,
+        requirement="§8.7: retrying refused requests is allowed; against a server that refuses every "
+                    "stream, how many attempts the client makes before it reports an error is "
+                    "reported (no keyword bounds them: a refused request has not failed).",
         server="Answers every request, on every connection, with RST_STREAM(REFUSED_STREAM).",
         scenario=refuse(),
         request=get(timeout_ms=2000),
@@ -78,7 +106,35 @@ CASES = [
         bad={"retry-forever": "retries-bounded"},
         regression="curl#5794",
         covers=("R-HYG-3",),
-        level_note="R-HYG-3 (retries end) has no keyword; the MUST stands on the retry bound "
-                   "(§8.7 only allows retrying), the only check retry-forever breaks.",
+    ),
+    Case(
+        id="9113/8.7/post-not-resent-after-goaway",
+        level=SHOULD,
+        requirement="§6.8 and RFC 9110 §9.2.2: a POST on a stream at or below a GOAWAY's "
+                    "last-stream-id may have been processed; when the connection then closes "
+                    "without a response, the client SHOULD NOT send it again automatically.",
+        server="Answers GET /r/1; once POST /r/2 is complete on the same connection, sends "
+               "GOAWAY(NO_ERROR, last-stream-id = the POST's stream) and closes its side without a "
+               "response; later connections answer normally.",
+        scenario=processed_then_closed(goaway=True),
+        request=GET_THEN_POST,
+        expect=SENT_ONCE & Report("post", lambda ev: ev.outcomes[1].summary()),
+        bad={"resend-processed": "post-sent-once"},
+        covers=("R-8.7-3",),
+    ),
+    Case(
+        id="9113/8.7/post-not-resent-after-close",
+        level=SHOULD,
+        requirement="RFC 9110 §9.2.2: a POST whose connection closes, with no GOAWAY, after the "
+                    "server received all of it and before any response may have been processed; "
+                    "the client SHOULD NOT send it again automatically, even on a reused "
+                    "connection.",
+        server="Answers GET /r/1; once POST /r/2 is complete on the same connection, closes its "
+               "side (FIN) with no GOAWAY and no response; later connections answer normally.",
+        scenario=processed_then_closed(goaway=False),
+        request=GET_THEN_POST,
+        expect=SENT_ONCE & Report("post", lambda ev: ev.outcomes[1].summary()),
+        bad={"resend-processed": "post-sent-once"},
+        covers=("R-8.7-3",),
     ),
 ]

@@ -1,4 +1,4 @@
-"""Command line: python -m conformance {list,expectations,diff,grid,builds}."""
+"""Command line: python -m conformance {list,expectations,diff,report,merge,builds,coverage,prepare}."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,9 @@ import sys
 from . import catalog
 from .case import CaseDefinitionError
 from .clients import registry
-from .reports import expectations, results, writers
+from .reports import expectations, results
+from .reports.detail import one_line
+from .reports.provenance import suite_version
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,9 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     df.add_argument("files", nargs="+", metavar="results.json")
     df.add_argument("--build", action="append", default=[],
                     help="build to compare (give two with one file; one or two with two files)")
-    gr = sub.add_parser("grid", help="an HTML grid of several results.json (builds or runs)")
-    gr.add_argument("results", nargs="+")
-    gr.add_argument("-o", "--output", default="reports/grid.html")
+    rp = sub.add_parser("report", aliases=["grid"], help="one self-contained HTML report of several "
+                        "results.json (builds or runs)")
+    rp.add_argument("results", nargs="+", metavar="results.json")
+    rp.add_argument("-o", "--output", required=True, metavar="FILE.html")
+    mg = sub.add_parser("merge", help="combine results files of separate jobs (one per build) into one")
+    mg.add_argument("results", nargs="+", metavar="results.json")
+    mg.add_argument("-o", "--output", required=True, metavar="OUT.json")
     bl = sub.add_parser("builds", help="the client builds, whether prepared, and their commands")
     bl.add_argument("--matrix", action="store_true", help="only the prepared builds of `make matrix`")
     cv = sub.add_parser("coverage", help="requirement IDs with their cases and levels; uncovered IDs")
@@ -43,21 +49,28 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("names", nargs="*", help="builds to prepare (default: every one with a prepare step)")
     args = p.parse_args(argv)
     try:
-        return COMMANDS[args.cmd](args)
+        code = COMMANDS[args.cmd](args)
+        sys.stdout.flush()   # a reader that left shows here, not at exit
+        return code
     except BrokenPipeError:   # `list | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (CaseDefinitionError, OSError, ValueError, KeyError, LookupError) as exc:
+    except (CaseDefinitionError, OSError, ValueError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
-def suite_version() -> str:
-    from importlib import metadata
+def _write(path: str, text: str) -> None:
+    """Write `path` whole or not at all: a failed command never leaves it half written."""
+    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.tmp{os.getpid()}")
     try:
-        return metadata.version("h2clientspec")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise ValueError(f"{path}: cannot write: {exc.strerror}") from None
 
 
 def _list(args) -> int:
@@ -73,8 +86,7 @@ def _expectations(args) -> int:
                                     doc["builds"][build].get("version"))
     text = json.dumps(out, indent=1) + "\n"
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        _write(args.output, text)
     else:
         sys.stdout.write(text)
     return 0
@@ -104,19 +116,28 @@ def _diff(args) -> int:
             print(f"  {cid}: {la} -> {lb}")
             for side, c in (("before", a.get(cid)), ("after", b.get(cid))):
                 if c and c["label"] != "PASS":
-                    print(f"      {side}: {writers.one_line(c.get('actual') or c.get('reason') or '', 220)}")
+                    print(f"      {side}: {one_line(c.get('actual') or c.get('reason') or '', 2000)}")
     print(f"{changed} verdict(s) differ")
     return 1 if changed else 0
 
 
-def _grid(args) -> int:
-    from .reports.grid import grid_html
-    html = grid_html([results.load(p) for p in args.results])   # read everything first
-    tmp = f"{args.output}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(html)
-    os.replace(tmp, args.output)
+def _report(args) -> int:
+    from .reports.html import report_html
+    docs = [results.load(p) for p in args.results]   # read everything before writing anything
+    _write(args.output, report_html(docs, args.results))
     print(f"written: {args.output}")
+    return 0
+
+
+def _merge(args) -> int:
+    docs = {}
+    for path in args.results:
+        if path in docs:
+            raise ValueError(f"{path}: given twice")
+        docs[path] = results.load(path)
+    merged = results.normalise(results.merge(docs), args.output)
+    _write(args.output, json.dumps(merged, indent=1) + "\n")
+    print(f"written: {args.output} ({len(merged['builds'])} builds, {len(merged['cases'])} verdicts)")
     return 0
 
 
@@ -173,8 +194,8 @@ def _coverage(args) -> int:
     return 1 if args.strict and (bare or levels or uncovered) else 0
 
 
-COMMANDS = {"list": _list, "expectations": _expectations, "diff": _diff, "grid": _grid,
-            "builds": _builds, "prepare": _prepare,
+COMMANDS = {"list": _list, "expectations": _expectations, "diff": _diff, "report": _report,
+            "grid": _report, "merge": _merge, "builds": _builds, "prepare": _prepare,
             "coverage": _coverage}
 
 if __name__ == "__main__":

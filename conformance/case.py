@@ -6,7 +6,9 @@ import enum
 import re
 from dataclasses import dataclass, field
 from typing import Callable
+from urllib.parse import urlsplit
 
+from conformance.clients.jobs import capabilities_needed
 from servers.scenario import Scenario
 
 
@@ -29,13 +31,22 @@ class CaseDefinitionError(ValueError):
 
 @dataclass(frozen=True)
 class Req:
-    """One request the client is asked to make."""
+    """One request the client is asked to make. The fields after http_version are protocol 2
+    (docs/clients.md); each goes out only when set, and all but host, userinfo and
+    default_port's URL need their adapter capability."""
     path: str = "/"
     method: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
     http_version: str = "h2"
-    # The optional fields of docs/clients.md; a case using one lists its capability in `needs`.
+    pause_after: int | None = None       # receiver pauses before body octet pause_after + 1 ...
+    pause_ms: int | None = None          # ... for this long,
+    resume_after: int | None = None      # ... or until this request (same phase) has ended
+    cancel_after_bytes: int | None = None  # the application cancels before body octet n + 1
+    cancel_after_ms: int | None = None   # the application cancels this long after the start
+    body_chunks: tuple[tuple[bytes, int], ...] | None = None  # (data, delay_ms): length unknown
+    trailers: tuple[tuple[str, str], ...] | None = None
+    # The URL's parts, and the optional request fields of docs/clients.md (capability in brackets)
     host: str | None = None              # the URL's host instead of the server's address ("localhost")
     userinfo: str | None = None          # "user:pw" in the URL (no capability)
     target: str | None = None            # "*": OPTIONS * (asterisk-form)
@@ -54,25 +65,67 @@ class Req:
                "headers": [list(h) for h in self.headers],
                "body_b64": base64.b64encode(self.body).decode() if self.body is not None else None,
                "http_version": self.http_version}
-        optional = {"target": self.target, "connect_to": hostport if self.default_port else None,
-                    "proxy": base_url if self.via_proxy else None, "protocol": self.protocol}
-        return out | {k: v for k, v in optional.items() if v is not None}
+        for name in ("pause_after", "pause_ms", "resume_after", "cancel_after_bytes",
+                     "cancel_after_ms", "target", "protocol"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        if self.body_chunks is not None:
+            out["body_chunks"] = [{"data_b64": base64.b64encode(data).decode(), "delay_ms": ms}
+                                  for data, ms in self.body_chunks]
+        if self.trailers is not None:
+            out["trailers"] = [list(t) for t in self.trailers]
+        if self.default_port:
+            out["connect_to"] = hostport
+        if self.via_proxy:
+            out["proxy"] = base_url
+        return out
 
 
 @dataclass(frozen=True)
 class Job:
-    """What the client does in one case (docs/clients.md `run`)."""
+    """What the client does in one case (docs/clients.md `run`).
+
+    `phases` ((mode, count), ...) splits `requests` into consecutive phases run one after
+    the other on the same client, each in its own mode; `mode` is then unused."""
     requests: tuple[Req, ...] = (Req(),)
     mode: str = "sequential"            # or "parallel"
     connection: str = "reuse"           # or "fresh"
     tls_session_cache: str = "separate"  # or "shared"
     timeout_ms: int = 3000
+    phases: tuple[tuple[str, int], ...] = ()
+    push: str | None = None             # "accept" or "refuse": the application's answer to pushes
+    resolve: str | None = None          # a host name the URLs use, resolved to the server (SNI cases)
+
+    hygiene: bool = False               # the harness counts the client's sockets after the job
+
+    def __post_init__(self):
+        if self.phases and sum(n for _, n in self.phases) != len(self.requests):
+            raise CaseDefinitionError(f"the phases {self.phases} do not add up to "
+                                      f"{len(self.requests)} requests")
 
     def to_json(self, case_id: str, base_url: str, ca_file: str) -> dict:
-        return {"type": "run", "id": case_id, "timeout_ms": self.timeout_ms, "ca_file": ca_file,
-                "mode": self.mode, "connection": self.connection,
-                "tls_session_cache": self.tls_session_cache,
-                "requests": [r.to_json(base_url) for r in self.requests]}
+        resolve = []
+        if self.resolve:   # the URLs name the host; the client resolves it to the server's address
+            u = urlsplit(base_url)
+            resolve = [f"{self.resolve}:{u.port}:{u.netloc.rpartition(':')[0]}"]
+            base_url = f"{u.scheme}://{self.resolve}:{u.port}{u.path}"
+        out = {"type": "run", "id": case_id, "timeout_ms": self.timeout_ms, "ca_file": ca_file,
+               "connection": self.connection, "tls_session_cache": self.tls_session_cache,
+               "requests": [r.to_json(base_url) for r in self.requests]}
+        if resolve:
+            out["resolve"] = resolve
+        if self.phases:
+            out["phases"] = [{"mode": mode, "count": n} for mode, n in self.phases]
+        else:
+            out["mode"] = self.mode
+        if self.push is not None:
+            out["push"] = self.push
+        return out
+
+    @property
+    def needs(self) -> set[str]:
+        """Adapter capabilities the job's own fields need (phases, pause, push, ...)."""
+        return capabilities_needed(self.to_json("", "", ""))
 
 
 def get(path: str = "/", *, timeout_ms: int = 3000, **kw) -> Job:

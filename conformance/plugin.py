@@ -8,6 +8,7 @@ pytest's own --strict also turns SHOULD failures into failures.
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,7 +21,8 @@ from .case import CaseDefinitionError
 from .clients import registry
 from .clients.process import AdapterError, ClientProcess
 from .reports import expectations as expfile
-from .reports import writers
+from .reports import provenance, writers
+from .reports.detail import escaped
 from .runner import CaseResult, failure_report, level_fails, run_case
 from .verdicts.verdict import Outcome
 
@@ -44,7 +46,7 @@ def pytest_addoption(parser):
                 help="known verdicts: a file for one build, or a folder holding BUILD.json per build; "
                      "only differences fail the run")
     g.addoption("--reports", default=None, metavar="DIR",
-                help="write results.json, junit.xml, summary.txt and grid.html here")
+                help="write results.json, junit.xml, summary.txt, summary.md and report.html here")
 
 
 def pytest_configure(config):
@@ -56,15 +58,6 @@ def pytest_configure(config):
                 "baseline"):
         config.addinivalue_line("markers", f"{rfc}: cases from {rfc}")
     config._h2cs = Session(config)
-
-
-def pytest_report_header(config):
-    h2 = config._h2cs
-    lines = []
-    for name in h2.builds:
-        lines.append(f"client {name}: {h2.version_of(name) or 'version unknown'}")
-        lines += [f"  warning: {w}" for w in h2.version_warnings(name)]
-    return lines
 
 
 def pytest_collect_file(file_path, parent):
@@ -80,8 +73,11 @@ def _cases_dir(config):
 
 class CaseModule(pytest.File):
     def collect(self):
-        builds = list(self.config._h2cs.builds)
-        for case in catalog.load_module(f"cases.{self.path.stem}"):
+        h2 = self.config._h2cs
+        builds = list(h2.builds)
+        cases = catalog.load_module(f"cases.{self.path.stem}")
+        h2.claim_ids(cases, f"cases/{self.path.name}")
+        for case in cases:
             for build in builds:
                 name = case.id if len(builds) == 1 else f"{case.id}[{build}]"
                 item = CaseItem.from_parent(self, name=name)
@@ -111,6 +107,25 @@ def _markers(case) -> list[str]:
     return marks
 
 
+def pytest_collectreport(report):
+    """A case module that cannot be loaded is a problem of the run: it fails the run and
+    appears in every report."""
+    config = _CONFIG[0] if _CONFIG else None
+    if config is not None and report.failed and _is_case_path(config, report.nodeid):
+        config._h2cs.problems.append({"where": report.nodeid, "message": str(report.longrepr).strip()})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    """Broken case modules do not stop the other cases (as under xdist); they fail the run."""
+    if session.testsfailed and session.testsfailed == len(session.config._h2cs.problems):
+        session.config.option.continue_on_collection_errors = True
+
+
+def _is_case_path(config, nodeid: str) -> bool:
+    return (config.rootpath / nodeid.split("::", 1)[0]).parent == _cases_dir(config)
+
+
 def pytest_collection_modifyitems(session, config, items):
     wanted = config.getoption("case")
     if not wanted:
@@ -118,8 +133,10 @@ def pytest_collection_modifyitems(session, config, items):
     ids = {getattr(i, "case", None) and i.case.id for i in items}
     unknown = [w for w in wanted if w not in ids]
     if unknown:
+        broken = [p["where"] for p in config._h2cs.problems]
         raise pytest.UsageError(f"unknown case id {unknown[0]!r}; list them with "
-                                f"'python -m conformance list' (ids look like 9113/6.5.2/enable-push-1)")
+                                f"'python -m conformance list' (ids look like 9113/6.5.2/enable-push-1)"
+                                + (f"; these case modules failed to load: {', '.join(broken)}" if broken else ""))
     keep = [i for i in items if getattr(i, "case", None) and i.case.id in wanted]
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
     items[:] = keep
@@ -144,7 +161,7 @@ class CaseItem(pytest.Item):
                 raise CaseFailed(f"verdict changed: expected {known} (from {h2.expectations_of(self.build)}), "
                                  f"got {verdict.label}\n\n" + failure_report(result))
             if verdict.outcome is not Outcome.PASS:
-                pytest.xfail(f"known {known}: {verdict.actual or verdict.reason}"[:300])
+                pytest.xfail(escaped(f"known {known}: {verdict.actual or verdict.reason}"))
             return
         if verdict.outcome is Outcome.UNSUPPORTED:
             pytest.skip(f"UNSUPPORTED: {verdict.reason}")
@@ -179,6 +196,17 @@ class Session:
         self.results: dict[tuple[str, str], dict] = {}
         self.hellos: dict[str, dict] = {}
         self.started = writers.now()
+        self.problems: list[dict] = []      # case modules that failed to load, cases without a verdict
+        self.planned: int | None = None     # case items selected for the run
+        self.case_ids: dict[str, str] = {}  # case id -> the module defining it
+        self.doc: dict | None = None        # the run's results document, once finished
+
+    def claim_ids(self, cases, where: str) -> None:
+        """Case ids are unique across modules: a second definition would hide the first."""
+        twice = [f"{c.id!r} (also in {self.case_ids[c.id]})" for c in cases if c.id in self.case_ids]
+        if twice:
+            raise CaseDefinitionError(f"{where}: duplicate case id {', '.join(twice)}; ids must be unique")
+        self.case_ids.update((c.id, where) for c in cases)
 
     def results_of(self, build: str) -> dict[str, dict]:
         return {cid: r for (b, cid), r in self.results.items() if b == build}
@@ -193,6 +221,12 @@ class Session:
 
     def expectations_of(self, build: str) -> str | None:
         return self.expected_paths.get(build)
+
+    def banner(self) -> list[str]:
+        """The run's first lines: every client build with its full runtime version."""
+        lines = [f"h2clientspec {provenance.suite_version()}: client {name}: "
+                 f"{escaped(self.version_of(name) or 'version unknown')}" for name in self.builds]
+        return lines + [f"  warning: {escaped(w)}" for name in self.builds for w in self.version_warnings(name)]
 
     def version_warnings(self, build: str) -> list[str]:
         exp, version = self.expected.get(build), self.version_of(build)
@@ -266,16 +300,23 @@ def _builds(config) -> dict[str, registry.Build]:
 
 
 def _check_reports_dir(path: str | None) -> None:
-    """Find an unusable --reports folder before the first case, not after the last."""
+    """Find an unusable --reports folder before the first case, not after the last. A run
+    writes a new folder beside it and swaps it in: its parent must take a new folder."""
     if not path:
         return
-    if os.path.exists(path) and not os.path.isdir(path):
+    target = os.path.abspath(path)
+    if os.path.exists(target) and not os.path.isdir(target):
         raise pytest.UsageError(f"--reports {path}: exists and is not a folder")
-    probe = os.path.abspath(path)   # the folder, or its nearest existing parent
-    while not os.path.isdir(probe):
-        probe = os.path.dirname(probe)
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise pytest.UsageError(f"--reports {path}: {probe} is not writable; pick another folder")
+    existing = os.path.dirname(target)   # the parent, or its nearest existing ancestor
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise pytest.UsageError(f"--reports {path}: {existing} is not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".h2cs-check-", dir=existing))
+    except OSError as exc:
+        raise pytest.UsageError(f"--reports {path}: cannot create a folder in {existing} "
+                                f"({exc.strerror}); pick another folder") from None
 
 
 def _expectations(path: str | None, builds: dict) -> tuple[dict, dict]:
@@ -300,11 +341,27 @@ def pytest_runtest_logreport(report):
     if not _CONFIG:
         return
     h2 = _CONFIG[0]._h2cs
+    judged = False
     for name, value in getattr(report, "user_properties", []):
         if name == PROP:
             h2.results[(value["client"], value["id"])] = value
+            judged = True
         elif name == PROP + "-client" and value[1]:
             h2.hellos[value[0]] = value[1]
+    if report.failed and not judged and _is_case_path(_CONFIG[0], report.nodeid):
+        # no verdict: the adapter could not start, a worker crashed, ...
+        h2.problems.append({"where": report.nodeid, "message": str(report.longrepr).strip()})
+
+
+def pytest_collection_finish(session):
+    if not hasattr(session.config, "workerinput") and session.items:
+        session.config._h2cs.planned = sum(isinstance(i, CaseItem) for i in session.items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    config = node.config
+    config._h2cs.planned = sum(_is_case_path(config, i) for i in ids)
 
 
 _CONFIG = []  # the running config, for hooks that are not handed one
@@ -316,22 +373,26 @@ def pytest_sessionstart(session):
     h2 = session.config._h2cs
     if not hasattr(session.config, "workerinput") and not session.config.getoption("collectonly"):
         h2.probe()
+        terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+        for line in h2.banner() if terminal else []:
+            terminal.write_line(line)
 
 
 def pytest_sessionfinish(session, exitstatus):
     h2 = session.config._h2cs
     h2.close()
-    if hasattr(session.config, "workerinput") or not h2.results:
+    if hasattr(session.config, "workerinput") or not (h2.results or h2.problems):
         return  # workers report through the controller; never overwrite reports with nothing
+    h2.doc = writers.results_document(writers.RunRecord(
+        results=list(h2.results.values()), builds=_build_records(h2), strict=h2.strict,
+        started=h2.started, problems=h2.problems, planned=h2.planned))
     reports_dir = session.config.getoption("reports")
     if not reports_dir:
         return
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         session.config._h2cs_note = f"run interrupted: the reports in {reports_dir} were left untouched"
         return
-    writers.write_all(reports_dir, writers.RunRecord(
-        results=list(h2.results.values()), builds=_build_records(h2), strict=h2.strict,
-        started=h2.started))
+    writers.write_all(reports_dir, h2.doc)
 
 
 def _build_records(h2: Session) -> dict:
@@ -343,7 +404,7 @@ def _build_records(h2: Session) -> dict:
             "description": build.description, "version": h2.version_of(name),
             "hello": h2.hellos.get(name), "expectations": h2.expected_paths.get(name),
             "known": dict(exp) if exp is not None else None,
-            "differences": expfile.diff(exp, results) if exp is not None else None}
+            "differences": expfile.differences(exp, results) if exp is not None else None}
     return records
 
 
@@ -352,24 +413,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     note = getattr(config, "_h2cs_note", None)
     if note:
         terminalreporter.write_line(note)
-    if hasattr(config, "workerinput") or not h2.results:
+    if hasattr(config, "workerinput") or h2.doc is None:
         return
+    terminalreporter.write_sep("=", "h2clientspec verdicts by section")
+    terminalreporter.write_line(writers.summary_txt(h2.doc))
     for name in h2.builds:
-        results = h2.results_of(name)
-        if not results:
-            continue
-        terminalreporter.write_sep("=", f"h2clientspec verdicts by section: {name}")
-        terminalreporter.write_line(f"client {name}: {h2.version_of(name) or ''}")
-        terminalreporter.write_line(writers.summary_text(results))
-        exp = h2.expected.get(name)
-        if exp is not None:
-            diff = expfile.diff(exp, results)
-            terminalreporter.write_sep("-", f"differences from {h2.expected_paths[name]}: {len(diff)}")
-            for line in diff:
-                terminalreporter.write_line(line)
-            for w in h2.version_warnings(name):
-                terminalreporter.write_line(f"warning: {w}")
-        elif config.getoption("expectations"):
+        for w in h2.version_warnings(name):
+            terminalreporter.write_line(f"warning: {escaped(w)}")
+        if h2.expected.get(name) is None and config.getoption("expectations") and h2.results_of(name):
             terminalreporter.write_line(
                 f"no expectations file for {name} yet: judged by level. Record one with:\n"
                 f"  .venv/bin/python -m conformance expectations {config.getoption('reports') or 'RESULTS'}"

@@ -30,6 +30,7 @@ class Connection:
     http1_lines: list[str] = field(default_factory=list)   # request lines, when spoken HTTP/1.1
     bytes_in: int = 0
     closed_by: str | None = None     # "client", "server" or None while open
+    peer_port: int | None = None     # the client's own port: ties the connection to its socket
 
     def frames(self, ftype: str | None = None) -> list[Frame]:
         return [f for f in self.received if ftype is None or f.type == ftype]
@@ -51,6 +52,7 @@ class Connection:
             "index": self.index, "secure": self.secure,
             "tls": self.tls.__dict__ if self.tls else None,
             "preface_problem": self.preface_problem, "closed_by": self.closed_by,
+            "peer_port": self.peer_port,
             "http1_lines": self.http1_lines, "bytes_in": self.bytes_in,
             "received": _capped(self.received), "received_count": len(self.received),
             "sent": _capped(self.sent), "sent_count": len(self.sent),

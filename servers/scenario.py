@@ -84,7 +84,7 @@ class Conn:
 
     def send_body(self, stream: int, body: bytes, *, end_stream: bool = True) -> None:
         """DATA within the client's flow-control windows; the rest waits for WINDOW_UPDATE."""
-        self._pending[stream] = [bytes(body), end_stream]
+        self._pending[stream] = [memoryview(bytes(body)), end_stream]   # sliced without copying
         self._drain(stream)
 
     def close(self, *, half: bool = False) -> None:
@@ -109,7 +109,7 @@ class Conn:
             if len(body) > room and room <= 0:
                 break
             chunk, body = body[:max(room, 0)], body[max(room, 0):]
-            self.send(F.data(stream, chunk, end_stream=end and not body))
+            self.send(F.data(stream, bytes(chunk), end_stream=end and not body))
             if not body:
                 del self._pending[stream]
                 return

@@ -98,9 +98,9 @@ class Hosted:
     async def _accept_loop(self) -> None:
         loop = self.servers.loop
         while True:
-            client, _ = await loop.sock_accept(self._sock)
+            client, peer = await loop.sock_accept(self._sock)
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            proto = _Protocol(self, len(self.observations.connections), client)
+            proto = _Protocol(self, len(self.observations.connections), client, peer[1])
             self._protocols.append(proto)
             self._all_closed.clear()
             await loop.connect_accepted_socket(lambda: proto, client)
@@ -134,10 +134,10 @@ class Hosted:
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, hosted: Hosted, index: int, sock: socket.socket):
+    def __init__(self, hosted: Hosted, index: int, sock: socket.socket, peer_port: int):
         self.hosted = hosted
         self.sock = sock
-        self.record = Connection(index, hosted.secure)
+        self.record = Connection(index, hosted.secure, peer_port=peer_port)
         hosted.observations.connections.append(self.record)
         self.conn = Conn(self.record)
         self.closed = False

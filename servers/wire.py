@@ -62,7 +62,10 @@ class Frame:
         if self.debug:
             bits.append(f"debug={self.debug[:40]!r}")
         if self.headers is not None:
-            bits.append("headers=" + ", ".join(f"{k}: {v}" for k, v in self.headers)[:300])
+            shown = ", ".join(f"{k}: {v}" for k, v in self.headers)
+            if not shown.isprintable():   # a NUL, CR or LF in a field must not fake a report line
+                shown = shown.encode("unicode_escape").decode("ascii")
+            bits.append("headers=" + (shown if len(shown) <= 300 else shown[:300] + "…"))
         if self.reserved:
             bits.append("reserved-bit")
         if self.problem:

@@ -1,6 +1,8 @@
 """Shared fixtures for the self-tests: one server set per worker, scripted clients."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from conformance.clients.process import Reply
@@ -26,6 +28,9 @@ class ScriptedClient:
     def run(self, job: dict, bound_s: float) -> Reply:
         from tests.scripted.client import run_job
         return Reply("result", run_job(job, self.behaviour))
+
+    def pids(self) -> list[int]:
+        return [os.getpid()]   # in-process: the client's sockets are this process's
 
 
 @pytest.fixture

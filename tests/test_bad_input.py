@@ -40,7 +40,7 @@ def test_bad_expectations_file(tmp_path):
     assert r.returncode == 4 and "is not valid JSON" in r.stderr
 
 
-def test_malformed_case_is_named_and_earlier_results_are_kept(tmp_path):
+def test_malformed_case_is_named_and_reported(tmp_path):
     (tmp_path / "conftest.py").write_text('pytest_plugins = ["conformance.plugin"]\n')
     (tmp_path / "cases").mkdir()
     (tmp_path / "cases" / "__init__.py").write_text("")
@@ -50,12 +50,13 @@ def test_malformed_case_is_named_and_earlier_results_are_kept(tmp_path):
         "              scenario=None, expect=None)]\n")
     reports = tmp_path / "reports"
     reports.mkdir()
-    (reports / "results.json").write_text('{"kept": true}')
+    (reports / "results.json").write_text('{"earlier": true}')
     r = pytest_run("cases", "--reports", str(reports), cwd=str(tmp_path))
-    assert r.returncode != 0
-    assert "malformed case definition: cases/rfc9113_s9_broken.py: case '9113/9/Bad Slug': id must be" \
-        in r.stdout
-    assert json.loads((reports / "results.json").read_text()) == {"kept": True}
+    assert r.returncode == 1
+    message = "malformed case definition: cases/rfc9113_s9_broken.py: case '9113/9/Bad Slug': id must be"
+    assert message in r.stdout
+    problems = json.loads((reports / "results.json").read_text())["problems"]
+    assert problems[0]["where"] == "cases/rfc9113_s9_broken.py" and message in problems[0]["message"]
 
 
 @pytest.mark.parametrize("field,value,message", [

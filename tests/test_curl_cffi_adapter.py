@@ -1,4 +1,5 @@
-"""The curl_cffi adapter speaks docs/clients.md: hello, a failing job, a bad job.
+"""The curl_cffi adapter speaks docs/clients.md: hello, a failing job, a bad job, the protocol 2
+features it has, and refuses push (its libcurl always sends ENABLE_PUSH=0).
 Skipped where the curl-cffi build is not prepared (bash scripts/build-venv.sh curl-cffi ...)."""
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import os
 import pytest
 
 from conformance.clients.registry import BUILDS_DIR
-from tests.adapter_driver import CAPABILITIES, AdapterProcess, closed_port, connect_failures, \
-    https_job
+from tests.adapter_driver import CAPABILITIES, PROTOCOL_2, AdapterProcess, closed_port, \
+    connect_failures, https_job
+from tests.adapter_features import check_http1_trailers, features, unsupported_job
 
 PYTHON = os.path.join(BUILDS_DIR, "curl-cffi", "venv", "bin", "python")
 
@@ -30,7 +32,7 @@ def converse(tmp_path, *messages: dict) -> list[dict]:
 
 def test_hello_names_curl_cffi_and_its_boringssl_libcurl(tmp_path):
     [hello] = converse(tmp_path)
-    assert hello["type"] == "hello" and hello["protocol"] == 1
+    assert hello["type"] == "hello" and hello["protocol"] == 2
     client = hello["client"]
     assert client["name"] == "curl_cffi"
     assert client["version"].startswith("curl_cffi/") and " libcurl/" in client["version"]
@@ -38,7 +40,7 @@ def test_hello_names_curl_cffi_and_its_boringssl_libcurl(tmp_path):
     assert f"libcurl/{client['libcurl']} " in client["version"]
     assert f"nghttp2/{client['nghttp2']}" in client["version"]
     assert "HTTP2" in client["features"] and "SSL" in client["features"]
-    assert set(hello["capabilities"]) == CAPABILITIES
+    assert set(hello["capabilities"]) == CAPABILITIES | PROTOCOL_2 - {"push"}
 
 
 @pytest.mark.parametrize("mode", ["sequential", "parallel"])
@@ -55,3 +57,24 @@ def test_bad_job_gets_an_error_message_and_the_adapter_keeps_serving(tmp_path):
                              https_job("after", closed_port(), tmp_path))
     assert bad["type"] == "error" and bad["id"] == "bad" and "mode" in bad["message"]
     assert after["type"] == "result" and after["outcomes"][0]["error"]["class"] == "connect"
+
+
+@pytest.fixture
+def adapter(tmp_path):
+    with AdapterProcess(PYTHON, "curl_cffi_adapter", tmp_path / "stderr.txt") as a:
+        assert a.read()["type"] == "hello"
+        yield a
+
+
+@pytest.mark.parametrize("check", features(PROTOCOL_2 - {"push"}))
+def test_protocol_2_feature(adapter, servers, check):
+    check(adapter.run, servers)
+
+
+def test_trailers_reach_the_wire_after_a_chunked_http1_upload(adapter):
+    check_http1_trailers(adapter.run)
+
+
+def test_push_is_unsupported(adapter):
+    reply = adapter.run(unsupported_job("push", f"https://127.0.0.1:{closed_port()}/"))
+    assert reply["type"] == "error" and reply["unsupported"] == ["push"]

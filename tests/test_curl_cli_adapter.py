@@ -1,5 +1,6 @@
 """The curl command-line adapter speaks docs/clients.md: hello, a failing job, a bad job,
-and no curl left behind when the harness goes away."""
+no curl left behind when the harness goes away, a streamed body from stdin, and the protocol 2
+capabilities the tool lacks refused as unsupported."""
 from __future__ import annotations
 
 import os
@@ -12,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.adapter_driver import CAPABILITIES, AdapterProcess, closed_port, connect_failures, \
-    https_job
+from conformance.clients.process import ClientProcess
+from tests.adapter_driver import CAPABILITIES, PROTOCOL_2, ROOT, AdapterProcess, closed_port, \
+    connect_failures, https_job
+from tests.adapter_features import chunks_json, features, unsupported_job
 
 CURL = shutil.which(os.environ.get("CURL", "curl"))
 pytestmark = pytest.mark.skipif(CURL is None, reason="no curl binary")
@@ -28,13 +31,14 @@ def adapter(tmp_path):
 def test_hello_names_the_exact_curl_binary(adapter):
     hello = adapter.read()
     version = subprocess.run([CURL, "-q", "--version"], capture_output=True, text=True).stdout
-    assert hello["type"] == "hello" and hello["protocol"] == 1
+    assert hello["type"] == "hello" and hello["protocol"] == 2
     client = hello["client"]
     assert client["name"] == "curl"
     assert client["version"] == version.splitlines()[0]
     assert f"libcurl/{client['libcurl']}" in client["version"]
     caps = set(hello["capabilities"])
-    assert caps <= CAPABILITIES and {"http1.1", "trace"} <= caps
+    assert caps <= CAPABILITIES | {"streaming-upload", "resolve", "process-per-job"}
+    assert {"http1.1", "trace", "streaming-upload", "resolve", "process-per-job"} <= caps
     assert "tls-session-cache" not in caps   # fresh connections cannot share one
     has_h2 = "HTTP2" in client["features"]
     assert has_h2 == ("h2c" in caps) == ("parallel" in caps)
@@ -62,6 +66,7 @@ def test_bad_jobs_are_errors_and_the_adapter_keeps_serving(adapter, tmp_path):
     reply = adapter.run(https_job("shared", 1, tmp_path, n=2, connection="fresh",
                                   tls_session_cache="shared"))
     assert reply["type"] == "error" and reply["id"] == "shared"
+    assert reply["unsupported"] == ["tls-session-cache"]
     assert adapter.run(https_job("after", closed_port(), tmp_path))["type"] == "result"
 
 
@@ -91,3 +96,37 @@ def curl_processes_for(port: int) -> list[str]:
         if f"127.0.0.1:{port}/".encode() in cmdline and ") Z" not in stat:
             found.append(pid)
     return found
+
+
+@pytest.mark.parametrize("check", features({"streaming-upload", "resolve"}))
+def test_protocol_2_feature(adapter, servers, check):
+    adapter.read()
+    check(adapter.run, servers)
+
+
+@pytest.mark.parametrize("capability", sorted(PROTOCOL_2 - {"streaming-upload", "resolve"}))
+def test_what_the_tool_cannot_do_is_unsupported(adapter, capability):
+    adapter.read()
+    reply = adapter.run(unsupported_job(capability, f"https://127.0.0.1:{closed_port()}/"))
+    assert reply["type"] == "error" and reply["unsupported"] == [capability]
+
+
+def test_two_streamed_bodies_in_one_process_are_unsupported(adapter, tmp_path):
+    adapter.read()
+    message = https_job("two", closed_port(), tmp_path, n=2)
+    for req in message["requests"]:
+        req.update(method="POST", body_chunks=chunks_json())
+    reply = adapter.run(message)
+    assert reply["type"] == "error" and reply["unsupported"] == ["streaming-upload"]
+
+
+def test_the_harness_judges_an_unsupported_answer_unsupported():
+    """An adapter's `unsupported` error (docs/clients.md) is a Reply of its own kind."""
+    client = ClientProcess("curl-cli", [sys.executable, "-m", "conformance.clients.curl_cli_adapter"],
+                           cwd=str(ROOT))
+    try:
+        assert client.start()["protocol"] == 2
+        reply = client.run(unsupported_job("pause", f"https://127.0.0.1:{closed_port()}/"), 5.0)
+        assert reply.kind == "unsupported" and "pause" in reply.detail
+    finally:
+        client.close()

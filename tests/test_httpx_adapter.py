@@ -1,4 +1,5 @@
-"""The httpx adapter speaks docs/clients.md: hello, refused jobs, connect failures, an h2 exchange.
+"""The httpx adapter speaks docs/clients.md: hello, refused jobs, connect failures, an h2 exchange,
+the protocol 2 features it has; trailers and push are unsupported.
 
 It runs in its build's venv (bash scripts/build-venv.sh httpx-h2 'httpx[http2]==0.28.*');
 without that venv these tests are skipped.
@@ -12,7 +13,9 @@ import pytest
 
 from conformance.clients.registry import BUILDS_DIR
 from servers.scenario import Script
-from tests.adapter_driver import CAPABILITIES, AdapterProcess, closed_port, connect_failures, job
+from tests.adapter_driver import CAPABILITIES, PROTOCOL_2, AdapterProcess, closed_port, \
+    connect_failures, job
+from tests.adapter_features import features, unsupported_job
 
 PYTHON = Path(BUILDS_DIR) / "httpx-h2" / "venv" / "bin" / "python"
 
@@ -37,14 +40,15 @@ def runtime_version() -> str:
 def test_hello_names_the_exact_runtime_client(tmp_path):
     with AdapterProcess(PYTHON, "httpx_adapter", tmp_path / "stderr.txt") as a:
         hello = a.read()
-    assert hello["type"] == "hello" and hello["protocol"] == 1
+    assert hello["type"] == "hello" and hello["protocol"] == 2
     client = hello["client"]
     assert client["name"] == "httpx"
     assert client["version"] == runtime_version()
     assert client["tls"] == client["version"].split()[-1]
     assert client["libcurl"] is None and client["nghttp2"] is None
     # httpx has no session cache to share, no connect-to, and tunnels only to https:// targets
-    assert set(hello["capabilities"]) == CAPABILITIES - {"tls-session-cache", "connect-to", "https-proxy"}
+    assert set(hello["capabilities"]) == (CAPABILITIES - {"tls-session-cache", "connect-to", "https-proxy"}
+                                          | PROTOCOL_2 - {"trailers", "push", "resolve"})
 
 
 def test_bad_job_is_refused_and_the_adapter_keeps_serving(adapter):
@@ -98,3 +102,14 @@ def test_h2_exchange_is_traced_and_closed(adapter, servers, secure, version):
 
 def test_eof_exits_with_status_0(adapter):
     assert adapter.hang_up() == (0, b"")
+
+
+@pytest.mark.parametrize("check", features(PROTOCOL_2 - {"trailers", "push", "resolve"}))
+def test_protocol_2_feature(adapter, servers, check):
+    check(adapter.run, servers)
+
+
+@pytest.mark.parametrize("capability", ["trailers", "push", "resolve"])
+def test_trailers_push_and_resolve_are_unsupported(adapter, capability):
+    reply = adapter.run(unsupported_job(capability, f"http://127.0.0.1:{closed_port()}/"))
+    assert reply["type"] == "error" and reply["unsupported"] == [capability]

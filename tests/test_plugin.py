@@ -24,7 +24,7 @@ def test_reports_from_a_naive_client(tmp_path):
     assert "Requirement: §8.2.1" in r.stdout and "Rerun this case alone:" in r.stdout
     assert "--case '9113/8.2.1/uppercase-field-name'" in r.stdout
     doc = json.loads((tmp_path / "results.json").read_text())
-    assert doc["schema"] == "h2clientspec/results/2"
+    assert doc["schema"] == "h2clientspec/results/3"
     assert list(doc["builds"]) == ["scripted-naive"]
     assert doc["builds"]["scripted-naive"]["version"] == "scripted/1"
     verdicts = {c["id"]: c["verdict"] for c in doc["cases"]}
@@ -35,7 +35,7 @@ def test_reports_from_a_naive_client(tmp_path):
     failed = [t for t in suite.iter("testcase") if t.find("failure") is not None]
     assert [t.get("name") for t in failed] == ["9113/8.2.1/uppercase-field-name"]
     assert "9113 §8.2.1" in (tmp_path / "summary.txt").read_text()
-    assert "9113/8.2.1/uppercase-field-name" in (tmp_path / "grid.html").read_text()
+    assert "9113/8.2.1/uppercase-field-name" in (tmp_path / "report.html").read_text()
 
 
 def test_expectations_turn_known_failures_into_xfail(tmp_path):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.case import Req
-from conformance.clients.jobs import (CURLPROXY_HTTPS, CURLPROXY_HTTPS2, curl_connect_to,
-                                      curl_proxy_type, optional_problem)
+from conformance.case import Job, Req
+from conformance.clients.curl_multi import CURLPROXY_HTTPS, CURLPROXY_HTTPS2, curl_proxy_type
+from conformance.clients.jobs import curl_connect_to, optional_problem
 
 BASE = "https://127.0.0.1:4433"
 
@@ -25,6 +25,15 @@ def test_req_writes_the_url_and_only_the_fields_it_uses(req, url, extra):
     out = req.to_json(BASE)
     assert out["url"] == url
     assert {k: out[k] for k in ("target", "connect_to", "proxy", "protocol") if k in out} == extra
+
+
+@pytest.mark.parametrize("req,capability", [
+    (Req(method="OPTIONS", target="*"), "asterisk-form"), (Req(default_port=True), "connect-to"),
+    (Req(via_proxy=True), "https-proxy"), (Req(method="CONNECT", protocol="websocket"), "extended-connect"),
+])
+def test_a_job_needs_the_capability_of_each_optional_field(req, capability):
+    assert Job((req,)).needs == {capability}
+    assert Job((Req(host="localhost", userinfo="u:p"),)).needs == set()
 
 
 @pytest.mark.parametrize("field,value", [("target", "/"), ("connect_to", "nowhere"),

@@ -1,5 +1,5 @@
 """The runner: a server-side bug is an ERROR of that case, with the traceback as its reason."""
-from conformance.case import MUST, Case, get
+from conformance.case import MUST, Case, Job, Req, get
 from conformance.runner import failure_report, run_case
 from conformance.verdicts import Succeeds
 from conformance.verdicts.verdict import Outcome
@@ -30,3 +30,24 @@ def test_unsupported_capability_is_not_run(servers, scripted):
     result = run_case(case, servers, client, "scripted-good")
     assert result.verdict.outcome is Outcome.UNSUPPORTED and "parallel" in result.verdict.reason
     assert result.observations.connections == []
+
+
+def test_protocol_2_job_fields_need_their_capabilities(servers, scripted):
+    """A case needs what its job's fields use (docs/clients.md), whatever its `needs` says."""
+    client = scripted("good")
+    client.hello = dict(client.hello, capabilities=["h2", "parallel"])
+    request = Job(tuple(Req(f"/r/{i}", pause_after=0, pause_ms=10) for i in (1, 2)),
+                  phases=(("sequential", 1), ("parallel", 1)), push="refuse")
+    assert request.needs == {"phases", "pause", "push"}
+    case = Case(id="9113/0/needs-phases", level=MUST, requirement="r", server="s", scenario=Script,
+                expect=Succeeds(), request=request)
+    result = run_case(case, servers, client, "scripted-good")
+    assert result.verdict.outcome is Outcome.UNSUPPORTED
+    assert "phases" in result.verdict.reason and "push" in result.verdict.reason
+
+
+def test_resolve_names_the_host_and_maps_it_to_the_server():
+    message = Job(resolve="h2cs.test").to_json("x", "https://127.0.0.1:4443", "ca.pem")
+    assert message["requests"][0]["url"] == "https://h2cs.test:4443/"
+    assert message["resolve"] == ["h2cs.test:4443:127.0.0.1"]
+    assert Job(resolve="h2cs.test").needs == {"resolve"}

@@ -3,6 +3,8 @@ curl_cffi's low-level bindings (Curl, CurlShare, and the curl_multi_* calls of i
 Same job semantics as pycurl_adapter. No browser is impersonated (no curl_easy_impersonate,
 no CURL_IMPERSONATE): what remains are the defaults this libcurl was built with, which for
 HTTP/2 are Chrome-shaped (SETTINGS, windows, pseudo-header order) and add no Accept header.
+No "push" capability: this libcurl's SETTINGS always carry ENABLE_PUSH=0, even with a
+CURLMOPT_PUSHFUNCTION set, so the application never gets to accept or refuse a push.
 
 python -m conformance.clients.curl_cffi_adapter   (JSON lines on stdin/stdout)
 """
@@ -18,18 +20,19 @@ for _name in ("CURL_IMPERSONATE", "CURL_IMPERSONATE_HEADERS"):
     os.environ.pop(_name, None)
 
 import curl_cffi  # noqa: E402
-from curl_cffi import Curl, CurlError, CurlHttpVersion, CurlMOpt, CurlOpt, CurlShare  # noqa: E402
+from curl_cffi import Curl, CurlHttpVersion, CurlMOpt, CurlOpt, CurlShare  # noqa: E402
 from curl_cffi import ffi, lib  # noqa: E402
 from curl_cffi.curl import DEFAULT_CACERT  # noqa: E402
 
-from conformance.clients.jobs import (CurlTransfer, answer_with, curl_connect_to,  # noqa: E402
-                                      curl_proxy_type, curl_result)
+from conformance.clients.curl_multi import Multi, curl_proxy_type, run_phases  # noqa: E402
+from conformance.clients.jobs import (PROTOCOL, CurlTransfer, answer_with,  # noqa: E402
+                                      curl_connect_to, curl_result)
 from conformance.clients.jsonlines import serve  # noqa: E402
 
-PROTOCOL = 1
 CURL_ERROR_SIZE = 256
 CURLMSG_DONE = 1
 CURLPIPE_MULTIPLEX = 2
+CURLOPT_TRAILERFUNCTION, CURL_TRAILERFUNC_OK = 20283, 0
 
 HTTP_VERSIONS = {"h2": CurlHttpVersion.V2TLS,
                  "h2-prior-knowledge": CurlHttpVersion.V2_PRIOR_KNOWLEDGE,
@@ -79,7 +82,7 @@ def hello() -> dict:
     info = version_info()
     features = string_list(info.feature_names)
     h2, tls = "HTTP2" in features, "SSL" in features
-    caps = ["http1.1", "trace"]
+    caps = ["http1.1", "trace", "phases", "pause", "cancel", "streaming-upload", "trailers", "resolve"]
     caps += ["h2", "alpn"] if h2 and tls else []
     caps += ["h2c", "parallel"] if h2 else []
     caps += ["tls-session-cache"] if tls else []
@@ -96,32 +99,92 @@ def hello() -> dict:
 class Transfer(CurlTransfer):
     """A CurlTransfer with the error buffer libcurl writes this transfer's message into."""
 
-    def __init__(self, req: dict):
-        super().__init__(req)
+    def __init__(self, req: dict, index: int):
+        super().__init__(req, index)
         self.errbuf = ffi.new("char[]", CURL_ERROR_SIZE)
+        self.trailer_callback = None   # kept alive while libcurl may call it
+        self.connect_to = ffi.NULL     # the CURLOPT_CONNECT_TO list, freed with the handle
 
-    def done(self, c: Curl, code: int) -> None:
+    def message(self, code: int) -> str:
         message = ffi.string(self.errbuf).decode("utf-8", "replace")
         if code and not message:
             message = ffi.string(lib.curl_easy_strerror(code)).decode()
-        self.finish(c.getinfo, code, message)
+        return message
+
+    def trailers_for_libcurl(self, slist, _userdata) -> int:
+        for line in self.on_trailers():
+            slist[0] = lib.curl_slist_append(slist[0], line.encode())
+        return CURL_TRAILERFUNC_OK
 
 
-def new_handle(handles: list, share: CurlShare | None) -> Curl:
-    c = Curl()
-    handles.append(c)
-    if share is not None:   # attached as curl_cffi's duphandle does; reset() keeps it
-        c.setopt(CurlOpt.SHARE, share._curl_share)
-    return c
+def multi_check(code: int, call: str) -> None:
+    if code:
+        raise RuntimeError(f"{call}: {ffi.string(lib.curl_multi_strerror(code)).decode()}")
 
 
-def configure(c: Curl, t: Transfer, job: dict) -> None:
+class CffiMulti(Multi):
+    """The job's multi handle and its easy handles, through curl_cffi's bindings."""
+
+    def __init__(self, job: dict, share: CurlShare | None):
+        self.job, self.share = job, share
+        self.multi = lib.curl_multi_init()
+        # a long option goes through curl_multi_setopt's varargs as a pointer-sized value
+        multi_check(lib.curl_multi_setopt(self.multi, CurlMOpt.PIPELINING,
+                                          ffi.cast("void *", CURLPIPE_MULTIPLEX)), "PIPELINING")
+        self.handles: dict[int, Curl] = {}   # id(transfer) -> its easy handle
+        self.transfers = {}   # keyed by the easy handle curl_cffi keeps in Curl._curl, as AsyncCurl does
+        self.running, self.queued = ffi.new("int *"), ffi.new("int *")
+
+    def start(self, t: Transfer, parallel: bool) -> None:
+        c = Curl()
+        self.handles[id(t)], self.transfers[c._curl] = c, t
+        if self.share is not None:   # attached as curl_cffi's duphandle does
+            c.setopt(CurlOpt.SHARE, self.share._curl_share)
+        configure(c, t, self.job, parallel)
+        multi_check(lib.curl_multi_add_handle(self.multi, c._curl), "curl_multi_add_handle")
+
+    def stop(self, t: Transfer) -> None:
+        multi_check(lib.curl_multi_remove_handle(self.multi, self.handles[id(t)]._curl),
+                    "curl_multi_remove_handle")
+
+    def perform(self) -> list[tuple[Transfer, int, str]]:
+        multi_check(lib.curl_multi_perform(self.multi, self.running), "curl_multi_perform")
+        ended = []
+        while (msg := lib.curl_multi_info_read(self.multi, self.queued)) != ffi.NULL:
+            if msg.msg == CURLMSG_DONE:
+                t = self.transfers[msg.easy_handle]
+                ended.append((t, msg.data.result, t.message(msg.data.result)))
+        return ended
+
+    def wait(self, seconds: float) -> None:   # curl_multi_poll also keeps libcurl's own timers
+        multi_check(lib.curl_multi_poll(self.multi, ffi.NULL, 0, int(seconds * 1000), ffi.NULL),
+                    "curl_multi_poll")
+
+    def pause(self, t: Transfer, bits: int) -> None:
+        lib.curl_easy_pause(self.handles[id(t)]._curl, bits)
+
+    def getinfo(self, t: Transfer):
+        return self.handles[id(t)].getinfo
+
+    def close(self) -> None:
+        """Close everything, so the server sees every connection end."""
+        for c in self.handles.values():
+            lib.curl_multi_remove_handle(self.multi, c._curl)   # harmless if already removed
+            c.reset()   # drops the callbacks first: curl_cffi frees their data before cleanup
+            c.close()
+        for t in self.transfers.values():
+            lib.curl_slist_free_all(t.connect_to)   # a no-op for NULL
+        lib.curl_multi_cleanup(self.multi)
+
+
+def configure(c: Curl, t: Transfer, job: dict, parallel: bool) -> None:
     req = t.req
-    c.reset()   # keeps the handle's live connections, session cache and share
     c.setopt(CurlOpt.ERRORBUFFER, t.errbuf)
     c.setopt(CurlOpt.URL, req["url"])
     c.setopt(CurlOpt.HTTP_VERSION, HTTP_VERSIONS[req["http_version"]])
     c.setopt(CurlOpt.PROXY, "")   # never a proxy from the environment
+    if job.get("resolve"):
+        c.setopt(CurlOpt.RESOLVE, job["resolve"])
     # no ca_file: curl_cffi's default bundle, which its perform() would set anyway
     c.setopt(CurlOpt.CAINFO, job["ca_file"] or DEFAULT_CACERT)
     c.setopt(CurlOpt.CAPATH, ffi.NULL)   # the CA file is the only trust anchor
@@ -140,6 +203,15 @@ def configure(c: Curl, t: Transfer, job: dict) -> None:
     method, body = req["method"], req.get("body_b64")
     if method == "HEAD":
         c.setopt(CurlOpt.NOBODY, 1)
+    elif t.upload is not None:   # a body of unknown length, from the read callback
+        c.setopt(CurlOpt.POST if method == "POST" else CurlOpt.UPLOAD, 1)
+        c.setopt(CurlOpt.READFUNCTION, t.on_read)
+        if req.get("trailers") is not None:   # curl_cffi's setopt knows no TRAILERFUNCTION
+            t.trailer_callback = ffi.callback("int(struct curl_slist **, void *)",
+                                              t.trailers_for_libcurl)
+            lib._curl_easy_setopt(c._curl, CURLOPT_TRAILERFUNCTION, t.trailer_callback)
+        if method not in ("POST", "PUT"):
+            c.setopt(CurlOpt.CUSTOMREQUEST, method)
     elif body is not None or method == "POST":
         data = base64.b64decode(body or "")
         c.setopt(CurlOpt.POSTFIELDSIZE_LARGE, len(data))   # the body may hold NUL bytes
@@ -151,21 +223,21 @@ def configure(c: Curl, t: Transfer, job: dict) -> None:
     if job["connection"] == "fresh":
         c.setopt(CurlOpt.FRESH_CONNECT, 1)
         c.setopt(CurlOpt.FORBID_REUSE, 1)
-    elif job["mode"] == "parallel":
+    elif parallel:
         c.setopt(CurlOpt.PIPEWAIT, 1)   # wait for the first connection and multiplex on it
     if job["tls_session_cache"] == "separate":
         c.setopt(CurlOpt.SSL_SESSIONID_CACHE, 0)
-    optional_fields(c, req, job)
+    optional_fields(c, t, job)
 
 
-def optional_fields(c: Curl, req: dict, job: dict) -> None:
+def optional_fields(c: Curl, t: Transfer, job: dict) -> None:
     """The request fields of docs/clients.md that need a capability."""
+    req = t.req
     if req.get("target"):
         c.setopt(CurlOpt.REQUEST_TARGET, req["target"])
     if req.get("connect_to"):   # curl_cffi's setopt builds no slist for this option
-        slist = lib.curl_slist_append(ffi.NULL, curl_connect_to(req).encode())
-        c._h2cs_slists = getattr(c, "_h2cs_slists", []) + [slist]   # freed in close_all
-        lib._curl_easy_setopt(c._curl, CurlOpt.CONNECT_TO, slist)
+        t.connect_to = lib.curl_slist_append(ffi.NULL, curl_connect_to(req).encode())
+        lib._curl_easy_setopt(c._curl, CurlOpt.CONNECT_TO, t.connect_to)
     if req.get("proxy"):
         c.setopt(CurlOpt.PROXY, req["proxy"])
         c.setopt(CurlOpt.PROXYTYPE, curl_proxy_type(version_info().version_num))
@@ -174,81 +246,25 @@ def optional_fields(c: Curl, req: dict, job: dict) -> None:
         c.setopt(CurlOpt.PROXY_CAPATH, ffi.NULL)
 
 
-def run_sequential(job: dict, transfers: list[Transfer], share, handles: list) -> None:
-    c = None
-    for t in transfers:
-        if c is None or job["connection"] == "fresh":
-            c = new_handle(handles, share)
-        configure(c, t, job)
-        try:
-            c.perform()
-            t.done(c, 0)
-        except CurlError as exc:
-            t.done(c, int(exc.code))
-
-
-def multi_check(code: int, call: str) -> None:
-    if code:
-        raise RuntimeError(f"{call}: {ffi.string(lib.curl_multi_strerror(code)).decode()}")
-
-
-def run_parallel(job: dict, transfers: list[Transfer], share, handles: list, multi) -> None:
-    # a long option goes through curl_multi_setopt's varargs as a pointer-sized value
-    multi_check(lib.curl_multi_setopt(multi, CurlMOpt.PIPELINING,
-                                      ffi.cast("void *", CURLPIPE_MULTIPLEX)), "PIPELINING")
-    by_handle = {}   # keyed by the easy handle curl_cffi keeps in Curl._curl, as AsyncCurl does
-    for t in transfers:
-        c = new_handle(handles, share)
-        configure(c, t, job)
-        multi_check(lib.curl_multi_add_handle(multi, c._curl), "curl_multi_add_handle")
-        by_handle[c._curl] = (c, t)
-    running, queued = ffi.new("int *"), ffi.new("int *")
-    pending = len(transfers)
-    while pending:
-        multi_check(lib.curl_multi_perform(multi, running), "curl_multi_perform")
-        while (msg := lib.curl_multi_info_read(multi, queued)) != ffi.NULL:
-            if msg.msg == CURLMSG_DONE:
-                c, t = by_handle[msg.easy_handle]
-                t.done(c, msg.data.result)
-                pending -= 1
-        if pending:
-            multi_check(lib.curl_multi_poll(multi, ffi.NULL, 0, 100, ffi.NULL), "curl_multi_poll")
-
-
-def close_all(handles: list[Curl], multi, share: CurlShare | None) -> None:
-    """Close everything, so the server sees every connection end."""
-    for c in handles:
-        if multi is not None:
-            lib.curl_multi_remove_handle(multi, c._curl)   # harmless if never added
-        c.reset()   # drops the callbacks first: curl_cffi frees their data before cleanup
-        c.close()
-        for slist in getattr(c, "_h2cs_slists", []):
-            lib.curl_slist_free_all(slist)
-    if multi is not None:
-        lib.curl_multi_cleanup(multi)
-    if share is not None:
-        share.close()
-
-
 def run_job(job: dict) -> dict:
-    transfers = [Transfer(r) for r in job["requests"]]
-    handles: list[Curl] = []
+    transfers = [Transfer(r, i) for i, r in enumerate(job["requests"])]
     share = multi = None
     try:
         if job["tls_session_cache"] == "shared":
             share = CurlShare(dns=False)   # the TLS session cache only, as in pycurl_adapter
-        if job["mode"] == "parallel":
-            multi = lib.curl_multi_init()
-            run_parallel(job, transfers, share, handles, multi)
-        else:
-            run_sequential(job, transfers, share, handles)
+        multi = CffiMulti(job, share)
+        run_phases(job, transfers, multi)
     finally:
-        close_all(handles, multi, share)
+        if multi is not None:
+            multi.close()
+        if share is not None:
+            share.close()
     return curl_result(job, transfers)
 
 
 def main() -> int:
-    return serve(hello(), answer_with(run_job))
+    greeting = hello()
+    return serve(greeting, answer_with(run_job, greeting["capabilities"]))
 
 
 if __name__ == "__main__":

@@ -9,13 +9,18 @@ its body with `-o` and its headers with `-D`; `--trace-ascii` gives the trace.
 
 The curl tool has no option to force a new connection per URL, so "fresh" costs one
 process per request and nothing is shared between them: "tls-session-cache" is not
-claimed. Linux only (pidfd, PDEATHSIG): curl dies with the adapter, and when stdin hangs
+claimed. Nor are "phases" (a process runs all its URLs in one mode: --parallel or not), "pause"
+and "cancel" (the tool has no application to pause or abandon a transfer), "trailers" (no
+option sends them) or "push" (the tool never accepts one). A streamed body (`body_chunks`) goes
+to curl's stdin with `-T -`, one per curl process; the tool reads stdin blocking, so between
+two chunks it does not read the connection either: that is how the tool streams. Linux only (pidfd, PDEATHSIG): curl dies with the adapter, and when stdin hangs
 up mid-job the adapter kills curl and exits (feed jobs by hand with `< file`, not a pipe).
 """
 from __future__ import annotations
 
 import base64
 import ctypes
+import fcntl
 import functools
 import json
 import os
@@ -25,14 +30,16 @@ import signal
 import subprocess
 import sys
 import tempfile
+import termios
+import threading
 import time
 
 from conformance.clients.jobs import (
     INFO_APPCONNECT_TIME, INFO_CONNECT_TIME, INFO_HTTP_VERSION, INFO_RESPONSE_CODE,
-    INFO_TOTAL_TIME, CurlTransfer, answer_with, curl_connect_to, curl_result)
+    INFO_TOTAL_TIME, PROTOCOL, CurlTransfer, answer_with, curl_connect_to, curl_result,
+    unsupported)
 from conformance.clients.jsonlines import serve
 
-PROTOCOL = 1
 CURL = os.environ.get("CURL", "curl")
 # No flag for "h2": the tool's default is CURL_HTTP_VERSION_2TLS (see `curl --libcurl -`),
 # which is what the protocol asks for; `--http2` would try an h2c upgrade on http:// URLs.
@@ -61,7 +68,7 @@ def hello() -> dict:
     features = next((line.split()[1:] for line in out.splitlines()
                      if line.startswith("Features:")), [])
     h2, tls = "HTTP2" in features, "SSL" in features
-    caps = ["http1.1", "trace"]
+    caps = ["http1.1", "trace", "streaming-upload", "resolve", "process-per-job"]
     caps += ["h2", "alpn"] if h2 and tls else []
     caps += ["h2c", "parallel"] if h2 else []
     caps += ["asterisk-form", "connect-to"] + (["https-proxy"] if "HTTPS-proxy" in features else [])
@@ -107,6 +114,8 @@ def request_args(i: int, req: dict, job: dict, tmp: str) -> list[str]:
             *VERSION_FLAGS[req["http_version"]]]
     if job["ca_file"] is not None:
         args += ["--cacert", job["ca_file"]]
+    for entry in job.get("resolve", []):
+        args += ["--resolve", entry]
     if job["tls_session_cache"] == "separate":
         args.append("--no-sessionid")
     for name, value in req.get("headers") or []:
@@ -132,6 +141,8 @@ def method_args(i: int, req: dict, tmp: str) -> list[str]:
     method, body = req["method"], req.get("body_b64")
     if method == "HEAD":
         return ["-I", "--no-include"]   # -I alone would also write the headers as the body
+    if req.get("body_chunks") is not None:   # from stdin, length unknown
+        return ["-T", "-"] + ([] if method == "PUT" else ["-X", method])
     if body is None and method != "POST":
         return [] if method == "GET" else ["-X", method]
     data = path(tmp, "upload", i)
@@ -159,10 +170,39 @@ def die_with_adapter() -> None:
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def start(argv: list[str], tmp: str, run: int) -> subprocess.Popen:
+def start(argv: list[str], tmp: str, run: int, chunks: list | None) -> subprocess.Popen:
+    """Start curl; `chunks` (body_chunks) are fed to its stdin by a thread."""
     with open(path(tmp, "stdout", run), "wb") as out, open(path(tmp, "stderr", run), "wb") as err:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                env=curl_env(), preexec_fn=die_with_adapter)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if chunks is None else subprocess.PIPE,
+                                stdout=out, stderr=err, env=curl_env(), preexec_fn=die_with_adapter)
+    if chunks is not None:
+        threading.Thread(target=feed_stdin, args=(proc.stdin, chunks), daemon=True).start()
+    return proc
+
+
+def feed_stdin(pipe, chunks: list[dict]) -> None:
+    """Each chunk delay_ms after curl read the one before (the pipe is empty), then EOF."""
+    try:
+        for chunk in chunks:
+            while unread(pipe.fileno()):
+                time.sleep(0.002)
+            time.sleep(chunk["delay_ms"] / 1000)
+            pipe.write(base64.b64decode(chunk["data_b64"]))
+            pipe.flush()
+    except (BrokenPipeError, ValueError, OSError):   # curl ended early, or was killed
+        pass
+    finally:
+        try:
+            pipe.close()
+        except OSError:
+            pass
+
+
+def unread(fd: int) -> int:
+    """Octets in a pipe that its reader has not taken yet."""
+    count = ctypes.c_int()
+    fcntl.ioctl(fd, termios.FIONREAD, count)
+    return count.value
 
 
 def wait(procs: list[subprocess.Popen], deadline: float) -> bool:
@@ -315,18 +355,24 @@ def runs_of(job: dict) -> list[list[int]]:
 def run_job(job: dict) -> dict:
     n = len(job["requests"])
     if job["connection"] == "fresh" and job["tls_session_cache"] == "shared" and n > 1:
-        return {"type": "error", "id": job["id"],
-                "message": "the curl tool cannot force a new connection per URL within one "
-                           "process, so fresh connections cannot share a TLS session cache"}
+        return unsupported(job["id"], {"tls-session-cache"},
+                           "the curl tool cannot force a new connection per URL within one "
+                           "process, so fresh connections cannot share a TLS session cache")
+    runs = runs_of(job)
+    streamed = [[i for i in indices if job["requests"][i].get("body_chunks") is not None]
+                for indices in runs]
+    if any(len(s) > 1 for s in streamed):
+        return unsupported(job["id"], {"streaming-upload"},
+                           "one stdin per curl process: one streamed body per process")
     transfers = [CurlTransfer(r) for r in job["requests"]]
     parallel = job["mode"] == "parallel"
     deadline = time.monotonic() + job["timeout_ms"] / 1000 * (1 if parallel else n) + KILL_MARGIN_S
     with tempfile.TemporaryDirectory(prefix="h2cs-curl-") as tmp:
         os.mkdir(os.path.join(tmp, "capath"))   # empty: the CA file is the only trust anchor
-        runs = runs_of(job)
         procs, finished = [], []
         for run, indices in enumerate(runs):
-            procs.append(start(command(indices, job, tmp, run), tmp, run))
+            chunks = [job["requests"][i]["body_chunks"] for i in streamed[run]]
+            procs.append(start(command(indices, job, tmp, run), tmp, run, chunks[0] if chunks else None))
             if not parallel:
                 finished.append(wait(procs[-1:], deadline))
         if parallel:
@@ -351,7 +397,8 @@ def collect(transfers: list[CurlTransfer], indices: list[int], job: dict, tmp: s
 
 
 def main() -> int:
-    return serve(hello(), answer_with(run_job))
+    greeting = hello()
+    return serve(greeting, answer_with(run_job, greeting["capabilities"]))
 
 
 if __name__ == "__main__":

@@ -3,12 +3,15 @@
 python -m conformance.clients.httpx_adapter   (JSON lines on stdin/stdout)
 
 httpx picks HTTP versions per client, not per request, so a job gets one AsyncClient per
-version setting (connection "reuse") or one per request ("fresh"). Every client is closed
+version setting (connection "reuse") or one per request ("fresh"). Protocol 2: phases, pause,
+cancel and streamed bodies; not trailers (httpx sends none), push (httpcore disables it) or
+resolve (httpx has no resolver override). Every client is closed
 before the result goes out. The trace is the DEBUG logging of httpx, httpcore, h2 and hpack.
 """
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextvars
 import hashlib
 import logging
@@ -27,10 +30,9 @@ import httpcore
 import httpx
 import hyperframe
 
-from conformance.clients.jobs import Trace, answer_with, body_of
+from conformance.clients.jobs import PROTOCOL, Trace, answer_with, body_of, phases_of
 from conformance.clients.jsonlines import serve
 
-PROTOCOL = 1
 # (http1, http2) for httpx. With http1=False httpcore speaks HTTP/2 whatever ALPN selected:
 # that is prior knowledge over cleartext, and also what "HTTP/2 only" does over TLS.
 VERSIONS = {"h2": (False, True), "h2-prior-knowledge": (False, True),
@@ -61,7 +63,8 @@ def hello() -> dict:
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "httpx", "version": f"{version} {tls}", "libcurl": None,
                        "tls": tls, "nghttp2": None},
-            "capabilities": ["h2", "h2c", "http1.1", "alpn", "parallel", "trace", "asterisk-form"]}
+            "capabilities": ["h2", "h2c", "http1.1", "alpn", "parallel", "trace", "phases", "pause",
+                             "cancel", "streaming-upload", "asterisk-form"]}
 
 
 # -- trace ------------------------------------------------------------------------------
@@ -215,10 +218,13 @@ async def close_client(client: httpx.AsyncClient) -> None:
 
 
 class Transfer:
-    """One request and what came back."""
+    """One request and what came back. The application pauses, cancels and streams its body
+    as the request asks (docs/clients.md, protocol 2)."""
 
-    def __init__(self, req: dict, timeout_ms: int):
-        self.req, self.timeout_ms = req, timeout_ms
+    def __init__(self, req: dict, timeout_ms: int, job: list[Transfer]):
+        self.req, self.timeout_ms, self.job = req, timeout_ms, job
+        self.ended = asyncio.Event()
+        self.cancelled: str | None = None
         self.trace, self.sha, self.body_len = Trace(), hashlib.sha256(), 0
         self.response: httpx.Response | None = None
         self.error: BaseException | None = None
@@ -233,26 +239,61 @@ class Transfer:
         CURRENT_TRACE.set(self.trace)   # this task's context: its log lines land here
         self.t0 = time.monotonic()
         bound = min(self.timeout_ms / 1000 + SLACK_S, deadline - self.t0)
+        cancel_ms = self.req.get("cancel_after_ms")
         try:
-            await asyncio.wait_for(self.exchange(client), max(bound, 0.001))
+            await asyncio.wait_for(self.exchange(client), max(bound, 0.001) if cancel_ms is None
+                                   else min(bound, cancel_ms / 1000))
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            if cancel_ms is not None and time.monotonic() - self.t0 < bound:
+                self.cancel(f"after {cancel_ms} ms")
+            else:
+                self.error = exc
         except Exception as exc:
             self.error = exc
         self.t1 = time.monotonic()
+        self.ended.set()
+
+    def cancel(self, when: str) -> None:
+        self.cancelled = f"cancelled by the application {when}"
+        self.trace.add(f"[adapter] {self.cancelled}\n")
 
     async def exchange(self, client: httpx.AsyncClient) -> None:
         req = self.req
+        content = body_of(req) if req.get("body_chunks") is None else self.chunks()
         extensions = {"trace": self.on_event}
         if req.get("target"):   # httpcore sends this request-target instead of the URL's path
             extensions["target"] = req["target"].encode()
         request = client.build_request(req["method"], req["url"], headers=req.get("headers") or [],
-                                       content=body_of(req), extensions=extensions)
+                                       content=content, extensions=extensions)
         self.response = await client.send(request, stream=True)
+        cancel_after, pause_after = req.get("cancel_after_bytes"), req.get("pause_after")
         try:
             async for chunk in self.response.aiter_raw():
+                # once at least the limit is held, the next delivery cancels or pauses first
+                if cancel_after is not None and self.body_len >= cancel_after:
+                    return self.cancel(f"after {self.body_len} body octets")
+                if pause_after is not None and self.body_len >= pause_after:
+                    pause_after = None
+                    await self.paused()
                 self.sha.update(chunk)
                 self.body_len += len(chunk)
         finally:
             await self.response.aclose()
+
+    async def paused(self) -> None:
+        """The receiver takes nothing for pause_ms, or until request resume_after has ended."""
+        self.trace.add(f"[adapter] receiver paused after {self.body_len} body octets\n")
+        if self.req.get("pause_ms") is not None:
+            await asyncio.sleep(self.req["pause_ms"] / 1000)
+        else:
+            await self.job[self.req["resume_after"]].ended.wait()
+        self.trace.add("[adapter] receiver unpaused\n")
+
+    async def chunks(self):
+        """body_chunks: each one delay_ms after httpx took the one before."""
+        for chunk in self.req["body_chunks"]:
+            await asyncio.sleep(chunk["delay_ms"] / 1000)
+            yield base64.b64decode(chunk["data_b64"])
 
     def since_start(self, mark: str) -> float:
         at = self.marks.get(mark)
@@ -260,14 +301,18 @@ class Transfer:
 
     def outcome(self) -> dict:
         r = self.response
+        error = None if self.error is None else error_of(self.error, self.timeout_ms,
+                                                         self.forced_class)
+        if self.cancelled:
+            error = {"code": None, "name": "CANCELLED", "message": self.cancelled,
+                     "class": "cancelled"}
         return {
-            "ok": self.error is None,
-            "error": None if self.error is None else error_of(self.error, self.timeout_ms,
-                                                              self.forced_class),
+            "ok": error is None, "error": error,
             "status": r.status_code if r is not None else None,
             "http_version": SEEN_VERSIONS.get(r.http_version) if r is not None else None,
             "headers": [[k.decode("latin-1").lower(), v.decode("latin-1")]
                         for k, v in r.headers.raw] if r is not None else [],
+            "trailers": None,   # httpx does not expose response trailers
             "body_len": self.body_len, "body_sha256": self.sha.hexdigest(),
             "timings": {"total_ms": round((self.t1 - self.t0) * 1000, 3),
                         "connect_ms": self.since_start("connection.connect_tcp.complete"),
@@ -308,14 +353,16 @@ class Clients:
 
 
 async def run_async(job: dict) -> list[Transfer]:
-    transfers = [Transfer(r, job["timeout_ms"]) for r in job["requests"]]
+    transfers: list[Transfer] = []
+    transfers += [Transfer(r, job["timeout_ms"], transfers) for r in job["requests"]]
     clients = Clients(job)
     try:
-        if job["mode"] == "parallel":
-            await asyncio.gather(*(clients.run(t) for t in transfers))
-        else:
-            for t in transfers:
-                await clients.run(t)
+        for mode, indices in phases_of(job):   # every phase on the same clients
+            if mode == "parallel":
+                await asyncio.gather(*(clients.run(transfers[i]) for i in indices))
+            else:
+                for i in indices:
+                    await clients.run(transfers[i])
     finally:
         await clients.aclose()
     return transfers
@@ -331,7 +378,8 @@ def job_runner(handler: TraceHandler):
 
 
 def main() -> int:
-    return serve(hello(), answer_with(job_runner(install_logging())))
+    greeting = hello()
+    return serve(greeting, answer_with(job_runner(install_logging()), greeting["capabilities"]))
 
 
 if __name__ == "__main__":

@@ -12,16 +12,27 @@ import hashlib
 import json
 import re
 import sys
+import time
 import traceback
 
 TRACE_CAP = 64 * 1024
+PROTOCOL = 2   # docs/clients.md; protocol 1 jobs are protocol 2 jobs without its new fields
 HTTP_VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
-CHOICES = {"mode": ("sequential", "parallel"), "connection": ("reuse", "fresh"),
-           "tls_session_cache": ("shared", "separate")}
-JOB_FIELDS = {"type", "id", "timeout_ms", "ca_file", "requests", *CHOICES}
-REQ_FIELDS = {"method", "url", "headers", "body_b64", "http_version", "target", "connect_to",
-              "proxy", "protocol"}
+MODES = ("sequential", "parallel")
+CHOICES = {"connection": ("reuse", "fresh"), "tls_session_cache": ("shared", "separate")}
+PUSH = ("accept", "refuse")
+JOB_REQUIRED = {"type", "id", "timeout_ms", "ca_file", "requests", *CHOICES}
+JOB_FIELDS = JOB_REQUIRED | {"mode", "phases", "push", "resolve"}
+REQ_FIELDS = {"method", "url", "headers", "body_b64", "http_version", "pause_after", "pause_ms",
+              "resume_after", "cancel_after_bytes", "cancel_after_ms", "body_chunks", "trailers",
+              "target", "connect_to", "proxy", "protocol"}
+# Capabilities a job needs for the protocol 2 fields it uses (hello `capabilities`)
+REQUEST_NEEDS = {"pause_after": "pause", "cancel_after_bytes": "cancel", "cancel_after_ms": "cancel",
+                 "body_chunks": "streaming-upload", "trailers": "trailers",
+                 "target": "asterisk-form", "connect_to": "connect-to", "proxy": "https-proxy",
+                 "protocol": "extended-connect"}
 TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+RESOLVE = re.compile(r"^[^:\[\]\s]+:[0-9]+:(\[[0-9A-Fa-f:]+\]|[0-9.]+)$")   # host:port:address
 
 # libcurl's CURLcode names (curl/curl.h), current spelling; shared by every curl-family adapter.
 CURL_CODES = {
@@ -71,25 +82,70 @@ def problem(job) -> str | None:
         return "a message must be a JSON object"
     if job.get("type") != "run":
         return f"unknown message type {job.get('type')!r}; expected 'run'"
-    wrong = fields_problem("run", set(job), JOB_FIELDS, JOB_FIELDS)
+    wrong = fields_problem("run", set(job), JOB_FIELDS, JOB_REQUIRED)
     if wrong:
         return wrong
     if not isinstance(job["id"], str):
         return "id must be a string"
-    t = job["timeout_ms"]
-    if not isinstance(t, int) or isinstance(t, bool) or t <= 0:
-        return f"timeout_ms must be a positive integer, got {t!r}"
+    if not positive(job["timeout_ms"]):
+        return f"timeout_ms must be a positive integer, got {job['timeout_ms']!r}"
     if job["ca_file"] is not None and not isinstance(job["ca_file"], str):
         return "ca_file must be a path or null"
     for key, allowed in CHOICES.items():
         if job[key] not in allowed:
             return f"{key} must be one of {list(allowed)}, got {job[key]!r}"
+    if job.get("push") not in (None, *PUSH):
+        return f"push must be one of {list(PUSH)} or null, got {job.get('push')!r}"
+    resolve = job.get("resolve", [])
+    if not isinstance(resolve, list) or not all(isinstance(r, str) and RESOLVE.match(r) for r in resolve):
+        return f"resolve must be a list of 'host:port:address' strings, got {resolve!r}"
     if not isinstance(job["requests"], list) or not job["requests"]:
         return "requests must be a non-empty list"
     for i, r in enumerate(job["requests"]):
         wrong = request_problem(f"requests[{i}]", r)
         if wrong:
             return wrong
+    return phases_problem(job) or resume_problem(job)
+
+
+def positive(n, zero: bool = False) -> bool:
+    return isinstance(n, int) and not isinstance(n, bool) and (n >= 0 if zero else n > 0)
+
+
+def phases_problem(job: dict) -> str | None:
+    if ("mode" in job) == ("phases" in job):
+        return "a run has either mode or phases, not both and not neither"
+    if "mode" in job:
+        return None if job["mode"] in MODES else \
+            f"mode must be one of {list(MODES)}, got {job['mode']!r}"
+    phases = job["phases"]
+    if not isinstance(phases, list) or not phases:
+        return "phases must be a non-empty list"
+    for i, phase in enumerate(phases):
+        if not isinstance(phase, dict):
+            return f"phases[{i}] must be an object"
+        wrong = fields_problem(f"phases[{i}]", set(phase), {"mode", "count"}, {"mode", "count"})
+        if wrong:
+            return wrong
+        if phase["mode"] not in MODES:
+            return f"phases[{i}].mode must be one of {list(MODES)}, got {phase['mode']!r}"
+        if not positive(phase["count"]):
+            return f"phases[{i}].count must be a positive integer, got {phase['count']!r}"
+    if sum(p["count"] for p in phases) != len(job["requests"]):
+        return f"the phases' counts add up to {sum(p['count'] for p in phases)}, " \
+               f"but there are {len(job['requests'])} requests"
+    return None
+
+
+def resume_problem(job: dict) -> str | None:
+    """resume_after names another request of the same phase (anything else never resumes)."""
+    phase_of = {i: n for n, (_, indices) in enumerate(phases_of(job)) for i in indices}
+    for i, r in enumerate(job["requests"]):
+        other = r.get("resume_after")
+        if other is not None and (not positive(other, zero=True) or other == i
+                                  or phase_of.get(other) != phase_of[i]):
+            return f"requests[{i}].resume_after must be the index of another request of " \
+                   f"its phase, got {other!r}"
     return None
 
 
@@ -105,18 +161,51 @@ def request_problem(where: str, r) -> str | None:
         return f"{where}.url must be a non-empty string"
     if r["http_version"] not in HTTP_VERSIONS:
         return f"{where}.http_version must be one of {list(HTTP_VERSIONS)}, got {r['http_version']!r}"
-    headers = r.get("headers") or []
-    if not isinstance(headers, list) or not all(
-            isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h)
-            for h in headers):
-        return f"{where}.headers must be a list of [name, value] string pairs"
-    body = r.get("body_b64")
-    if body is not None:
-        try:
-            base64.b64decode(body, validate=True)
-        except (TypeError, ValueError, binascii.Error):
-            return f"{where}.body_b64 must be base64 or null"
-    return optional_problem(where, r)
+    for key in ("headers", "trailers"):
+        if not field_list(r.get(key) or []):
+            return f"{where}.{key} must be a list of [name, value] string pairs"
+    if r.get("body_b64") is not None and not base64_text(r["body_b64"]):
+        return f"{where}.body_b64 must be base64 or null"
+    return pause_problem(where, r) or upload_problem(where, r) or optional_problem(where, r)
+
+
+def pause_problem(where: str, r: dict) -> str | None:
+    for key, zero in (("pause_after", True), ("pause_ms", False), ("resume_after", True),
+                      ("cancel_after_bytes", True), ("cancel_after_ms", False)):
+        if r.get(key) is not None and not positive(r[key], zero):
+            return f"{where}.{key} must be a {'non-negative' if zero else 'positive'} integer " \
+                   f"or null, got {r[key]!r}"
+    ends = [k for k in ("pause_ms", "resume_after") if r.get(k) is not None]
+    if (r.get("pause_after") is None and ends) or (r.get("pause_after") is not None
+                                                   and len(ends) != 1):
+        return f"{where}: pause_after goes with exactly one of pause_ms and resume_after"
+    return None
+
+
+def upload_problem(where: str, r: dict) -> str | None:
+    chunks = r.get("body_chunks")
+    if chunks is None:
+        return None
+    if r.get("body_b64") is not None:
+        return f"{where}: body_b64 and body_chunks exclude each other"
+    if not isinstance(chunks, list) or not chunks or not all(
+            isinstance(c, dict) and set(c) == {"data_b64", "delay_ms"} and base64_text(c["data_b64"])
+            and positive(c["delay_ms"], zero=True) for c in chunks):
+        return f"{where}.body_chunks must be a non-empty list of {{data_b64, delay_ms}} objects"
+    return None
+
+
+def field_list(value) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h) for h in value)
+
+
+def base64_text(value) -> bool:
+    try:
+        base64.b64decode(value, validate=True)
+        return True
+    except (TypeError, ValueError, binascii.Error):
+        return False
 
 
 OPTIONAL = {"target": re.compile(r"^\*$"), "connect_to": re.compile(r"^(\[[0-9a-fA-F:.]+\]|[^:\[\]]+):[0-9]+$"),
@@ -132,10 +221,6 @@ def optional_problem(where: str, r: dict) -> str | None:
     return None
 
 
-# The curl family (libcurl's CURLPROXY_* and version numbers, curl/curl.h)
-CURLPROXY_HTTPS, CURLPROXY_HTTPS2 = 2, 3   # HTTPS2: libcurl 8.1.0 and later
-LIBCURL_HTTPS2_PROXY = 0x080100
-
 
 def curl_connect_to(req: dict) -> str:
     """CURLOPT_CONNECT_TO's 'HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT' for `connect_to`."""
@@ -146,11 +231,6 @@ def curl_connect_to(req: dict) -> str:
     return f"{hostport}:{req['connect_to']}"
 
 
-def curl_proxy_type(version_num: int) -> int:
-    """HTTP/2 to the proxy where libcurl can (CURLPROXY_HTTPS2), else HTTP/1.1 (CURLPROXY_HTTPS)."""
-    return CURLPROXY_HTTPS2 if version_num >= LIBCURL_HTTPS2_PROXY else CURLPROXY_HTTPS
-
-
 def fields_problem(where: str, got: set, known: set, required: set) -> str | None:
     unknown, missing = sorted(got - known), sorted(required - got)
     if unknown:
@@ -158,6 +238,31 @@ def fields_problem(where: str, got: set, known: set, required: set) -> str | Non
     if missing:
         return f"{where}: missing field(s) {', '.join(missing)}"
     return None
+
+
+def phases_of(job: dict) -> list[tuple[str, list[int]]]:
+    """(mode, request indices) per phase; a job with `mode` is one phase."""
+    if "phases" not in job:
+        return [(job["mode"], list(range(len(job["requests"]))))]
+    out, start = [], 0
+    for phase in job["phases"]:
+        out.append((phase["mode"], list(range(start, start + phase["count"]))))
+        start += phase["count"]
+    return out
+
+
+def capabilities_needed(job: dict) -> set[str]:
+    """The hello capabilities a (valid) run message needs beyond plain transfers."""
+    needed = {"phases"} if "phases" in job else set()
+    if any(mode == "parallel" and len(indices) > 1 for mode, indices in phases_of(job)):
+        needed.add("parallel")
+    if job.get("push"):
+        needed.add("push")
+    if job.get("resolve"):
+        needed.add("resolve")
+    for r in job["requests"]:
+        needed |= {cap for key, cap in REQUEST_NEEDS.items() if r.get(key) is not None}
+    return needed
 
 
 def body_of(req: dict) -> bytes | None:
@@ -193,8 +298,15 @@ class Trace:
         return text
 
 
-def answer_with(run_job):
-    """An `answer(line)` for jsonlines.serve: parse, check, run, and turn a bug into an error."""
+def unsupported(job_id, missing, why: str = "") -> dict:
+    """The `error` answer for a job that needs capabilities the adapter lacks."""
+    return {"type": "error", "id": job_id, "unsupported": sorted(missing),
+            "message": f"unsupported: needs {', '.join(sorted(missing))}" + (f" ({why})" if why else "")}
+
+
+def answer_with(run_job, capabilities):
+    """An `answer(line)` for jsonlines.serve: parse, check, refuse what needs a capability
+    missing from `capabilities` (the hello's list), run, and turn a bug into an error."""
     def answer(line: bytes) -> dict:
         try:
             job = json.loads(line)
@@ -204,6 +316,9 @@ def answer_with(run_job):
         wrong = problem(job)
         if wrong:
             return {"type": "error", "id": job_id, "message": wrong}
+        missing = capabilities_needed(job) - set(capabilities)
+        if missing:
+            return unsupported(job_id, missing)
         try:
             return run_job(job)
         except Exception as exc:   # a bug in the adapter, not a client verdict
@@ -229,30 +344,154 @@ INFO_TOTAL_TIME, INFO_CONNECT_TIME, INFO_APPCONNECT_TIME = 0x300003, 0x300005, 0
 SEEN_VERSIONS = {1: "1.1", 2: "1.1", 3: "2"}
 
 
-class CurlTransfer:
-    """One request's outcome, fed by the libcurl callbacks."""
+# Pausing and cancelling from the callbacks (curl/curl.h)
+WRITEFUNC_PAUSE = READFUNC_PAUSE = 0x10000001   # CURL_WRITEFUNC_PAUSE, CURL_READFUNC_PAUSE
+WRITEFUNC_ERROR = 0xFFFFFFFF   # CURL_WRITEFUNC_ERROR: any short count fails the transfer, and
+#                                curl_cffi passes only this one (and PAUSE) through unchanged
+PAUSE_RECV, PAUSE_SEND = 1, 4                    # CURLPAUSE_RECV, CURLPAUSE_SEND
 
-    def __init__(self, req: dict):
-        self.req = req
-        self.headers: list[list[str]] = []
+
+class Upload:
+    """A request body offered in chunks (`body_chunks`): chunk n becomes available delay_ms
+    after the client took the last octet of chunk n-1 (the first: after the transfer began)."""
+
+    def __init__(self, chunks: list[tuple[bytes, float]]):
+        self.chunks, self.next, self.buf = chunks, 0, memoryview(b"")
+        self.due: float | None = None   # when the next chunk becomes available
+
+    @classmethod
+    def of(cls, req: dict) -> Upload | None:
+        if req.get("body_chunks") is not None:
+            return cls([(base64.b64decode(c["data_b64"]), c["delay_ms"] / 1000)
+                        for c in req["body_chunks"]])
+        if req.get("trailers") is not None:   # libcurl sends trailers after a body of unknown length only
+            return cls([(body_of(req) or b"", 0.0)])
+        return None
+
+    def begin(self, now: float) -> None:
+        self.due = now + self.chunks[0][1]
+
+    def read(self, size: int, now: float) -> bytes | None:
+        """Up to `size` octets, b"" at the end, None while the next chunk is not due."""
+        while not self.buf:
+            if self.next == len(self.chunks):
+                return b""
+            if now < self.due:
+                return None
+            self.buf = memoryview(self.chunks[self.next][0])
+            self.next += 1
+            if not self.buf:
+                self._drained(now)
+        out, self.buf = bytes(self.buf[:size]), self.buf[size:]
+        if not self.buf:
+            self._drained(now)
+        return out
+
+    def _drained(self, now: float) -> None:
+        if self.next < len(self.chunks):
+            self.due = now + self.chunks[self.next][1]
+
+
+class CurlTransfer:
+    """One request's outcome, fed by the libcurl callbacks; the callbacks also pause and
+    cancel it as the request asks (docs/clients.md, protocol 2)."""
+
+    def __init__(self, req: dict, index: int = 0):
+        self.req, self.index = req, index     # index: its place in the job's requests
+        self.headers: list[list[str]] = []    # the final response's header section
+        self.trailers: list[list[str]] = []
+        self.block: list[list[str]] | None = None   # the header block being received
+        self.block_final = False
         self.sha, self.body_len, self.trace = hashlib.sha256(), 0, Trace()
         self.result: dict | None = None
+        self.upload = Upload.of(req)
+        self.paused = 0                       # the CURLPAUSE bits libcurl holds for it
+        self.paused_at = self.cancel_at = 0.0
+        self.receiver_paused_once = False
+        self.cancelled: str | None = None     # why the application cancelled it
 
+    # -- the application's side: when to pause, resume and cancel ------------------------
+    def begin(self, now: float) -> None:
+        if self.upload:
+            self.upload.begin(now)
+        ms = self.req.get("cancel_after_ms")
+        self.cancel_at = now + ms / 1000 if ms is not None else float("inf")
+
+    def resume_due(self, now: float, transfers: list[CurlTransfer]) -> int:
+        """The pause bits to lift now: the receiver's once pause_ms passed or request
+        resume_after ended, the sender's once the next chunk is due."""
+        lift = 0
+        if self.paused & PAUSE_RECV:
+            ms, other = self.req.get("pause_ms"), self.req.get("resume_after")
+            if (now >= self.paused_at + ms / 1000) if ms is not None else \
+                    transfers[other].result is not None:
+                lift |= PAUSE_RECV
+        if self.paused & PAUSE_SEND and now >= self.upload.due:
+            lift |= PAUSE_SEND
+        return lift
+
+    def next_event(self) -> float:
+        """The next moment the job loop has something to do for this transfer."""
+        times = [self.cancel_at]
+        if self.paused & PAUSE_RECV and self.req.get("pause_ms") is not None:
+            times.append(self.paused_at + self.req["pause_ms"] / 1000)
+        if self.paused & PAUSE_SEND:
+            times.append(self.upload.due)
+        return min(times)
+
+    def note(self, text: str) -> None:
+        self.trace.add(f"* [adapter] {text}\n")
+
+    # -- libcurl's callbacks ---------------------------------------------------------------
     def on_header(self, raw: bytes) -> int:
         line = raw.decode("latin-1").rstrip("\r\n")
         if line.startswith("HTTP/"):   # a new (interim or final) response starts
-            self.headers = []
-        elif line[:1] in (" ", "\t") and self.headers:   # obs-fold continuation
-            self.headers[-1][1] += " " + line.strip()
+            status = line.split(" ", 2)[1] if " " in line else ""
+            self.block, self.block_final = [], not status.startswith("1")
+        elif not line:                 # the end of a header section
+            if self.block is self.trailers:
+                pass
+            elif self.block_final and self.block is not None:
+                self.headers = self.block
+                self.block = self.trailers    # what follows the final response is trailers
+            else:
+                self.block = None             # an interim (1xx) response: not kept
+        elif self.block is None:
+            return len(raw)
+        elif line[:1] in (" ", "\t") and self.block:   # obs-fold continuation
+            self.block[-1][1] += " " + line.strip()
         elif ":" in line:
             name, _, value = line.partition(":")
-            self.headers.append([name.strip().lower(), value.strip()])
+            self.block.append([name.strip().lower(), value.strip()])
         return len(raw)
 
     def on_write(self, data: bytes) -> int:
+        """Take a delivery of body octets; once at least cancel_after_bytes or pause_after are
+        held, the next delivery cancels or pauses instead (libcurl cannot take part of one)."""
+        cancel_after, pause_after = self.req.get("cancel_after_bytes"), self.req.get("pause_after")
+        if cancel_after is not None and self.body_len >= cancel_after:
+            self.cancelled = f"cancelled by the application after {self.body_len} body octets"
+            self.note(self.cancelled)
+            return WRITEFUNC_ERROR     # libcurl ends the transfer with CURLE_WRITE_ERROR
+        if pause_after is not None and not self.receiver_paused_once and self.body_len >= pause_after:
+            self.receiver_paused_once = True
+            self.paused |= PAUSE_RECV
+            self.paused_at = time.monotonic()
+            self.note(f"receiver paused after {self.body_len} body octets")
+            return WRITEFUNC_PAUSE     # libcurl delivers this data again after the unpause
         self.sha.update(data)
         self.body_len += len(data)
         return len(data)
+
+    def on_read(self, size: int):
+        data = self.upload.read(size, time.monotonic())
+        if data is None:
+            self.paused |= PAUSE_SEND
+            return READFUNC_PAUSE
+        return data
+
+    def on_trailers(self) -> list[str]:
+        return [f"{n}: {v}" for n, v in self.req["trailers"]]
 
     def on_debug(self, kind: int, data: bytes) -> None:
         if kind in SSL_EVENTS:
@@ -264,15 +503,20 @@ class CurlTransfer:
             lines = data.decode("utf-8", "replace").splitlines() or [""]
             self.trace.add("".join(f"{prefix}{line}\n" for line in lines))
 
-    def finish(self, getinfo, code: int, message: str) -> None:
+    def finish(self, getinfo, code: int | None, message: str) -> None:
         """Record the outcome; `getinfo(CURLINFO)` reads the handle, `code` is the
-        CURLcode (0 = success)."""
+        CURLcode (0 = success; None: the application cancelled it, libcurl has no code)."""
         status = getinfo(INFO_RESPONSE_CODE)
-        error = curl_error(code, message) if code else None
+        if self.cancelled:
+            error = {"code": code, "name": curl_error(code, "")["name"] if code else "CANCELLED",
+                     "message": self.cancelled, "class": "cancelled"}
+        else:
+            error = curl_error(code, message) if code else None
         self.result = {
-            "ok": not code, "error": error, "status": status or None,
+            "ok": error is None, "error": error,
+            "status": status if status and status >= 200 else None,
             "http_version": SEEN_VERSIONS.get(getinfo(INFO_HTTP_VERSION)),
-            "headers": self.headers, "body_len": self.body_len,
+            "headers": self.headers, "trailers": self.trailers, "body_len": self.body_len,
             "body_sha256": self.sha.hexdigest(),
             "timings": {"total_ms": round(getinfo(INFO_TOTAL_TIME) * 1000, 3),
                         "connect_ms": round(getinfo(INFO_CONNECT_TIME) * 1000, 3),
@@ -280,9 +524,12 @@ class CurlTransfer:
             "trace": self.trace.text()}
 
 
-def curl_result(job: dict, transfers: list[CurlTransfer]) -> dict:
-    """The `result` message once every transfer has finished."""
+def curl_result(job: dict, transfers: list[CurlTransfer], pushed: list[dict] | None = None) -> dict:
+    """The `result` message once every transfer has finished; `pushed` for a job with `push`."""
     outcomes = [t.result for t in transfers]
     trace = "\n".join(f"== request {i}: {t.req['method']} {t.req['url']}\n{o['trace']}"
                       for i, (t, o) in enumerate(zip(transfers, outcomes)))
-    return {"type": "result", "id": job["id"], "outcomes": outcomes, "trace": trace}
+    result = {"type": "result", "id": job["id"], "outcomes": outcomes, "trace": trace}
+    if job.get("push"):
+        result["pushed"] = pushed or []
+    return result

@@ -14,7 +14,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-PROTOCOL = 1
+from ..procfs import descendants
+
+PROTOCOLS = (1, 2)   # docs/clients.md: a protocol 1 adapter lacks the protocol 2 capabilities
 HELLO_TIMEOUT_S = 20.0
 
 
@@ -24,7 +26,7 @@ class AdapterError(RuntimeError):
 
 @dataclass
 class Reply:
-    kind: str                       # "result", "crash", "timeout", "error"
+    kind: str                       # "result", "crash", "timeout", "error", "unsupported"
     message: dict | None = None     # the result message, for kind == "result"
     detail: str = ""                # what went wrong otherwise
     stderr: str = ""
@@ -57,9 +59,9 @@ class ClientProcess:
             raise AdapterError(f"client {self.name!r}: no hello message from {' '.join(self.argv)}"
                                f" ({self._death()}); stderr: {self.stderr_tail()}")
         msg = _parse(line)
-        if msg.get("type") != "hello" or msg.get("protocol") != PROTOCOL:
+        if msg.get("type") != "hello" or msg.get("protocol") not in PROTOCOLS:
             raise AdapterError(f"client {self.name!r}: first message must be a hello with "
-                               f"protocol {PROTOCOL}, got {line[:200]!r}")
+                               f"protocol {' or '.join(map(str, PROTOCOLS))}, got {line[:200]!r}")
         if not isinstance(msg.get("client", {}).get("version"), str):
             raise AdapterError(f"client {self.name!r}: hello.client.version must be a string")
         self.hello = msg
@@ -67,6 +69,10 @@ class ClientProcess:
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    def pids(self) -> list[int]:
+        """The adapter process and everything it started, while it runs."""
+        return [self._proc.pid, *descendants(self._proc.pid)] if self.alive() else []
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
@@ -105,7 +111,8 @@ class ClientProcess:
             self.close()  # its state is unknown: start afresh next time
             return Reply("error", detail=str(exc), stderr=self.stderr_tail())
         if msg.get("type") == "error":
-            return Reply("error", detail=f"adapter refused the job: {msg.get('message')}")
+            kind = "unsupported" if msg.get("unsupported") else "error"
+            return Reply(kind, detail=f"adapter refused the job: {msg.get('message')}")
         if msg.get("type") != "result" or msg.get("id") != job["id"] or not isinstance(
                 msg.get("outcomes"), list) or len(msg["outcomes"]) != len(job["requests"]):
             self.close()

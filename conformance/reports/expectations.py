@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from .writers import one_line
+from .detail import one_line
 
 LABELS = {"PASS", "FAIL", "FAIL-SHOULD", "NOT-EXERCISED", "UNSUPPORTED", "CRASH", "TIMEOUT", "ERROR"}
 
@@ -54,6 +54,7 @@ def from_results(results: dict[str, dict], client: str, version: str | None) -> 
                          for k, r in known.items()}}
 
 
-def diff(expected: Expected, results: dict[str, dict]) -> list[str]:
-    return [f"{cid}: expected {expected.get(cid)}, got {r['label']}"
+def differences(expected: Expected, results: dict[str, dict]) -> list[dict]:
+    """Every case of `results` whose verdict is not the one `expected` names."""
+    return [{"id": cid, "expected": expected.get(cid), "got": r["label"]}
             for cid, r in sorted(results.items()) if expected.get(cid) != r["label"]]

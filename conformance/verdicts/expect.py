@@ -220,10 +220,12 @@ class StreamError(Expectation):
     """§5.4.2: the transfer fails and the client resets the stream with the named code or a
     generic one (MUST), or treats it as a connection error (§5.4.1 allows it), which then has
     to meet the connection-error checks. What happens to sibling streams is reported
-    (R-5.4.2-2). `path` picks the faulty request's stream; default the first opened."""
+    (R-5.4.2-2). `path` picks the faulty request's stream; default the first opened.
+    `fails=False`: the fault came after a complete response, so the transfer's outcome is not
+    judged here."""
 
-    def __init__(self, *codes: str, path: str | None = None, index: int = 0):
-        self.codes, self.path, self.index = set(codes), path, index
+    def __init__(self, *codes: str, path: str | None = None, index: int = 0, fails: bool = True):
+        self.codes, self.path, self.index, self.fails = set(codes), path, index, fails
 
     def _stream(self, ev: Evidence) -> int | None:
         if self.path is not None:
@@ -239,7 +241,7 @@ class StreamError(Expectation):
         codes = "|".join(sorted(self.codes))
         want = f"RST_STREAM({codes} or a generic code) on stream {stream}, or a connection error"
         outcome = ev.outcomes[self.index] if self.index < len(ev.outcomes) else None
-        checks = [_detected(ev, self.index, conns)]
+        checks = [_detected(ev, self.index, conns)] if self.fails else []
         right = [f for f in rsts if f.error_code in self.codes | GENERIC_CODES]
         if right:
             checks.append(Check(True, want, f"client sent RST_STREAM({right[0].error_code})", name="rst-code"))

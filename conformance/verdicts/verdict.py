@@ -27,6 +27,7 @@ class ClientOutcome:
     status: int | None = None
     http_version: str | None = None
     headers: list = field(default_factory=list)
+    trailers: list | None = None        # None: the client does not expose response trailers
     body_len: int = 0
     body_sha256: str = ""
     timings: dict = field(default_factory=dict)
@@ -54,9 +55,13 @@ def sha256(body: bytes) -> str:
 
 @dataclass
 class Evidence:
-    """Everything a verdict may look at."""
+    """Everything a verdict may look at. `client_sockets`, for a hygiene job (Job.hygiene): the
+    sockets the client process still held to the case's server after the job
+    ({"sockets": [{"local_port", "state"}, ...]}), or {"unmeasured": why}."""
     outcomes: list[ClientOutcome]
     observations: Observations
+    pushed: list[dict] = field(default_factory=list)   # the result's `pushed` (docs/clients.md)
+    client_sockets: dict | None = None
 
     @property
     def outcome(self) -> ClientOutcome:

@@ -21,15 +21,16 @@ Fields = list[tuple[bytes, bytes]]
 
 # -- what we send ------------------------------------------------------------------
 def request_fields(method: str, url: str, headers: list, body: bytes,
-                   strip_connection_headers: bool = True, target: str | None = None) -> list[tuple[str, str]]:
+                   strip_connection_headers: bool = True, lowercase: bool = True,
+                   target: str | None = None) -> list[tuple[str, str]]:
     """The field list of a request (§8.3.1): one each of :method :scheme :authority :path;
     `target`, when given, is the :path (the request-target, '*' for OPTIONS *)."""
     u = urlsplit(url)
     authority = u.netloc.rpartition("@")[2]          # §8.3.1: no userinfo in :authority
     path = target or (u.path or "/") + (f"?{u.query}" if u.query else "")  # §8.3.1: :path never empty
     regular = []
-    for name, value in headers:
-        name = name.lower()                           # §8.2.1: names are lowercase on the wire
+    for given, value in headers:
+        name = given.lower()                          # §8.2: names are lowercase on the wire
         if name == "host":                            # §8.3.1: :authority, not a second Host
             authority = value
             continue
@@ -37,8 +38,8 @@ def request_fields(method: str, url: str, headers: list, body: bytes,
                 name in CONNECTION_SPECIFIC
                 or (name == "te" and value.strip().lower() != "trailers")):  # §8.2.2
             continue
-        regular.append((name, value))
-    if body and not any(n == "content-length" for n, _ in regular):
+        regular.append((name if lowercase else given, value))
+    if body and not any(n.lower() == "content-length" for n, _ in regular):
         regular.append(("content-length", str(len(body))))
     return [(":method", method), (":scheme", u.scheme), (":authority", authority),
             (":path", path)] + regular
@@ -61,6 +62,13 @@ def expects_100(headers: list) -> bool:
 
 def without_expect(headers: list) -> list:
     return [(n, v) for n, v in headers if n.lower() != "expect"]
+
+
+def mark_sensitive(fields: list) -> list[tuple[str, str, bool]]:
+    """(name, value, never-index?) for the encoder: credentials and short cookies are never
+    indexed, as RFC 7541 §7.1.3 suggests for values an attacker could guess."""
+    return [(n, v, n in ("authorization", "proxy-authorization") or (n == "cookie" and len(v) < 20))
+            for n, v in fields]
 
 
 # Deliberate misbehaviours (negative controls): Behaviour.edit_request applies one of these.

@@ -13,7 +13,10 @@ from dataclasses import dataclass, replace
 from typing import Callable
 from urllib.parse import urlsplit
 
+from conformance.clients.jobs import PROTOCOL, phases_of
+
 from . import checks, tunnel
+from .pacing import Pacing
 from .connection import OUR_MAX_FRAME, TRACE_CAP, H2Connection
 from .transport import (TLS, TransferError, addresses, certificate_covers, close_socket, connect,
                         http1_exchange, wait_readable)
@@ -40,6 +43,7 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     respect_max_concurrent: bool = True
     honour_lowered_limit: bool = True  # False: a MAX_CONCURRENT_STREAMS below the current one is ignored (§5.1.2)
     respect_flow_control: bool = True
+    use_window_credit: bool = True   # False: the server's WINDOW_UPDATEs never add send credit (§6.9.1)
     send_window_update: bool = True
     respect_max_frame_size: bool = True
     frame_size_limit: int = OUR_MAX_FRAME  # largest frame payload accepted (§4.2: our SETTINGS_MAX_FRAME_SIZE)
@@ -48,16 +52,18 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     reject_unknown_settings: bool = False  # misbehaviour: unknown setting = PROTOCOL_ERROR (§6.5.2)
     rst_answer_rst: bool = False     # misbehaviour: answer RST_STREAM with RST_STREAM
     reject_closed_stream_frames: bool = False  # misbehaviour: late WINDOW_UPDATE/RST_STREAM = STREAM_CLOSED (§5.1)
+    answer_after_reset: bool = False  # misbehaviour: frames on a stream we reset get RST_STREAM(STREAM_CLOSED) (§5.1)
+    decode_closed_blocks: bool = True  # False: field blocks on streams no longer open are dropped undecoded (§4.3)
     strip_connection_headers: bool = True
     edit_request: Callable[[list], list] | None = None  # misbehaviour: rewrites the request fields
     stream_id_step: int = 2          # 0: every request on stream 1 (§5.1.1)
+    interleave_blocks: bool = False  # misbehaviour: our CONTINUATIONs wait until the other new streams' HEADERS (§4.3)
     send_preface: bool = True        # False: no magic and no SETTINGS at the start
     wait_settings_ack: bool = False  # misbehaviour: no request before our SETTINGS are ACKed
     report_truncated_as_ok: bool = False
     ok_on_timeout: bool = False      # misbehaviour: a transfer that timed out is reported as a 200
     settle_before_eof: bool = True   # False: an EOF read with the end of a response fails it
     upload_reset_fails: bool = False  # misbehaviour: RST_STREAM(NO_ERROR) before the upload ended fails it (§8.1)
-    corrupt_body: bool = False       # misbehaviour: reports a wrong body_sha256
     wait_server_settings: bool = False
     rejected_frames: frozenset = frozenset()  # misbehaviour: frame type names (or "UNKNOWN") = PROTOCOL_ERROR
     reject_undefined_flags: bool = False  # misbehaviour: flags a type does not define = PROTOCOL_ERROR (§4.1)
@@ -68,6 +74,9 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     self_dependency_error: bool = False  # RFC 7540 §5.3.1 (conforming alternative): a HEADERS that depends on
     #                                      its own stream is a stream error PROTOCOL_ERROR
     max_continuations: int | None = None  # misbehaviour: more CONTINUATIONs per block = ENHANCE_YOUR_CALM
+    end_stream_at_headers: bool = False  # misbehaviour: END_STREAM ends the stream before its CONTINUATIONs (§6.2)
+    oversized_stream_error: bool = False  # misbehaviour: a field list over our limit is a stream error and its
+    #                                       decoding stops there, leaving the table out of step (§10.5.1)
     small_data_limit: int | None = None  # misbehaviour: more consecutive DATA < 16 octets = ENHANCE_YOUR_CALM
     mix_streams: bool = False        # misbehaviour: DATA goes to the most recently opened transfer
     skip_informational: bool = True  # False: a 1xx HEADERS is taken as the final response (§8.1)
@@ -79,14 +88,20 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     hpack_inserts: str = "incremental"  # RFC 7541 §6.2: which literals enter the dynamic table; "nothing"
     #                                     and "all" (also without/never indexing) are misbehaviours
     accept_huffman: bool = True      # False: a Huffman-coded string is a COMPRESSION_ERROR (RFC 7541 §5.2)
+    hpack_quirk: str | None = None   # misbehaviours (RFC 7541): "reject-oversize-entry" (§4.4), "evict-before-name"
+    #                                  (§4.4), "reject-duplicates" (§2.3.2)
+    header_table_size: int = 4096    # our SETTINGS_HEADER_TABLE_SIZE; below 4096 it binds once the server ACKs (§4.3.1)
+    table_limit: str = "ack"         # misbehaviours: "early" (binds before the ACK), "never" (not enforced)
+    never_index_inserted: bool = False  # misbehaviour: never-indexed sensitive fields still enter our encoder's table
     multiplex: bool = True           # False: in parallel mode every transfer opens its own connection
     close_on_error: bool = True      # False: after our own GOAWAY the connection stays in use (§5.4.1)
     close_after_goaway: bool = True  # False: after our own GOAWAY the socket stays open, unused (§5.4.1)
+    goaway_on_close: bool = True     # False: a healthy connection is closed without GOAWAY(NO_ERROR) (§5.4.1, §6.8)
+    kill_siblings: bool = False      # a stream error also cancels every other stream, without a GOAWAY (§5.4.2: reported)
     goaway_names_client_stream: bool = False  # misbehaviour: GOAWAY's last-stream-id is our own last stream
     tls_versions: tuple = ("TLSv1_2", None)  # (minimum, maximum or None) TLS version; §9.2: 1.2 or newer
     ip_sni: bool = False             # misbehaviour: an IP-literal host goes out as SNI (RFC 6066 §3)
     retry_421: int = 0               # retries of a 421 on a new connection (RFC 9110 §15.5.20: MAY)
-    close_abandoned: bool = True     # False: a connection dropped after a failed transfer is never closed
     expect_wait: float | None = 0.3  # seconds a body waits for 100 (Continue); None: forever (misbehaviour)
     retry_417: bool = True           # a 417 to Expect: 100-continue: again without it (RFC 9110 §10.1.1)
     final_ends_upload: bool = True   # False: a final status before the body does not end the transfer;
@@ -108,6 +123,19 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     coalesce: str | None = None      # reuse a connection to another host at the same address (§9.1.1):
     #                                  "verified" when its certificate covers the host (MAY), "by-address"
     #                                  whatever the certificate says (misbehaviour)
+    retry_421_elsewhere: bool = True  # False: a 421 is retried on the connection that sent it
+    deliver_late_data: bool = False  # misbehaviour: DATA on a stream the server ended or reset joins its body (§5.1)
+    upload_after_reset: bool = False  # misbehaviour: the request body goes on after the server's RST_STREAM (§6.4)
+    unknown_code_fatal: bool = False  # misbehaviour: an error code §7 does not define = PROTOCOL_ERROR (§7)
+    reject_second_goaway: bool = False  # misbehaviour: a second GOAWAY = PROTOCOL_ERROR (§6.8)
+    reject_goaway_debug: bool = False  # misbehaviour: GOAWAY debug data = FRAME_SIZE_ERROR (§6.8)
+    max_settings_frames: int | None = None  # a limit (§10.5): more SETTINGS frames = ENHANCE_YOUR_CALM
+    decode_refused_blocks: bool = True  # False: a field block refused by a limit is never decoded (§10.5.1)
+    max_header_list: int = 1 << 20   # decoded field list limit (§10.5.1); 2^31 is none at all
+    resend_processed: bool = False   # misbehaviour: a request the server may have processed goes again (§8.7)
+    lowercase_names: bool = True     # False: request field names keep the application's case (§8.2)
+    reassemble_data: bool = True     # False: each DATA frame replaces the body so far (§6.1)
+    offer_h2: bool = True            # False: ALPN offers only http/1.1 (§3.2)
 
 
 _GOOD = Behaviour()
@@ -133,6 +161,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "ignore-max-concurrent": replace(_GOOD, respect_max_concurrent=False, wait_server_settings=True),
     "ignore-lowered-max-concurrent": replace(_GOOD, honour_lowered_limit=False),
     "ignore-flow-control": replace(_GOOD, respect_flow_control=False),
+    "ignore-window-credit": replace(_GOOD, use_window_credit=False),
     "no-window-update": replace(_GOOD, send_window_update=False),
     "ignore-max-frame-size": replace(_GOOD, respect_max_frame_size=False),
     "max-frame-off-by-one": replace(_GOOD, frame_size_limit=OUR_MAX_FRAME - 1),
@@ -141,15 +170,17 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "reject-unknown-setting": replace(_GOOD, reject_unknown_settings=True),
     "rst-answer-rst": replace(_GOOD, rst_answer_rst=True),
     "reject-closed-stream-frames": replace(_GOOD, reject_closed_stream_frames=True),
+    "answer-frames-after-reset": replace(_GOOD, answer_after_reset=True),
+    "hpack-skip-closed-blocks": replace(_GOOD, decode_closed_blocks=False),
     "keep-connection-headers": replace(_GOOD, strip_connection_headers=False),
     "duplicate-path": replace(_GOOD, edit_request=checks.duplicate_path),
     "host-not-authority": replace(_GOOD, edit_request=checks.host_not_authority),
     "reuse-stream-id": replace(_GOOD, stream_id_step=0),
+    "interleave-field-blocks": replace(_GOOD, interleave_blocks=True),
     "truncated-ok": replace(_GOOD, report_truncated_as_ok=True),
     "ok-on-timeout": replace(_GOOD, ok_on_timeout=True),
     "close-fails-complete": replace(_GOOD, settle_before_eof=False),
     "upload-reset-fails": replace(_GOOD, upload_reset_fails=True),
-    "corrupt-body": replace(_GOOD, corrupt_body=True),
     "stream-as-connection": replace(_GOOD, stream_errors_as_connection_errors=True),
     "no-preface": replace(_GOOD, send_preface=False),
     "wait-for-settings-ack": replace(_GOOD, wait_settings_ack=True),
@@ -163,6 +194,8 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "no-priority-flag": replace(_GOOD, skip_priority_fields=False),
     "reject-self-dependency": replace(_GOOD, self_dependency_error=True),
     "continuation-limit": replace(_GOOD, max_continuations=8),
+    "end-stream-before-continuation": replace(_GOOD, end_stream_at_headers=True),
+    "oversized-stream-error": replace(_GOOD, oversized_stream_error=True),
     "small-frame-limit": replace(_GOOD, small_data_limit=8),
     "mix-streams": replace(_GOOD, mix_streams=True),
     "final-1xx": replace(_GOOD, skip_informational=False),
@@ -174,16 +207,24 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "hpack-no-dynamic-table": replace(_GOOD, hpack_inserts="nothing"),
     "hpack-index-all": replace(_GOOD, hpack_inserts="all"),
     "no-huffman": replace(_GOOD, accept_huffman=False),
+    "hpack-reject-oversize-entry": replace(_GOOD, hpack_quirk="reject-oversize-entry"),
+    "hpack-evict-before-name": replace(_GOOD, hpack_quirk="evict-before-name"),
+    "hpack-reject-duplicates": replace(_GOOD, hpack_quirk="reject-duplicates"),
+    "small-header-table": replace(_GOOD, header_table_size=256),
+    "small-table-early": replace(_GOOD, header_table_size=256, table_limit="early"),
+    "small-table-unenforced": replace(_GOOD, header_table_size=256, table_limit="never"),
+    "hpack-never-indexed-inserted": replace(_GOOD, never_index_inserted=True),
     "no-multiplex": replace(_GOOD, multiplex=False),
     "reuse-after-error": replace(_GOOD, close_on_error=False),
     "keep-open-after-goaway": replace(_GOOD, close_after_goaway=False),
+    "silent-close": replace(_GOOD, goaway_on_close=False),
+    "kill-siblings": replace(_GOOD, kill_siblings=True),
     "goaway-last-client-stream": replace(_GOOD, goaway_names_client_stream=True),
     "tls-max-1.1": replace(_GOOD, tls_versions=("TLSv1", "TLSv1_1")),
     "tls13-only": replace(_GOOD, tls_versions=("TLSv1_3", None)),
     "ip-sni": replace(_GOOD, ip_sni=True),
     "retry-421": replace(_GOOD, retry_421=1),
     "retry-421-forever": replace(_GOOD, retry_421=1000),
-    "leak-abandoned-connections": replace(_GOOD, close_abandoned=False),
     "expect-wait-forever": replace(_GOOD, expect_wait=None),
     "expect-417-final": replace(_GOOD, retry_417=False),
     "expect-final-waits": replace(_GOOD, expect_wait=None, final_ends_upload=False),
@@ -204,20 +245,35 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "extended-connect-no-path": replace(_GOOD, edit_request=checks.without_scheme_and_path),
     "coalesce-verified": replace(_GOOD, coalesce="verified"),
     "coalesce-by-address": replace(_GOOD, coalesce="by-address"),
+    "retry-421-same-connection": replace(_GOOD, retry_421=1, retry_421_elsewhere=False),
+    "deliver-late-data": replace(_GOOD, deliver_late_data=True),
+    "upload-after-reset": replace(_GOOD, upload_after_reset=True),
+    "unknown-code-fatal": replace(_GOOD, unknown_code_fatal=True),
+    "reject-second-goaway": replace(_GOOD, reject_second_goaway=True),
+    "reject-goaway-debug-data": replace(_GOOD, reject_goaway_debug=True),
+    "settings-limit": replace(_GOOD, max_settings_frames=100),              # allowed by §10.5
+    "settings-limit-reuse": replace(_GOOD, max_settings_frames=100, close_on_error=False),
+    "continuation-limit-undecoded": replace(_GOOD, max_continuations=8, decode_refused_blocks=False),
+    "no-header-list-limit": replace(_GOOD, max_header_list=1 << 31),
+    "resend-processed": replace(_GOOD, resend_processed=True),
+    "keep-name-case": replace(_GOOD, lowercase_names=False),
+    "last-data-frame-only": replace(_GOOD, reassemble_data=False),
+    "no-h2-in-alpn": replace(_GOOD, offer_h2=False),
 }
 
 VERSIONS = ("h2", "h2-prior-knowledge", "http1.1", "h2-or-http1.1")
-# Misbehaviour leak-abandoned-connections: connections the job forgot, still open; the next job
-# closes them, so the leak outlives its own case and no longer.
+# Misbehaviour keep-open-after-goaway: connections left open after our own GOAWAY outlive the job;
+# the next job closes them, so the leak outlives its own case and no longer.
 _LEAKED: list = []
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 def hello() -> dict:
-    return {"type": "hello", "protocol": 1,
+    return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "scripted", "version": "scripted/1"},
-            "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace",
-                             "asterisk-form", "connect-to", "https-proxy", "extended-connect"]}
+            "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace", "phases", "pause",
+                             "cancel", "streaming-upload", "trailers", "push", "resolve", "asterisk-form",
+                             "connect-to", "https-proxy", "extended-connect"]}
 
 
 class Transfer:
@@ -228,7 +284,9 @@ class Transfer:
         self.method, self.url = req["method"], req["url"]
         self.headers = [tuple(h) for h in req.get("headers") or []]
         self.body = base64.b64decode(req["body_b64"]) if req.get("body_b64") else b""
-        if b.fix_content_length:             # §8.1.1: a content-length other than the body's is malformed
+        self.pacing = Pacing(req)             # pauses, cancels, a body in chunks
+        self.length_known = self.pacing.chunks is None   # body_chunks: sent without content-length
+        if b.fix_content_length and self.length_known:   # §8.1.1: a content-length other than the body's is malformed
             self.headers = checks.true_content_length(self.headers, self.body)
         self.body_from = self.body_sent = 0  # where this attempt's DATA starts; body octets sent so far
         self.version = req.get("http_version", "h2")
@@ -259,7 +317,26 @@ class Transfer:
     def _reset(self) -> None:
         self.reused = False                  # went out on a connection an earlier transfer used
         self.status, self.resp_headers, self.http_version = None, [], None
+        self.trailers: list = []
         self.hash, self.body_len = hashlib.sha256(), 0
+
+    @property
+    def body_complete(self) -> bool:
+        """Has the application handed over the whole request body?"""
+        return self.pacing.body_complete
+
+    @property
+    def request_trailers(self) -> list | None:
+        return self.pacing.trailers
+
+    @property
+    def paused(self) -> bool:
+        return self.pacing.paused
+
+    @property
+    def origin_of_request(self) -> tuple[str, str]:
+        """(scheme, authority): what a promised request on its stream must name (§8.4.1)."""
+        return self.scheme, self.authority
 
     def note(self, line: str) -> None:
         self.notes.append(f"{time.monotonic() % 1000:8.3f} t{self.index + 1} {line}")
@@ -267,6 +344,10 @@ class Transfer:
     def start(self, timeout_s: float) -> None:
         self.t0 = time.monotonic()
         self.deadline = self.t0 + timeout_s
+        self.pacing.start(self.t0)
+
+    def next_event(self) -> float:
+        return min(self.deadline, self.pacing.next_event())
 
     # -- called by connections ------------------------------------------------------
     def attach(self, conn, stream: int | None) -> None:
@@ -282,9 +363,41 @@ class Transfer:
     def set_response(self, status: int | None, headers: list, version: str = "2") -> None:
         self.status, self.resp_headers, self.http_version = status, headers, version
 
+    def set_trailers(self, fields: list) -> None:
+        self.trailers = fields
+
     def add_body(self, data: bytes) -> None:
-        self.hash.update(data)
-        self.body_len += len(data)
+        taken, stop = self.pacing.take(self.body_len, data)
+        self.hash.update(taken)
+        self.body_len += len(taken)
+        if stop == "pause":
+            self.note(f"receiver paused after {self.body_len} body octets")
+        elif stop == "cancel":
+            self.cancel(f"after {self.body_len} body octets")
+
+    def cancel(self, when: str) -> None:
+        """The application abandons the transfer: RST_STREAM(CANCEL) if its stream is open."""
+        self.fail("cancelled", "CANCELLED", f"cancelled by the application {when}")
+        if self.conn is not None:
+            self.conn.cancel(self)
+
+    def resume(self) -> None:
+        """The paused receiver takes what arrived meanwhile; the connection catches up."""
+        self.note("receiver unpaused")
+        self.add_body(self.pacing.resume())
+        if self.conn is not None:
+            self.conn.resumed()
+
+    def grow(self, chunk: bytes) -> None:
+        """The application hands over the next chunk of the body."""
+        before, self.body = len(self.body), self.body + chunk
+        self.note(f"body chunk of {len(chunk)} octets" + ("" if self.body_complete else ", more to come"))
+        if self.conn is not None:
+            self.conn.body_grew(self, before)
+
+    def drop_body(self) -> None:
+        """Misbehaviour last-data-frame-only: forget the octets received so far."""
+        self.hash, self.body_len = hashlib.sha256(), 0
 
     def succeed(self) -> None:
         if not self.done:
@@ -354,12 +467,40 @@ class Transfer:
     def outcome(self) -> dict:
         trace = "\n".join(self.notes + [line for c in self.used for line in c.trace])
         digest = self.hash.digest()
-        if self.b.corrupt_body:                    # misbehaviour: every bit of the hash flipped
-            digest = bytes(x ^ 0xff for x in digest)
         return {"ok": self.ok, "error": self.error, "status": self.status,
                 "http_version": self.http_version, "headers": self.resp_headers,
-                "body_len": self.body_len, "body_sha256": digest.hex(),
+                "trailers": self.trailers, "body_len": self.body_len, "body_sha256": digest.hex(),
                 "timings": self.timings, "trace": trace[:TRACE_CAP]}
+
+
+class PushedTransfer(Transfer):
+    """A response the server pushed with a PUSH_PROMISE on the parent's stream (§8.4)."""
+
+    def __init__(self, parent: Transfer, fields: list[tuple[str, str]], accepted: bool):
+        value = dict(fields)
+        req = {"method": value[":method"], "url": f"{value[':scheme']}://{value[':authority']}{value[':path']}",
+               "headers": [(n, v) for n, v in fields if not n.startswith(":")]}
+        super().__init__(parent.index, req, parent.b)
+        self.parent, self.fields, self.accepted = parent, fields, accepted
+        self.t0, self.deadline = time.monotonic(), parent.deadline
+        self.note(f"push promised on the stream of request {parent.index}: {value[':path']}, "
+                  + ("accepted" if accepted else "refused"))
+
+    def retry(self, why: str, limit: int | None = None) -> bool:
+        return False                            # nobody asked for it: nothing to send again
+
+    def downgrade(self, why: str) -> bool:
+        return False
+
+    def report(self) -> dict:
+        """Its entry in the result's `pushed` list (docs/clients.md)."""
+        entry = {"parent": self.parent.index, "request_headers": [list(f) for f in self.fields],
+                 "accepted": self.accepted}
+        if self.accepted:
+            if not self.done:
+                self.fail("other", "INCOMPLETE", "the pushed response had not ended when the job did")
+            entry.update({k: v for k, v in self.outcome().items() if k != "timings"})
+        return entry
 
 
 class _H1Trace:
@@ -377,9 +518,16 @@ class Job:
             raise ValueError(f"id must be a string and timeout_ms positive, got {self.id!r}/{job['timeout_ms']!r}")
         if not isinstance(job["requests"], list) or not job["requests"]:
             raise ValueError("requests must be a non-empty list")
-        self.mode, self.connection = job.get("mode", "sequential"), job.get("connection", "reuse")
-        if self.mode not in ("sequential", "parallel") or self.connection not in ("reuse", "fresh"):
-            raise ValueError(f"unknown mode/connection {self.mode!r}/{self.connection!r}")
+        self.connection = job.get("connection", "reuse")
+        if "phases" not in job:
+            job = {**job, "mode": job.get("mode", "sequential")}
+        self.phases = phases_of(job)              # (mode, request indices), one after another
+        self.mode = self.phases[0][0]             # the mode of the phase running
+        if any(m not in ("sequential", "parallel") for m, _ in self.phases) \
+                or self.connection not in ("reuse", "fresh") \
+                or sorted(i for _, group in self.phases for i in group) != list(range(len(job["requests"]))):
+            raise ValueError(f"unknown mode/connection or phases {job.get('phases', job.get('mode'))!r}/"
+                             f"{self.connection!r}")
         cache = job.get("tls_session_cache", "separate")
         if cache not in ("shared", "separate"):
             raise ValueError(f"unknown tls_session_cache {cache!r}")
@@ -387,37 +535,45 @@ class Job:
                        require_resumption=b.require_resumption, versions=b.tls_versions, ip_sni=b.ip_sni)
         self.transfers = [Transfer(i, r, b) for i, r in enumerate(job["requests"])]
         self.conns: list = []
+        self.push = job.get("push")               # None: push stays disabled
+        if self.push not in (None, "accept", "refuse"):
+            raise ValueError(f"unknown push {self.push!r}")
+        self.pushed: list[PushedTransfer] = []
+        self.resolve = {}                         # (host, port) -> address, like curl --resolve
+        for entry in job.get("resolve", []):
+            host, port, address = entry.split(":", 2)
+            self.resolve[(host, int(port))] = address.strip("[]")
 
     def run(self) -> dict:
         while _LEAKED:
             _LEAKED.pop().close(polite=False)
         try:
-            if self.mode == "parallel":
-                self.drive(self.transfers)
-            else:
-                for t in self.transfers:
+            for self.mode, group in self.phases:  # every phase on the same connections
+                if self.mode == "parallel":
+                    self.drive([self.transfers[i] for i in group])
+                    continue
+                for t in (self.transfers[i] for i in group):
                     self.drive([t])
-                    if not t.ok and not self.b.close_abandoned:
-                        self._abandon(t)
                     if not self._may_reuse():
                         self._close_all()
         finally:
             self._close_all()
         trace = "\n".join(line for c in self.conns for line in c.trace)
-        return {"type": "result", "id": self.id, "outcomes": [t.outcome() for t in self.transfers],
-                "trace": trace[:TRACE_CAP]}
+        result = {"type": "result", "id": self.id, "outcomes": [t.outcome() for t in self.transfers],
+                  "trace": trace[:TRACE_CAP]}
+        if self.push is not None:
+            result["pushed"] = [p.report() for p in self.pushed]
+        return result
+
+    def _on_push(self, parent: Transfer, fields: list) -> PushedTransfer | None:
+        """The application's answer to a valid promise: the transfer to take it, or None."""
+        pushed = PushedTransfer(parent, fields, self.push == "accept")
+        self.pushed.append(pushed)
+        return pushed if pushed.accepted else None
 
     def _may_reuse(self) -> bool:
         return ((self.connection == "reuse" or not self.b.honour_fresh)
                 and (self.b.multiplex if self.mode == "parallel" else self.b.reuse_connection))
-
-    def _abandon(self, t: Transfer) -> None:
-        """Misbehaviour: drop the failed transfer's live connection without closing it."""
-        for c in t.used:
-            if c in self.conns and not c.dead:
-                self.conns.remove(c)
-                _LEAKED.append(c)
-                t.note(f"misbehaviour: abandoning connection {c.label} without closing it")
 
     def _close_all(self) -> None:
         for c in self.conns:
@@ -436,20 +592,40 @@ class Job:
                     if t.conn is not None:
                         t.conn.cancel(t)
                     t.expire(self.timeout)
-                elif not t.done and (t.conn is None or t.conn.dead):
+                elif not t.done:
+                    self._pace(t, now)
+                if not t.done and (t.conn is None or t.conn.dead):
                     self._assign(t)
+            pushes = [p for p in self.pushed if p.accepted and not p.done and p.parent in transfers]
+            for p in pushes:                      # a pushed response gets its parent's time
+                if now >= p.deadline:
+                    p.conn.cancel(p)
+                    p.expire(self.timeout)
             for c in self.conns:
                 c.pump()
-            live = [t for t in transfers if not t.done]
+            live = [t for t in transfers + pushes if not t.done]
             if not live:
                 return
+            for t in live:
+                if t.body_sent >= len(t.body):
+                    t.pacing.all_sent(time.monotonic())
             conns = list({id(t.conn): t.conn for t in live if t.conn is not None and not t.conn.dead}.values())
             timers = [x for x in (c.timer() for c in conns) if x is not None]
-            wait = min([t.deadline for t in live] + timers) - time.monotonic()
+            wait = min([t.next_event() for t in live] + timers) - time.monotonic()
             ready = wait_readable([c.sock for c in conns], wait)
             for c in conns:
                 if c.sock in ready:
                     c.receive()
+
+    def _pace(self, t: Transfer, now: float) -> None:
+        """What the application does now: cancel, resume a paused receiver, add a body chunk."""
+        if now >= t.pacing.cancel_at:
+            return t.cancel(f"after {t.pacing.cancel_after_ms} ms")
+        if t.pacing.resume_due(now, self.transfers):
+            t.resume()
+        chunk = t.pacing.due_chunk(now)
+        if chunk is not None:
+            t.grow(chunk)
 
     def _assign(self, t: Transfer) -> None:
         scheme, host, port = t.route             # the proxy's, for a tunnelled request
@@ -465,10 +641,11 @@ class Job:
                         t.reused = True
                         return c.enqueue(t)
         t.force_new = False
-        alpn = ("http/1.1",) if h1 else ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",)
+        alpn = ("http/1.1",) if h1 or not self.b.offer_h2 else (
+            ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",))
         try:
             sock, key, timings = connect(host, port, self.tls if scheme == "https" else None, alpn, t.deadline,
-                                         dial=t.connect_to)
+                                         self._address(t))
         except TransferError as exc:
             return t.fail(exc.cls, exc.name, exc.message)
         t.timings.update(timings)
@@ -477,7 +654,8 @@ class Job:
         t.note(f"connected {label} to {t.connect_to or f'{host}:{port}'} alpn={selected}")
         remember = (lambda s, key=key: self.tls.remember(s, key)) if key else None
         if not h1 and (scheme == "http" or selected == "h2" or not self.b.respect_alpn):
-            c = H2Connection(sock, self.b, t.route, label, remember)
+            c = H2Connection(sock, self.b, t.route, label, remember,
+                             None if self.push is None else self._on_push)
             self.conns.append(c)
             return c.enqueue(t)
         if not h1 and t.version != "h2-or-http1.1":
@@ -485,6 +663,14 @@ class Job:
             close_socket(sock)
             return t.fail("protocol-mismatch", "ALPN_MISMATCH", f"ALPN selected {selected!r}, not h2")
         self._http1(t, sock, remember, label)
+
+    def _address(self, t: Transfer) -> tuple[str, int] | None:
+        """Where t's connection goes when not to its route's host: `connect_to`, or `resolve`."""
+        if t.connect_to:
+            address, _, port = t.connect_to.rpartition(":")
+            return address.strip("[]"), int(port)
+        _, host, port = t.route
+        return (self.resolve[(host, port)], port) if (host, port) in self.resolve else None
 
     def _coalesces(self, c, t: Transfer) -> bool:
         """§9.1.1: may a connection to another host serve `t`? Same scheme and port, an address in
@@ -501,6 +687,9 @@ class Job:
 
     def _http1(self, t: Transfer, sock, remember, label: str) -> None:
         t.used.append(_H1Trace(label))
+        if not t.length_known or t.request_trailers is not None:
+            close_socket(sock)
+            return t.fail("other", "UNSUPPORTED", "the scripted client streams bodies and sends trailers over h2 only")
         t.set_response(None, [], "1.1")
         try:
             http1_exchange(sock, t.method, t.target, t.authority, t.headers, t.body, t.deadline,

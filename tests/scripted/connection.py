@@ -16,11 +16,12 @@ from h2.errors import ErrorCodes
 from hpack import Decoder, Encoder
 from hpack.exceptions import HPACKDecodingError, HPACKError, OversizedHeaderListError
 from hpack.hpack import decode_integer
-from hpack.table import HeaderTable
+from hpack.table import HeaderTable, table_entry_size
 from hyperframe.frame import (ContinuationFrame, DataFrame, GoAwayFrame, HeadersFrame, PingFrame,
                               RstStreamFrame, SettingsFrame, WindowUpdateFrame)
 
 from . import checks
+from .push import MAX_RESERVED, promise_problem
 from .transport import close_socket, wait_readable
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -87,20 +88,52 @@ class _NoInsertTable(HeaderTable):
         pass                                      # misbehaviour hpack-no-dynamic-table: nothing enters
 
 
+class _QuirkTable(HeaderTable):
+    """Misbehaviours that refuse valid insertions (RFC 7541 §4.4, §2.3.2)."""
+
+    def __init__(self, quirk: str):
+        super().__init__()
+        self.quirk = quirk
+
+    def add(self, name: bytes, value: bytes) -> None:
+        if self.quirk == "reject-oversize-entry" and table_entry_size(name, value) > self.maxsize:
+            raise HPACKDecodingError("misbehaviour: an entry larger than the table is an error")
+        if self.quirk == "reject-duplicates" and (name, value) in self.dynamic_entries:
+            raise HPACKDecodingError("misbehaviour: a duplicate table entry is an error")
+        super().add(name, value)
+
+
 class FieldDecoder(Decoder):
     """hpack's Decoder with the HPACK knobs of a Behaviour (hpack_inserts, accept_huffman)."""
 
     def __init__(self, behaviour):
-        super().__init__(max_header_list_size=1 << 20)
+        super().__init__(max_header_list_size=behaviour.max_header_list)
         self.max_allowed_table_size = OUR_TABLE_SIZE
         self.inserts, self.huffman = behaviour.hpack_inserts, behaviour.accept_huffman
+        self.quirk = behaviour.hpack_quirk
         if self.inserts == "nothing":
             self.header_table = _NoInsertTable()
+        elif self.quirk:
+            self.header_table = _QuirkTable(self.quirk)
+        if behaviour.table_limit == "early":      # misbehaviour: our lower size binds before the ACK
+            self.bind_table_size(behaviour.header_table_size)
+            self.header_table_size = behaviour.header_table_size
+
+    def bind_table_size(self, size: int) -> None:
+        """§4.3.1: our SETTINGS_HEADER_TABLE_SIZE holds from the server's ACK; a lower one must be
+        signalled at the start of the next block (hpack checks the table ends within the limit)."""
+        self.max_allowed_table_size = min(size, self.max_allowed_table_size)
 
     def _decode_literal(self, data, should_index):
         if not self.huffman and huffman_coded(bytes(data), 6 if should_index else 4):
             raise HPACKDecodingError("misbehaviour: rejecting a Huffman-coded string literal")
-        return super()._decode_literal(data, should_index)
+        result = super()._decode_literal(data, should_index)
+        if self.quirk == "evict-before-name" and should_index and data[0] & 0x3F:
+            index = decode_integer(bytes(data), 6)[0]   # now one further down, after the insert
+            if index > len(HeaderTable.STATIC_TABLE) and \
+                    index - len(HeaderTable.STATIC_TABLE) >= len(self.header_table.dynamic_entries):
+                raise HPACKDecodingError(f"misbehaviour: evicted first, so name index {index} is gone")
+        return result
 
     def _decode_literal_no_index(self, data):
         header, consumed = super()._decode_literal_no_index(data)
@@ -138,9 +171,11 @@ class H2Connection:
     """States per stream id: open, closed (server END_STREAM), reset-remote, reset-local.
     A stream id we never opened is idle (§5.1)."""
 
-    def __init__(self, sock, behaviour, origin, label: str, remember=None):
+    def __init__(self, sock, behaviour, origin, label: str, remember=None, push=None):
         self.sock, self.b, self.v = sock, behaviour, behaviour.validate
         self.origin, self.label, self.remember = origin, label, remember
+        self.push = push                         # None: push disabled; else push(parent, fields) -> transfer or None
+        self.last_promised = self.last_taken = 0   # highest promised stream id; highest one we took (§6.8)
         self.trace: list[str] = []
         self._trace_len = 0
         self.encoder = Encoder()
@@ -156,8 +191,10 @@ class H2Connection:
         self.conn_window = 65535
         self.unacked = 0
         self.block: list | None = None           # [stream, fragments, end_stream, kind] inside a field block
+        self.deferred: list = []                 # interleave-field-blocks: CONTINUATIONs held back
         self.seen_first = self.got_settings = self.settings_acked = False
         self.continuations = 0                   # CONTINUATION frames in the current field block
+        self.settings_frames = 0                 # SETTINGS frames received (max_settings_frames)
         self.goaway: int | None = None
         self.no_7540_priorities: int | None = None   # RFC 9218 §2.1, once the server sent it
         self.connect_protocol = 0                # RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL
@@ -165,7 +202,10 @@ class H2Connection:
         if behaviour.send_preface:               # §3.4: the magic, then SETTINGS
             self.out += PREFACE
             self.note("> PREFACE")
-            self._send(SettingsFrame(0, settings={checks.ENABLE_PUSH: 0}))
+            ours = {checks.ENABLE_PUSH: 0 if push is None else 1}
+            if behaviour.header_table_size != OUR_TABLE_SIZE:
+                ours[checks.HEADER_TABLE_SIZE] = behaviour.header_table_size
+            self._send(SettingsFrame(0, settings=ours))
         self.flush()
 
     # -- bookkeeping -----------------------------------------------------------------
@@ -197,6 +237,13 @@ class H2Connection:
         """§5.1: WINDOW_UPDATE or RST_STREAM just after a stream closed is ignored."""
         if self.b.reject_closed_stream_frames:    # misbehaviour
             raise Violation("STREAM_CLOSED", f"misbehaviour: rejecting {what} on closed stream {sid}")
+        self._dropped(sid, what)
+
+    def _dropped(self, sid: int, what: str) -> None:
+        """§5.1: frames on a stream we reset are ignored; answer-frames-after-reset answers them."""
+        if self.b.answer_after_reset and self._state(sid) == "reset-local":
+            self.note(f"misbehaviour: answering {what} on stream {sid}, which we reset")
+            self._send(RstStreamFrame(sid, error_code=ErrorCodes.STREAM_CLOSED))
 
     def _mine(self, t) -> bool:
         return t.conn is self and not t.done
@@ -209,8 +256,8 @@ class H2Connection:
 
     def _active(self) -> int:
         """Streams that count against SETTINGS_MAX_CONCURRENT_STREAMS (§5.1.2)."""
-        return sum(1 for sid, s in self.streams.items()
-                   if self.state[sid] == "open" or (self.state[sid] == "closed" and not s.local_ended))
+        return sum(1 for sid, s in self.streams.items() if sid % 2 and (
+            self.state[sid] == "open" or (self.state[sid] == "closed" and not s.local_ended)))
 
     def _io_timeout(self) -> float:
         deadlines = [t.deadline for t in self.queue + [s.transfer for s in self.streams.values()]
@@ -245,8 +292,22 @@ class H2Connection:
         t.attach(self, None)
         self.queue.append(t)
 
+    def body_grew(self, t, before: int) -> None:
+        """The application added to a streamed request body, which held `before` octets."""
+        s = self.streams.get(t.stream) if t.stream is not None else None
+        if s is not None and s.transfer is t:
+            s.to_send = memoryview(t.body)[before - len(s.to_send):]
+
+    def resumed(self) -> None:
+        """A paused receiver took what it held: its stream's window and completion catch up."""
+        if not self.dead:
+            self._settle()
+            self._give_back()
+            self.flush()
+
     def cancel(self, t) -> None:
-        """The transfer gave up (timeout): RST_STREAM(CANCEL) if its stream is open."""
+        """The transfer gave up (timeout, or the application cancelled it): RST_STREAM(CANCEL)
+        if its stream is open."""
         if t in self.queue:
             self.queue.remove(t)
         if t.stream is not None and self._state(t.stream) in ("open", "closed") and not self.dead:
@@ -283,9 +344,13 @@ class H2Connection:
             batch, sids = batch[::-1], sids[::-1]
         for t, sid in zip(batch, sids):
             self._open(t, sid)
+        for frame in self.deferred:              # interleave-field-blocks: after every new HEADERS
+            self._send(frame)
+        self.deferred.clear()
+        sending = ("open", "closed", "reset-remote") if self.b.upload_after_reset else ("open", "closed")
         for s in self.streams.values():
-            if s.to_send and not s.local_ended and self.got_settings and self.state[s.id] in ("open", "closed") \
-                    and not self._awaiting_100(s):
+            if (s.to_send or s.transfer.body_complete) and not s.local_ended and self.got_settings \
+                    and self.state[s.id] in sending and not self._awaiting_100(s):
                 self._send_body(s)
         self.flush()
 
@@ -313,33 +378,56 @@ class H2Connection:
 
     def _open(self, t, sid: int) -> None:
         fields = t.tunnel.fields(self.b) if t.tunnel else checks.request_fields(
-            t.method, t.url, t.headers, t.body, self.b.strip_connection_headers, t.target)
+            t.method, t.url, t.headers, t.body if t.length_known else b"",
+            self.b.strip_connection_headers, self.b.lowercase_names, t.target)
         if self.b.edit_request:
             fields = self.b.edit_request(fields)
         if self.b.authority_from_dial and t.connect_to:   # misbehaviour
             fields = [(n, t.connect_to if n == ":authority" else v) for n, v in fields]
         if self.b.rfc9218:                        # RFC 9218 §5: its own signal, a priority field
             fields = fields + [("priority", "u=2")]
-        block = self.encoder.encode(fields)
+        block = self.encoder.encode(checks.mark_sensitive(fields))   # RFC 7541 §7.1.3
+        if self.b.never_index_inserted:          # misbehaviour: our table drifts from the server's
+            for name, value, sensitive in checks.mark_sensitive(fields):
+                if sensitive:
+                    self.encoder.header_table.add(name.encode(), value.encode())
         s = self.streams[sid] = Stream(sid, t, self.initial_window)
         self.state[sid] = "open"
         if s.to_send and checks.expects_100(t.headers):   # RFC 9110 §10.1.1: wait, but not forever
             s.expect_until = time.monotonic() + (self.b.expect_wait if self.b.expect_wait is not None
                                                  else float("inf"))
         t.attach(self, sid)
+        s.local_ended = not s.to_send and self._request_ends(s)
+        self._send_block(sid, block, s.local_ended,
+                         self.b.rfc9218 and (self.no_7540_priorities != 1 or self.b.keep_7540_signals))
+
+    def _request_ends(self, s: Stream) -> bool:
+        """Does the request end once what it holds is sent? Not while the application may add to
+        the body or trailers follow it, nor on a tunnel (§8.5: we close it ourselves), nor for a
+        body a final status abandoned (RST_STREAM ends that stream)."""
+        t = s.transfer
+        return t.body_complete and t.request_trailers is None and not t.tunnel and not s.abandoned
+
+    def _send_block(self, sid: int, block: bytes, end_stream: bool, priority: bool = False) -> None:
+        """HEADERS, and CONTINUATION for what does not fit the peer's MAX_FRAME_SIZE; `priority`:
+        with RFC 7540 priority signals (RFC 9218 §2.1.1 stops them)."""
         limit = self.max_frame if self.b.respect_max_frame_size else max(len(block), 1)
         parts = [block[i:i + limit] for i in range(0, len(block), limit)] or [b""]
-        flags = [] if s.to_send or t.tunnel else ["END_STREAM"]
+        flags = ["END_STREAM"] if end_stream else []
         head = HeadersFrame(sid, data=parts[0], flags=flags + (["END_HEADERS"] if len(parts) == 1 else []))
-        if self.b.rfc9218 and (self.no_7540_priorities != 1 or self.b.keep_7540_signals):
-            head.flags.add("PRIORITY")            # RFC 7540 §5.3 signals, until RFC 9218 §2.1.1 stops them
+        if priority:
+            head.flags.add("PRIORITY")
             head.depends_on, head.stream_weight, head.exclusive = 0, 31, False
         self._send(head)
         for i, part in enumerate(parts[1:], 2):
-            self._send(ContinuationFrame(sid, data=part, flags=["END_HEADERS"] if i == len(parts) else []))
-        s.local_ended = not s.to_send and not t.tunnel
+            frame = ContinuationFrame(sid, data=part, flags=["END_HEADERS"] if i == len(parts) else [])
+            if self.b.interleave_blocks:
+                self.deferred.append(frame)
+            else:
+                self._send(frame)
 
     def _send_body(self, s: Stream) -> None:
+        t = s.transfer
         while s.to_send:
             n = len(s.to_send)
             if self.b.respect_flow_control:      # §6.9: never beyond either window
@@ -348,11 +436,17 @@ class H2Connection:
             if n <= 0:
                 return                            # wait for WINDOW_UPDATE
             chunk, s.to_send = s.to_send[:n], s.to_send[n:]
-            s.transfer.body_sent = len(s.transfer.body) - len(s.to_send)
+            t.body_sent = len(t.body) - len(s.to_send)
             self.conn_window -= n
             s.window -= n
-            s.local_ended = not s.to_send and not s.transfer.tunnel   # a tunnel stays open (§8.5)
+            s.local_ended = not s.to_send and self._request_ends(s)
             self._send(DataFrame(s.id, data=bytes(chunk), flags=["END_STREAM"] if s.local_ended else []))
+        if t.body_complete and not (s.local_ended or t.tunnel or s.abandoned):
+            s.local_ended = True                  # a streamed body ended, or trailers follow it
+            if t.request_trailers is None:
+                self._send(DataFrame(s.id, data=b"", flags=["END_STREAM"]))
+            else:                                    # §8.1: trailers end the request
+                self._send_block(s.id, self.encoder.encode(t.request_trailers), True)
 
     # -- input -------------------------------------------------------------------------
     def poll(self) -> None:
@@ -485,9 +579,13 @@ class H2Connection:
         if self.b.reject_empty_data and not payload and not flags & END_STREAM:
             raise Violation("PROTOCOL_ERROR", f"misbehaviour: rejecting an empty DATA frame on stream {sid}")
         st = self._state(sid)
-        if not self._check(st != "idle", "PROTOCOL_ERROR", f"DATA on idle stream {sid} (§5.1)") \
-                or st == "reset-local":           # §5.1: frames on streams we reset are ignored
+        if not self._check(st != "idle", "PROTOCOL_ERROR", f"DATA on idle stream {sid} (§5.1)"):
             return
+        if st == "reset-local":                   # §5.1: frames on streams we reset are ignored
+            return self._dropped(sid, "DATA")
+        if self.b.deliver_late_data and st in ("closed", "reset-remote") and data is not None:
+            self.note(f"misbehaviour: DATA on closed stream {sid} joins its body")
+            return self.streams[sid].transfer.add_body(data)
         if not self._check(st == "open", "STREAM_CLOSED", f"DATA on closed stream {sid} (§5.1)", sid) \
                 or data is None:
             return
@@ -510,7 +608,10 @@ class H2Connection:
                 self._end_remote(s)
             return
         # misbehaviour mix-streams: the body goes to the most recently opened transfer
-        (self.streams[max(self.streams)] if self.b.mix_streams else s).transfer.add_body(data)
+        target = (self.streams[max(self.streams)] if self.b.mix_streams else s).transfer
+        if not self.b.reassemble_data:            # misbehaviour: only the last DATA frame counts
+            target.drop_body()
+        target.add_body(data)
         if s.content_length is not None and not s.no_body:
             self._check(s.received <= s.content_length, "PROTOCOL_ERROR",
                         f"more DATA than content-length {s.content_length} (§8.1.1)", sid)
@@ -543,6 +644,7 @@ class H2Connection:
                 and self._check(sid in self.state, "PROTOCOL_ERROR", f"RST_STREAM on idle stream {sid} (§6.4)")):
             return
         name = code_name(struct.unpack("!L", payload)[0])
+        self._unknown_code(name, "RST_STREAM")
         if self._closed(sid):
             self._late(sid, "RST_STREAM")
         if self.state[sid] not in ("open", "closed"):
@@ -572,10 +674,15 @@ class H2Connection:
         if flags & ACK:
             self._check(not payload, "FRAME_SIZE_ERROR", "SETTINGS ACK with a payload (§6.5)")
             self.settings_acked = True
+            if self.b.table_limit == "ack":
+                self.decoder.bind_table_size(self.b.header_table_size)
             return
         if not self._check(len(payload) % 6 == 0, "FRAME_SIZE_ERROR",
                            f"SETTINGS length {len(payload)} not a multiple of 6 (§6.5)"):
             return
+        self.settings_frames += 1
+        if self.b.max_settings_frames is not None and self.settings_frames > self.b.max_settings_frames:
+            raise Violation("ENHANCE_YOUR_CALM", f"more than {self.b.max_settings_frames} SETTINGS frames (§10.5)")
         pairs = [struct.unpack_from("!HL", payload, i) for i in range(0, len(payload), 6)]
         unknown = [ident for ident, _ in pairs if ident not in checks.KNOWN_SETTINGS]
         if unknown and self.b.reject_unknown_settings:
@@ -621,10 +728,51 @@ class H2Connection:
         # §6.5.2: unknown settings, ENABLE_PUSH=0 and MAX_HEADER_LIST_SIZE need nothing
 
     def _on_push_promise(self, flags, sid, payload):
+        if self.push is not None:
+            return self._on_promise(flags, sid, payload)
         self._check(False, "PROTOCOL_ERROR", "PUSH_PROMISE although we sent SETTINGS_ENABLE_PUSH=0 (§6.6, §8.4)")
         fragment = self._unpad(flags, payload, 4)     # naive: decode it to keep HPACK in sync, then drop
         if fragment is not None:
             self._start_block(sid, fragment, flags, "push")
+
+    def _on_promise(self, flags, sid, payload):
+        """Push enabled (§6.6): a promise on a stream of ours the server has not ended, of a new
+        even stream; its field block is judged once complete (`_promised`)."""
+        fragment = self._unpad(flags, payload, 4)
+        if fragment is None:
+            return
+        promised = struct.unpack_from("!L", payload, 1 if flags & PADDED else 0)[0] & 0x7fffffff
+        st = self._state(sid)                     # just reset by us: handled, not an error (§6.6)
+        self._check(sid != 0 and st in ("open", "reset-local"), "PROTOCOL_ERROR",
+                    f"PUSH_PROMISE on stream {sid} ({st}), neither open nor half-closed (local) (§6.6)")
+        self._check(promised % 2 == 0 and promised > self.last_promised, "PROTOCOL_ERROR",
+                    f"PUSH_PROMISE of stream {promised}, not a new even stream id (§5.1.1, §6.6)")
+        self.last_promised = max(self.last_promised, promised)
+        self._start_block(sid, fragment, flags & ~END_STREAM, ("push", promised))
+
+    def _promised(self, sid: int, promised: int, raw_fields) -> None:
+        """§8.4: a valid promise reserves the stream until its response, unless the application
+        refuses it (RST_STREAM(CANCEL), §8.4.2); an invalid one is a stream error (§8.4.1)."""
+        fields = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw_fields]
+        parent = self.streams[sid].transfer if sid in self.streams else None
+        self.state[promised] = "reset-local"      # until reserved below
+        problem = promise_problem(fields, *parent.origin_of_request) if parent else "no parent stream"
+        reserved = sum(1 for i, st in self.state.items() if i % 2 == 0 and st == "open"
+                       and not self.streams[i].got_final)
+        code = ("PROTOCOL_ERROR" if problem and self.v else
+                "ENHANCE_YOUR_CALM" if reserved >= MAX_RESERVED else None)
+        if code:
+            self.note(f"stream error {code} on promised stream {promised}: {problem or 'too many reserved'}")
+            return self._send(RstStreamFrame(promised, error_code=self._err(code)))
+        usable = not problem and self._state(sid) == "open" and self._mine(parent)   # naive: refuses a bad one
+        pushed = self.push(parent, fields) if usable else None
+        if pushed is None:                        # refused by the application, or its stream is gone
+            return self._send(RstStreamFrame(promised, error_code=ErrorCodes.CANCEL))
+        s = self.streams[promised] = Stream(promised, pushed, self.initial_window)
+        s.local_ended = True                      # reserved (remote): nothing for us to send
+        self.state[promised] = "open"
+        self.last_taken = promised
+        pushed.attach(self, promised)
 
     def _on_ping(self, flags, sid, payload):
         if not (self._check(sid == 0, "PROTOCOL_ERROR", f"PING on stream {sid} (§6.7)")
@@ -639,10 +787,15 @@ class H2Connection:
             return
         last, code = struct.unpack_from("!LL", payload)
         last, name = last & 0x7fffffff, code_name(code)
+        self._unknown_code(name, "GOAWAY")
+        if self.b.reject_second_goaway and self.goaway is not None:
+            raise Violation("PROTOCOL_ERROR", "misbehaviour: rejecting a second GOAWAY")
+        if self.b.reject_goaway_debug and len(payload) > 8:
+            raise Violation("FRAME_SIZE_ERROR", "misbehaviour: rejecting GOAWAY debug data")
         self.goaway = last if self.goaway is None else min(self.goaway, last)
         for s in self.streams.values():
             t = s.transfer
-            if s.response_done or not self._mine(t):
+            if s.response_done or not self._mine(t) or s.id % 2 == 0:   # pushed streams are the server's
                 continue
             if s.id <= last and name != "HTTP_1_1_REQUIRED":
                 if self.b.goaway_fails_inflight:  # misbehaviour: the server may still complete it
@@ -658,13 +811,17 @@ class H2Connection:
         if self.b.honour_goaway:
             self._release_queue()
 
+    def _unknown_code(self, name: str, frame: str) -> None:
+        if self.b.unknown_code_fatal and name.startswith("0x"):   # misbehaviour: §7 says no special treatment
+            raise Violation("PROTOCOL_ERROR", f"misbehaviour: rejecting {frame} with unknown code {name}")
+
     def _on_window_update(self, flags, sid, payload):
         if not self._check(len(payload) == 4, "FRAME_SIZE_ERROR", f"WINDOW_UPDATE of length {len(payload)} (§6.9)"):
             return
         inc = struct.unpack("!L", payload)[0] & 0x7fffffff
         if sid == 0:
             if self._check(inc != 0, "PROTOCOL_ERROR", "WINDOW_UPDATE increment 0 on the connection (§6.9)"):
-                self.conn_window += inc
+                self.conn_window += inc if self.b.use_window_credit else 0   # misbehaviour: credit ignored
                 self._check(self.conn_window <= MAX_WINDOW, "FLOW_CONTROL_ERROR",
                             "connection window above 2^31-1 (§6.9.1)")
             return
@@ -675,7 +832,7 @@ class H2Connection:
             return self._late(sid, "WINDOW_UPDATE")
         if self._check(inc != 0, "PROTOCOL_ERROR", f"WINDOW_UPDATE increment 0 on stream {sid} (§6.9)", sid):
             s = self.streams[sid]
-            s.window += inc
+            s.window += inc if self.b.use_window_credit else 0
             self._check(s.window <= MAX_WINDOW, "FLOW_CONTROL_ERROR", f"stream {sid} window above 2^31-1 (§6.9.1)", sid)
 
     def _on_continuation(self, flags, sid, payload):
@@ -688,6 +845,8 @@ class H2Connection:
         blk[1] += payload
         self.continuations += 1
         if self.b.max_continuations is not None and self.continuations == self.b.max_continuations + 1:
+            if not self.b.decode_refused_blocks:  # misbehaviour: the header table falls out of step
+                blk[3] = "dropped"
             raise Violation("ENHANCE_YOUR_CALM", f"misbehaviour: more than {self.b.max_continuations} "
                             "CONTINUATION frames in one field block", sid)
         if len(blk[1]) > MAX_FIELD_BLOCK and not self._check(False, "ENHANCE_YOUR_CALM",
@@ -704,6 +863,10 @@ class H2Connection:
     def _start_block(self, sid, fragment, flags, kind):
         self.block = [sid, bytearray(fragment), bool(flags & END_STREAM), kind]
         self.continuations = 0
+        if self.b.end_stream_at_headers and flags & END_STREAM and not flags & END_HEADERS \
+                and self._state(sid) == "open":   # misbehaviour: §6.2 ends the stream with its block
+            self.note(f"misbehaviour: stream {sid} ends before its CONTINUATION frames")
+            self.state[sid] = "closed"
         if flags & END_HEADERS:
             self._end_block()
 
@@ -712,15 +875,24 @@ class H2Connection:
         self.block = None
         if kind == "dropped":
             return
+        if not self.b.decode_closed_blocks and self._state(sid) in ("closed", "reset-local", "reset-remote"):
+            self.note(f"misbehaviour: field block on stream {sid} dropped without decoding")
+            return
         try:                                      # always decode, also on reset streams (§4.3)
             fields = self.decoder.decode(bytes(block), raw=True)
         except OversizedHeaderListError as exc:
+            if self.b.oversized_stream_error and sid in self.state:   # misbehaviour: decoding stopped
+                raise Violation("ENHANCE_YOUR_CALM", f"misbehaviour: field list too large: {exc}", sid)
             self._check(False, "ENHANCE_YOUR_CALM", f"decoded field list too large: {exc} (§10.5.1)")
             return
         except (HPACKError, ValueError, IndexError) as exc:
             self._check(False, "COMPRESSION_ERROR", f"undecodable field block: {exc} (§4.3)")
             return
+        if isinstance(kind, tuple):               # ("push", promised stream)
+            return self._promised(sid, kind[1], fields)
         st = self._state(sid)
+        if st == "reset-local" and kind != "push":
+            self._dropped(sid, "HEADERS")
         if kind == "push" or st in ("idle", "reset-local"):
             return
         if not self._check(st == "open", "STREAM_CLOSED", f"HEADERS on closed stream {sid} (§5.1)", sid):
@@ -736,7 +908,8 @@ class H2Connection:
             status = checks.status_of(fields)
             informational = status is not None and 100 <= status < 200
             if problem is None and informational:
-                problem = ("101 Switching Protocols over HTTP/2 (§8.6)" if status == 101 else
+                problem = ("101 Switching Protocols over HTTP/2 (§8.6)"    # final-1xx: just another 1xx
+                           if status == 101 and self.b.skip_informational else
                            f"informational {status} with END_STREAM (§8.1)" if end_stream else None)
             self._check(problem is None, "PROTOCOL_ERROR", f"malformed response: {problem}", s.id)
             if informational and not end_stream:
@@ -771,6 +944,7 @@ class H2Connection:
                 return
             problem = checks.trailers_problem(fields)
             self._check(problem is None, "PROTOCOL_ERROR", f"malformed trailers: {problem}", s.id)
+            t.set_trailers(checks.plain_fields(fields))
         if end_stream:
             self._end_remote(s)
 
@@ -833,9 +1007,11 @@ class H2Connection:
         for s in self.streams.values():
             upload_pending = (self.b.upload_reset_fails or not self.b.final_ends_upload) \
                 and not s.local_ended   # misbehaviour: wait for it
-            if s.response_done and self._mine(s.transfer) and s.transfer.stream == s.id and not upload_pending:
+            if s.response_done and self._mine(s.transfer) and s.transfer.stream == s.id and not upload_pending \
+                    and not s.transfer.paused:
                 if s.transfer.status == 421 and s.transfer.retry(   # RFC 9110 §15.5.20: MAY retry elsewhere
                         "421 Misdirected Request: another connection", self.b.retry_421):
+                    s.transfer.force_new = self.b.retry_421_elsewhere
                     continue
                 s.transfer.succeed()
                 if self.remember:
@@ -847,6 +1023,8 @@ class H2Connection:
             self._send(WindowUpdateFrame(0, window_increment=self.unacked))
         self.unacked = 0
         for s in self.streams.values():
+            if s.transfer.paused:                 # a paused receiver gives no credit until it resumes
+                continue
             if s.unacked and self.b.send_window_update and self.state[s.id] == "open":
                 self._send(WindowUpdateFrame(s.id, window_increment=s.unacked))
             s.unacked = 0
@@ -863,12 +1041,18 @@ class H2Connection:
         t = self.streams[sid].transfer
         if self._mine(t) and t.stream == sid:
             t.fail("stream", code, f"stream error {code} on stream {sid}: {message}")
+        if self.b.kill_siblings:                  # reported, not forbidden: §5.4.2 has no keyword for it
+            for other in self.streams.values():
+                if other.id != sid and self.state[other.id] in ("open", "closed") and self._mine(other.transfer):
+                    self._send(RstStreamFrame(other.id, error_code=ErrorCodes.CANCEL))
+                    self.state[other.id] = "reset-local"
+                    other.transfer.fail("stream", "CANCEL", f"cancelled with stream {sid}'s error")
 
     def _connection_error(self, code: str, message: str) -> None:
-        """§5.4.1: GOAWAY(last stream id we processed from the server: always 0), then close."""
+        """§5.4.1: GOAWAY(last stream id we processed from the server: 0 unless we took a push), then close."""
         self.note(f"connection error {code}: {message}")
         if self.b.send_goaway_on_error:
-            last = max(self.streams, default=0) if self.b.goaway_names_client_stream else 0
+            last = max(self.streams, default=0) if self.b.goaway_names_client_stream else self.last_taken
             self._send(GoAwayFrame(0, last_stream_id=last, error_code=self._err(code),
                                    additional_data=message[:120].encode()))
         self.flush()
@@ -892,6 +1076,9 @@ class H2Connection:
                     and self.b.stale_reuse_check \
                     and t.retry(f"{why} with no GOAWAY before any response on a reused connection (RFC 9110 §9.2.2)"):
                 continue
+            if self.b.resend_processed and not s.got_final and t.retry(f"misbehaviour: {why}, sending "
+                                                                      "the request again"):
+                continue
             t.truncated("recv", "CONNECTION_CLOSED", f"{why} before stream {s.id} completed",
                         allowed=s.got_final)
         self._shutdown("recv", "CONNECTION_CLOSED", why)
@@ -911,8 +1098,9 @@ class H2Connection:
         """Close the socket; a healthy connection says GOAWAY(NO_ERROR) first (§6.8)."""
         if self.dead:
             return
-        if polite and not self.send_failed:
-            self._send(GoAwayFrame(0, last_stream_id=0, error_code=ErrorCodes.NO_ERROR))
+        if polite and not self.send_failed and self.b.goaway_on_close:
+            last = max(self.streams, default=0) if self.b.goaway_names_client_stream else self.last_taken
+            self._send(GoAwayFrame(0, last_stream_id=last, error_code=ErrorCodes.NO_ERROR))
             self.flush()
         if self.remember:
             self.remember(self.sock)

@@ -13,6 +13,10 @@ from h2.config import H2Configuration
 from h2.connection import H2Connection
 from h2.events import DataReceived, RequestReceived, StreamEnded
 
+from servers import frames as F
+from servers.scenario import Script, reply
+from tests.adapter_driver import PROTOCOL_2
+from tests.adapter_features import check_h2_trailers, exercise, features
 from tests.scripted.client import BEHAVIOURS, Behaviour, hello, run_job
 
 BODY = b"scripted client smoke test\n" * 10
@@ -268,12 +272,6 @@ def test_request_field_misbehaviours():
                                                  ("host", "127.0.0.1:1"), ("x-a", "1")]
 
 
-def test_corrupt_body_flips_the_hash(server, ca_file):
-    (o,) = run_job(job(ca_file, server.url("/ok")), BEHAVIOURS["corrupt-body"])["outcomes"]
-    assert o["ok"] and o["body_len"] == len(BODY)
-    assert o["body_sha256"] == bytes(x ^ 0xff for x in hashlib.sha256(BODY).digest()).hex()
-
-
 def test_adapter_process(server, ca_file):
     """python -m tests.scripted PROFILE speaks docs/clients.md on stdin/stdout."""
     import json
@@ -325,3 +323,52 @@ def test_hpack_decoder_knobs():
     every = FieldDecoder(BEHAVIOURS["hpack-index-all"])
     every.decode(raw, raw=True)                   # without indexing, yet it enters the table
     assert every.header_table.get_by_index(62) == (b"x-b", b"v")
+
+
+# -- protocol 2 (docs/clients.md): the features the controls rely on, against the mock servers --
+def run_good(message: dict) -> dict:
+    return run_job(message, BEHAVIOURS["good"])
+
+
+@pytest.mark.parametrize("check", features(PROTOCOL_2))
+def test_protocol_2_feature(servers, check):
+    assert PROTOCOL_2 <= set(hello()["capabilities"]) and hello()["protocol"] == 2
+    check(run_good, servers)
+
+
+def test_request_trailers_end_the_stream(servers):
+    check_h2_trailers(run_good, servers)
+
+
+def test_response_trailers_are_reported_apart_from_the_headers(servers):
+    result, _, _ = exercise(run_good, servers, Script(respond=reply(trailers=[("x-t", "v")])))
+    outcome = result["outcomes"][0]
+    assert outcome["trailers"] == [["x-t", "v"]] and ["x-t", "v"] not in outcome["headers"]
+
+
+def promise_of(path: str, method: str = "GET", stream_offset: int = 1):
+    """A scenario promising `path` with `method` on each request's stream, then answering it."""
+    def respond(conn, req):
+        promised = [(":method", method), (":scheme", "https"),
+                    (":authority", req.header(":authority")), (":path", path)]
+        conn.send(F.push_promise(req.stream, req.stream + stream_offset, conn.block(promised)))
+        reply()(conn, req)
+    return Script(respond=respond)
+
+
+def test_an_unsafe_promised_request_is_a_stream_error_on_the_promised_stream(servers):
+    result, obs, _ = exercise(run_good, servers, promise_of("/x", method="POST"), push="accept")
+    assert result["outcomes"][0]["ok"] is True and result["pushed"] == []
+    assert [(f.stream, f.error_code) for f in obs.frames("RST_STREAM")] == [(2, "PROTOCOL_ERROR")]
+
+
+def test_an_odd_promised_stream_is_a_connection_error(servers):
+    result, obs, _ = exercise(run_good, servers, promise_of("/x", stream_offset=2), push="refuse")
+    assert result["outcomes"][0]["error"]["class"] == "http2"
+    assert [f.error_code for f in obs.frames("GOAWAY")] == ["PROTOCOL_ERROR"]
+
+
+def test_push_stays_disabled_without_push_in_the_job(servers):
+    result, obs, _ = exercise(run_good, servers, promise_of("/x"))
+    assert "pushed" not in result and result["outcomes"][0]["error"]["class"] == "http2"
+    assert dict(obs.frames("SETTINGS")[0].settings)["ENABLE_PUSH"] == 0

@@ -131,12 +131,12 @@ def force_sni(sock: ssl.SSLSocket, name: str) -> None:
 
 
 def connect(host: str, port: int, tls: TLS | None, alpn: tuple[str, ...], deadline: float,
-            dial: str | None = None):
-    """Open TCP (and TLS) to host:port, or to `dial` ('host:port') while TLS still verifies
-    `host`; return (socket, session key, timings)."""
-    address = (dial.rpartition(":")[0].strip("[]"), int(dial.rpartition(":")[2])) if dial else (host, port)
-    if host not in LOOPBACK or address[0] not in LOOPBACK:
-        raise TransferError("connect", "NOT_LOOPBACK", f"the scripted client only connects to loopback, not {host}")
+            address: tuple[str, int] | None = None):
+    """Open TCP to `address` (default: host and port) and TLS for `host`; return (socket,
+    session key, timings)."""
+    address = address or (host, port)
+    if address[0] not in LOOPBACK:
+        raise TransferError("connect", "NOT_LOOPBACK", f"the scripted client only connects to loopback, not {address[0]}")
     t0 = time.monotonic()
     if remaining(deadline) <= 0:
         raise TransferError("timeout", "TIMEOUT", "timed out before connecting")
