@@ -45,6 +45,11 @@ def request_fields(method: str, url: str, headers: list, body: bytes,
             (":path", path)] + regular
 
 
+def field_list_size(fields: list) -> int:
+    """§6.5.2: a field list's size, each field's name and value octets plus 32."""
+    return sum(len(n.encode()) + len(v.encode()) + 32 for n, v in fields)
+
+
 def true_content_length(headers: list, body: bytes) -> list:
     """The application's headers with any content-length that disagrees with the body (or
     repeats) replaced by the body's real length, in the place of the first (§8.1.1)."""
@@ -123,8 +128,9 @@ def _field_problem(name: bytes, value: bytes) -> str | None:
     return None
 
 
-def response_problem(fields: Fields) -> str | None:
-    """A response (final or 1xx) field section; None if it is well formed (§8.2, §8.3)."""
+def response_problem(fields: Fields, fold_lengths: bool = True) -> str | None:
+    """A response (final or 1xx) field section; None if it is well formed (§8.2, §8.3).
+    `fold_lengths`: a content-length repeating one value counts once (RFC 9110 §8.6 MAY)."""
     statuses, regular_seen = [], False
     for name, value in fields:
         if name.startswith(b":"):
@@ -144,8 +150,9 @@ def response_problem(fields: Fields) -> str | None:
         return ":status missing (§8.3.2)" if not statuses else ":status duplicated (§8.3)"
     if not _STATUS.match(statuses[0]):
         return f":status {statuses[0]!r} is not a three-digit code (§8.3.2)"
-    lengths = _lengths(fields)
-    if lengths and (len(lengths) > 1 or not _DIGITS.match(next(iter(lengths)))):
+    lengths = _lengths(fields) if fold_lengths else {v for n, v in fields if n == b"content-length"}
+    count = len(lengths) if fold_lengths else sum(1 for n, _ in fields if n == b"content-length")
+    if lengths and (count > 1 or not _DIGITS.match(next(iter(lengths)))):
         return f"invalid content-length {sorted(lengths)} (§8.1.1)"
     return None
 

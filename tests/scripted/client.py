@@ -120,6 +120,10 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     tunnel_trailers: bool = False    # misbehaviour: a tunnel is closed with a HEADERS frame, not END_STREAM DATA
     ignore_connect_setting: bool = False  # misbehaviour: extended CONNECT without ENABLE_CONNECT_PROTOCOL=1
     authority_from_dial: bool = False  # misbehaviour: :authority names the address connected to, not the URL's
+    fold_length_repeats: bool = True  # False: a content-length repeating one value is malformed (RFC 9110
+    #                                  §8.6 allows either)
+    trim_to_header_list: bool = False  # misbehaviour: request fields dropped to fit the server's
+    #                                  advisory SETTINGS_MAX_HEADER_LIST_SIZE (§6.5.2)
     coalesce: str | None = None      # reuse a connection to another host at the same address (§9.1.1):
     #                                  "verified" when its certificate covers the host (MAY), "by-address"
     #                                  whatever the certificate says (misbehaviour)
@@ -245,6 +249,8 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "extended-connect-no-path": replace(_GOOD, edit_request=checks.without_scheme_and_path),
     "coalesce-verified": replace(_GOOD, coalesce="verified"),
     "coalesce-by-address": replace(_GOOD, coalesce="by-address"),
+    "reject-length-repeats": replace(_GOOD, fold_length_repeats=False),
+    "trim-to-header-list": replace(_GOOD, trim_to_header_list=True),
     "retry-421-same-connection": replace(_GOOD, retry_421=1, retry_421_elsewhere=False),
     "deliver-late-data": replace(_GOOD, deliver_late_data=True),
     "upload-after-reset": replace(_GOOD, upload_after_reset=True),

@@ -198,6 +198,7 @@ class H2Connection:
         self.goaway: int | None = None
         self.no_7540_priorities: int | None = None   # RFC 9218 §2.1, once the server sent it
         self.connect_protocol = 0                # RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL
+        self.peer_header_list: int | None = None  # the server's SETTINGS_MAX_HEADER_LIST_SIZE (advisory)
         self.dead = self.send_failed = self.gave_up = False
         if behaviour.send_preface:               # §3.4: the magic, then SETTINGS
             self.out += PREFACE
@@ -386,6 +387,9 @@ class H2Connection:
             fields = [(n, t.connect_to if n == ":authority" else v) for n, v in fields]
         if self.b.rfc9218:                        # RFC 9218 §5: its own signal, a priority field
             fields = fields + [("priority", "u=2")]
+        if self.b.trim_to_header_list and self.peer_header_list is not None:   # misbehaviour
+            while len(fields) > 4 and checks.field_list_size(fields) > self.peer_header_list:
+                self.note(f"misbehaviour: {fields.pop()[0]} dropped to fit MAX_HEADER_LIST_SIZE")
         block = self.encoder.encode(checks.mark_sensitive(fields))   # RFC 7541 §7.1.3
         if self.b.never_index_inserted:          # misbehaviour: our table drifts from the server's
             for name, value, sensitive in checks.mark_sensitive(fields):
@@ -708,6 +712,8 @@ class H2Connection:
             self.no_7540_priorities = value
         elif ident == checks.ENABLE_CONNECT_PROTOCOL:
             self.connect_protocol = value
+        elif ident == checks.MAX_HEADER_LIST_SIZE:
+            self.peer_header_list = value
         elif ident == checks.HEADER_TABLE_SIZE and self.b.respect_header_table_size:
             self.encoder.header_table_size = value   # RFC 7541 §4.2: size update in our next block
         elif ident == checks.MAX_CONCURRENT_STREAMS:
@@ -725,7 +731,7 @@ class H2Connection:
                     s.window += delta
                     self._check(s.window <= MAX_WINDOW, "FLOW_CONTROL_ERROR",
                                 f"SETTINGS_INITIAL_WINDOW_SIZE pushes stream {s.id} window above 2^31-1 (§6.9.2)")
-        # §6.5.2: unknown settings, ENABLE_PUSH=0 and MAX_HEADER_LIST_SIZE need nothing
+        # §6.5.2: unknown settings and ENABLE_PUSH=0 need nothing
 
     def _on_push_promise(self, flags, sid, payload):
         if self.push is not None:
@@ -904,7 +910,7 @@ class H2Connection:
         if not s.got_final:
             if self.b.reject_obs_text and any(c >= 0x80 for _, v in fields for c in v):
                 raise Violation("PROTOCOL_ERROR", "misbehaviour: obs-text in a field value taken as malformed", s.id)
-            problem = checks.response_problem(fields)
+            problem = checks.response_problem(fields, self.b.fold_length_repeats)
             status = checks.status_of(fields)
             informational = status is not None and 100 <= status < 200
             if problem is None and informational:
