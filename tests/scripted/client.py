@@ -118,6 +118,8 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     keep_7540_signals: bool = False  # misbehaviour: RFC 7540 priority signals despite NO_RFC7540_PRIORITIES=1
     connect_with_path: bool = False  # misbehaviour: a CONNECT to a proxy carries :scheme and :path (§8.5)
     tunnel_trailers: bool = False    # misbehaviour: a tunnel is closed with a HEADERS frame, not END_STREAM DATA
+    tunnel_reset_on_fin: bool = False  # the proxy's END_STREAM is answered with RST_STREAM(CANCEL), not
+    #                                  END_STREAM (§8.5 "expects" the latter, no keyword)
     ignore_connect_setting: bool = False  # misbehaviour: extended CONNECT without ENABLE_CONNECT_PROTOCOL=1
     authority_from_dial: bool = False  # misbehaviour: :authority names the address connected to, not the URL's
     fold_length_repeats: bool = True  # False: a content-length repeating one value is malformed (RFC 9110
@@ -241,6 +243,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "rfc9218-keeps-7540-signals": replace(_GOOD, rfc9218=True, keep_7540_signals=True),
     "connect-with-path": replace(_GOOD, connect_with_path=True),
     "tunnel-trailers": replace(_GOOD, tunnel_trailers=True),
+    "tunnel-reset-on-fin": replace(_GOOD, tunnel_reset_on_fin=True),
     "ignore-connect-setting": replace(_GOOD, ignore_connect_setting=True),
     "userinfo-in-authority": replace(_GOOD, edit_request=checks.authority_with_userinfo),
     "ipv6-unbracketed": replace(_GOOD, edit_request=checks.unbracketed_ipv6),

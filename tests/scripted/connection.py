@@ -997,7 +997,11 @@ class H2Connection:
             problem = s.transfer.tunnel.ended()   # the peer's END_STREAM is its FIN
             if problem and self._mine(s.transfer):
                 s.transfer.truncated("partial", "PARTIAL_FILE", problem, allowed=True)
-            if not s.local_ended:
+            if not s.local_ended and self.b.tunnel_reset_on_fin:   # a FIN answered with a reset
+                s.local_ended = True
+                self._send(RstStreamFrame(s.id, error_code=ErrorCodes.CANCEL))
+                self.state[s.id] = "reset-local"
+            elif not s.local_ended:
                 self._close_tunnel(s)             # §8.5: answer END_STREAM with our own
         if s.content_length is not None and not s.no_body:
             self._check(s.received == s.content_length, "PROTOCOL_ERROR",
