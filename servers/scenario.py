@@ -51,6 +51,8 @@ class Conn:
         self.out = bytearray()
         self.closing = False
         self.half_close = False
+        self.wake: Callable[[], None] = lambda: None   # the transport writes out (and closes) now,
+        #                                     for a change made from another connection's callback
         self.peer_settings: dict[str, int] = {}
         self.conn_window = 65535            # client's receive windows (§6.9)
         self.stream_windows: dict[int, int] = {}

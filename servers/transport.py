@@ -140,6 +140,7 @@ class _Protocol(asyncio.Protocol):
         self.record = Connection(index, hosted.secure, peer_port=peer_port)
         hosted.observations.connections.append(self.record)
         self.conn = Conn(self.record)
+        self.conn.wake = self._flush
         self.closed = False
         self.transport: asyncio.Transport | None = None
         self._hello = bytearray()
