@@ -3,7 +3,7 @@ mid-body too), §8.1.1 malformed messages and content-length, on both sides: the
 client accepts and the content-length of its own requests (curl_cffi#19); the Expect:
 100-continue exchange of RFC 9110 §10.1.1 over HTTP/2."""
 from conformance.case import MAY, MUST, NAIVE, SHOULD, Case, Job, Req, get
-from conformance.verdicts import (AnyOf, ConnectionError, Custom, Fails, Report, StreamError,
+from conformance.verdicts import (AnyOf, ConnectionError, Custom, Exercised, Fails, Report, StreamError,
                                   Succeeds)
 from servers import frames as F
 from servers.scenario import BODY, Request, Script, reply, response_fields, seq
@@ -221,6 +221,48 @@ def cut_off(content_length: bool):
 def how_it_failed(ev):
     o = ev.outcome
     return "reported ok" if o.ok else f"{o.error_class}: {(o.error or {}).get('message', '')[:120]}"
+
+
+TRAILERS = (("x-checksum", "abc"),)
+WITH_TRAILERS = Job((Req("/upload", method="POST", body=UPLOAD, trailers=TRAILERS),), timeout_ms=1000)
+
+
+def _upload_frames(ev):
+    """(the client's frames on the /upload stream, the field blocks after its request HEADERS)."""
+    for c in ev.observations.connections:
+        for h in c.frames("HEADERS"):
+            if (":path", "/upload") in (h.headers or []):
+                mine = [f for f in c.received if f.stream == h.stream]
+                return mine, [f for f in mine if f.type == "HEADERS" and f is not h]
+    return [], []
+
+
+def _sent_trailers(ev):
+    frames, blocks = _upload_frames(ev)
+    return bool(blocks), (f"{len(blocks)} field block(s) after the request's" if blocks else
+                          "no field block after the request's; on the stream: "
+                          + ", ".join(f.describe() for f in frames[:4]))
+
+
+def _trailers_well_formed(ev):
+    """§8.1: one trailer block, the application's fields and no pseudo-header, ending the stream."""
+    frames, blocks = _upload_frames(ev)
+    if not blocks:
+        return False, "no trailer block"
+    last, problems = blocks[-1], []
+    pseudo = [n for n, _ in last.headers or [] if n.startswith(":")]
+    if len(blocks) > 1:
+        problems.append(f"{len(blocks)} field blocks after the request's")
+    if pseudo:
+        problems.append(f"pseudo-header fields {pseudo} in the trailers")
+    if not set(TRAILERS) <= set(last.headers or []):
+        problems.append(f"trailers {last.headers}, not the application's {list(TRAILERS)}")
+    if not last.has("END_STREAM"):
+        problems.append("the trailer block does not end the stream")
+    after = [f.describe() for f in frames if f.seq > last.seq and f.type in ("DATA", "HEADERS")]
+    if after:
+        problems.append(f"{after[:2]} after the trailers")
+    return not problems, "; ".join(problems) or f"trailers {last.headers} with END_STREAM"
 
 
 CASES = [
@@ -608,6 +650,23 @@ CASES = [
         expect=Succeeds(),
         bad={"upload-reset-fails": "succeeds"},
         covers=("R-6.4-3",),
+    ),
+    Case(
+        id="9113/8.1/request-trailers",
+        level=MUST,
+        covers=("R-8.1-8",),
+        requirement="§8.1: request trailers go in one field block after the body that ends the "
+                    "stream (END_STREAM on its HEADERS frame), with the application's fields and no "
+                    "pseudo-header field. Not exercised when the client sends no trailers.",
+        server="Reads the POST (5 KiB body, the application hands over the trailer x-checksum: abc) "
+               "and answers 200 once the stream has ended.",
+        scenario=lambda: Script(),
+        request=WITH_TRAILERS,
+        expect=Exercised("the client sent a field block after the request's HEADERS", _sent_trailers)
+        & Succeeds()
+        & Custom("one trailer block, the application's fields, no pseudo-header, with END_STREAM",
+                 _trailers_well_formed, name="trailers-well-formed"),
+        bad={"trailers-then-data": "trailers-well-formed", "pseudo-in-trailers": "trailers-well-formed"},
     ),
     # -- the client's own content-length -------------------------------------------
     Case(

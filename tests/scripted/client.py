@@ -122,6 +122,9 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     #                                  END_STREAM (§8.5 "expects" the latter, no keyword)
     ignore_connect_setting: bool = False  # misbehaviour: extended CONNECT without ENABLE_CONNECT_PROTOCOL=1
     authority_from_dial: bool = False  # misbehaviour: :authority names the address connected to, not the URL's
+    trailers_end_stream: bool = True  # False: request trailers go without END_STREAM, then an empty DATA
+    #                                  ends the stream (misbehaviour, §8.1)
+    pseudo_in_trailers: bool = False  # misbehaviour: request trailers carry :path (§8.1)
     fold_length_repeats: bool = True  # False: a content-length repeating one value is malformed (RFC 9110
     #                                  §8.6 allows either)
     trim_to_header_list: bool = False  # misbehaviour: request fields dropped to fit the server's
@@ -254,6 +257,8 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "coalesce-by-address": replace(_GOOD, coalesce="by-address"),
     "reject-length-repeats": replace(_GOOD, fold_length_repeats=False),
     "trim-to-header-list": replace(_GOOD, trim_to_header_list=True),
+    "trailers-then-data": replace(_GOOD, trailers_end_stream=False),
+    "pseudo-in-trailers": replace(_GOOD, pseudo_in_trailers=True),
     "retry-421-same-connection": replace(_GOOD, retry_421=1, retry_421_elsewhere=False),
     "deliver-late-data": replace(_GOOD, deliver_late_data=True),
     "upload-after-reset": replace(_GOOD, upload_after_reset=True),

@@ -450,7 +450,14 @@ class H2Connection:
             if t.request_trailers is None:
                 self._send(DataFrame(s.id, data=b"", flags=["END_STREAM"]))
             else:                                    # §8.1: trailers end the request
-                self._send_block(s.id, self.encoder.encode(t.request_trailers), True)
+                self._send_trailers(s)
+
+    def _send_trailers(self, s: Stream) -> None:
+        t, end = s.transfer, self.b.trailers_end_stream
+        fields = ([(":path", t.target)] if self.b.pseudo_in_trailers else []) + list(t.request_trailers)
+        self._send_block(s.id, self.encoder.encode(fields), end)
+        if not end:                               # misbehaviour: an empty DATA ends the stream instead
+            self._send(DataFrame(s.id, data=b"", flags=["END_STREAM"]))
 
     # -- input -------------------------------------------------------------------------
     def poll(self) -> None:
