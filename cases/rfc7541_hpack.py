@@ -308,13 +308,15 @@ class StrictDecoder:
             self.table.pop()
 
     def decode(self, data: bytes) -> tuple[list[int], list[str]]:
-        """(leading size updates, dynamic-table uses as text) of one field block."""
+        """(leading size updates, dynamic-table uses as text) of one field block; the decoded
+        fields are left in `self.fields`."""
         updates, uses, pos, fields = [], [], 0, 0
+        self.fields: list[tuple[bytes, bytes]] = []
         while pos < len(data):
             b = data[pos]
             if b & 0x80:
                 index, pos = self._int(data, pos, 7)
-                self._get(index, uses)
+                self.fields.append(self._get(index, uses))
             elif b & 0xE0 == 0x20:
                 if fields:
                     raise HpackError("size update after a field")
@@ -332,6 +334,7 @@ class StrictDecoder:
                 if name is None:
                     name, pos = self._str(data, pos)
                 value, pos = self._str(data, pos)
+                self.fields.append((name, value))
                 if incremental:
                     uses.append(f"inserts {name.decode('latin-1')} into a table of max {self.max}")
                     self.table.insert(0, (name, value))
@@ -403,6 +406,40 @@ def _size_updates(ev):
 
 
 CLIENT_FIELDS = (("x-client-token", "a value the encoder would like to index"),)
+SMALL_TABLE = 256
+
+
+def _encoder_within(limit):
+    """RFC 7541 §4.2 after the client ACKed HEADER_TABLE_SIZE=`limit`: the first block opens with a
+    size update to at most `limit`, and a decoder whose table never exceeds `limit` decodes
+    every block to the same fields as the connection's own (permissive) decoder did."""
+    def check(ev):
+        problems, n = [], 0
+        for c in ev.observations.connections:
+            acks = [f.seq for f in c.received if f.type == "SETTINGS" and f.has("ACK")]
+            heads = {f.seq: f.headers for f in c.received if f.type == "HEADERS"}
+            d, first = StrictDecoder(), True
+            for seq, block in client_blocks(c):
+                n += 1
+                after = bool(acks) and seq > acks[0]
+                if after:
+                    d.limit = limit
+                try:
+                    updates, _ = d.decode(block)
+                except Exception as exc:   # ours, or the Huffman decoder's
+                    problems.append(f"connection #{c.index}: block at #{seq}: {exc}")
+                    break
+                if after and first:
+                    first = False
+                    if not updates:
+                        problems.append(f"connection #{c.index}: first block after the ACK (#{seq}) "
+                                        f"has no size update (table maximum still {d.max})")
+                got = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in d.fields]
+                if heads.get(seq) is not None and got != heads[seq]:
+                    problems.append(f"connection #{c.index}: block at #{seq} decodes differently "
+                                    f"with a {limit}-octet table")
+        return not problems, "; ".join(problems[:3]) or f"{n} client field block(s) decode within {limit} octets"
+    return check
 
 # RFC 7541 §7.1.3: fields worth protecting from compression-based guessing.
 SENSITIVE = (("authorization", "Bearer h2cs-secret-0123456789"), ("cookie", "sid=h2cs42"))
@@ -699,5 +736,25 @@ CASES = [
                  _sensitive_as_given, level=MUST, name="fields-as-given")
         & Report("sensitive_encoding", _sensitive_encoding),
         bad={"hpack-never-indexed-inserted": "fields-as-given"},
+    ),
+    Case(
+        id="7541/4.2/encoder-table-size-256",
+        level=MUST,
+        covers=("R-7541-4.2-2",),
+        requirement="§4.2 (and RFC 9113 §4.3.1): after the client acknowledges a lowered, non-zero "
+                    f"SETTINGS_HEADER_TABLE_SIZE ({SMALL_TABLE}), its next field block MUST start with a "
+                    f"size update to at most {SMALL_TABLE}, and its table MUST never exceed that size: "
+                    "a decoder held to it decodes every later block exactly.",
+        server=f"Sets SETTINGS_HEADER_TABLE_SIZE={SMALL_TABLE} in its preface and answers 20 sequential "
+               "requests, each with its own x-client-token field worth indexing.",
+        scenario=lambda: Script(preface=[F.settings({F.MAX_CONCURRENT_STREAMS: 100,
+                                                           F.HEADER_TABLE_SIZE: SMALL_TABLE})]),
+        request=Job(tuple(Req(f"/r/{i}", headers=(("x-client-token", f"token-{i:02d}-" + "v" * 40),))
+                          for i in range(1, 21)), timeout_ms=1000),
+        expect=Succeeds() & Custom(f"every client field block decodes exactly with a {SMALL_TABLE}-octet "
+                                   "table, the first after the ACK opening with a size update",
+                                   _encoder_within(SMALL_TABLE), name="table-within-limit")
+        & Report("size_updates_per_block", _size_updates),
+        bad={"ignore-header-table-size": "table-within-limit"},
     ),
 ]

@@ -1,5 +1,6 @@
 """RFC 9113 §4 HTTP frames: the frame header (§4.1), frame size (§4.2), field blocks (§4.3),
 the header table size (§4.3.1)."""
+import base64
 import hashlib
 
 from conformance.case import MUST, NAIVE, Case, Job, Req, gets
@@ -263,6 +264,38 @@ def _upload_arrived(ev):
     return got == len(UPLOAD), f"server received {got} octets of DATA"
 
 
+# About 40 KiB of request fields that Huffman coding barely shrinks: base64 of hashes.
+BIG_FIELDS = tuple((f"x-big-{i}", base64.b64encode(b"".join(
+    hashlib.sha256(f"{i}:{j}".encode()).digest() for j in range(96))).decode()) for i in range(10))
+
+
+def _big_block(ev):
+    """The request's field block and the frames that carried it."""
+    for c in ev.observations.connections:
+        frames_ = [f for f in c.received if f.type in ("HEADERS", "CONTINUATION")]
+        if frames_ and frames_[0].type == "HEADERS":
+            n = next((i for i, f in enumerate(frames_) if f.has("END_HEADERS")), len(frames_) - 1)
+            return frames_[0], frames_[:n + 1]
+    return None, []
+
+
+def _needed_continuation(ev):
+    first, _ = _big_block(ev)
+    size = len(first.block) if first is not None and first.block is not None else 0
+    return size > F.DEFAULT_MAX_FRAME, f"the request's field block is {size} octets"
+
+
+def _big_fields_intact(ev):
+    first, parts = _big_block(ev)
+    if first is None:
+        return False, "no request HEADERS reached the server"
+    shape = "+".join(f"{f.type}({f.length})" for f in parts)
+    got = {k: v for k, v in first.headers or []}
+    missing = [k for k, v in BIG_FIELDS if got.get(k) != v]
+    return not missing and not first.problem, (f"{shape}; fields missing or changed: {missing}"
+                                               if missing or first.problem else shape)
+
+
 FRAME_SIZE_WHY = ("§4.2: an oversized frame that cannot change connection state (DATA) may be "
                   "treated as a stream error; a connection error is always allowed")
 
@@ -336,6 +369,25 @@ CASES = [
         request=Job((Req("/upload", method="POST", body=UPLOAD),)),
         expect=Succeeds() & Custom("the server receives the whole 100000-octet body", _upload_arrived, name="upload-arrived")
         & Custom("no client frame is longer than 16384 octets", _client_frames_fit, name="frames-fit-16384"),
+        bad={"ignore-max-frame-size": "frames-fit-16384"},
+    ),
+    Case(
+        id="9113/4.2/large-request-headers-continuation",
+        level=MUST,
+        covers=("R-4.2-3",),
+        requirement="§4.2 and §4.3: about 40 KiB of request fields do not fit one frame of the "
+                    "server's default SETTINGS_MAX_FRAME_SIZE (16384); the client MUST split the "
+                    "field block over HEADERS and CONTINUATION frames that each fit, and the block "
+                    "MUST decode to the fields as given.",
+        server="Leaves MAX_FRAME_SIZE at its default, decodes the request's field block and answers 200.",
+        scenario=lambda: Script(),
+        request=Job((Req(headers=BIG_FIELDS),)),
+        expect=Exercised("the request's field block is larger than one 16384-octet frame",
+                         _needed_continuation)
+        & Succeeds() & Custom("no client frame is longer than 16384 octets", _client_frames_fit,
+                              name="frames-fit-16384")
+        & Custom("the block, over HEADERS and CONTINUATION, decodes to all ten 4 KiB fields",
+                 _big_fields_intact, name="fields-intact"),
         bad={"ignore-max-frame-size": "frames-fit-16384"},
     ),
     # §4.3: field blocks

@@ -299,6 +299,21 @@ def _shared(ev):
     return max(counts, default=0) == 3, f"requests per connection: {counts}"
 
 
+def held_until(n):
+    """A scenario that answers nothing until `n` requests are in, whatever connections they
+    came on, then answers them all: every stream is open at once."""
+    def scenario():
+        held = []
+
+        def respond(conn, req):
+            held.append(req)
+            if len(held) == n:
+                for r in held:
+                    reply()(r.conn, r)
+        return Script(respond=respond)
+    return scenario
+
+
 def _concurrency(ev) -> tuple[int, int, list[int]]:
     """(most streams open when the client opened another one after ACKing the server's SETTINGS,
     streams opened before that ACK, streams per connection). A stream is open from the client's
@@ -703,6 +718,22 @@ CASES = [
         & Custom("the three requests share one connection, so their ids can be compared "
                  "(§9.1 SHOULD)", _shared, level=SHOULD, name="one-connection"),
         bad={"reuse-stream-id": "stream-ids-increase"},
+    ),
+    Case(
+        id="9113/5.1.1/stream-ids-parallel-wire-order",
+        level=MUST,
+        covers=("R-5.1.1-1",),
+        requirement="§5.1.1: a new stream's identifier MUST be greater than every identifier the "
+                    "client opened before; with ten transfers started at once, the HEADERS frames "
+                    "carry odd identifiers that increase in the order they reach the wire.",
+        server="Answers nothing until all ten parallel requests are in (on any connections), then "
+               "answers them all: every stream is open at once.",
+        scenario=held_until(10),
+        request=gets(10, mode="parallel", timeout_ms=2000),
+        needs=frozenset({"h2", "parallel"}),
+        expect=Succeeds() & Custom("odd stream ids, strictly increasing in wire order on each connection",
+                              _odd_increasing, name="stream-ids-increase"),
+        bad={"ids-out-of-order": "stream-ids-increase"},
     ),
     # §5.1.2: concurrency
     Case(

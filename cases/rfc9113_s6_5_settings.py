@@ -2,10 +2,11 @@
 import struct
 
 from conformance.case import MAY, MUST, Case, Job, Req, get, gets
-from conformance.verdicts import (AnyOf, ConnectionError, Custom, Ignored, Report, Succeeds,
-                                  TransferSucceeds)
+from conformance.verdicts import (AnyOf, ConnectionError, Custom, Exercised, Ignored, Report,
+                                  Succeeds, TransferSucceeds)
+from conformance.verdicts.verdict import sha256
 from servers import frames as F
-from servers.scenario import Script, fault_then_reply, reply
+from servers.scenario import BODY, Script, fault_then_reply, reply
 
 SERVER_SETTINGS = {F.MAX_CONCURRENT_STREAMS: 100}
 
@@ -137,6 +138,40 @@ UPLOAD = b"u" * 4000
 BOUNDED = ("§6.5.3: the client MAY end the connection with SETTINGS_TIMEOUT when its "
            "SETTINGS are never acknowledged, or carry on; either way it must not hang")
 
+LIST_LIMIT = 1024
+OVER_LIMIT = (("x-large", "L" * 4096),)   # far above LIST_LIMIT on its own (§6.5.2: name + value + 32)
+LIST_PATHS = ("/r/1", "/r/2")
+
+
+def _sent_paths(ev):
+    return [dict(f.headers or []).get(":path") for f in ev.observations.frames("HEADERS")]
+
+
+def _after_ack(ev):
+    """The last request went out after the client ACKed the server's SETTINGS, or never did."""
+    for c in ev.observations.connections:
+        acks = [f.seq for f in c.received if f.type == "SETTINGS" and f.has("ACK")]
+        last = [f.seq for f in c.received if f.type == "HEADERS"
+                and (":path", LIST_PATHS[-1]) in (f.headers or [])]
+        if last:
+            return bool(acks) and acks[0] < last[0], f"ACK at #{acks[:1]}, last request at #{last[0]}"
+    sent = _sent_paths(ev)
+    return LIST_PATHS[-1] not in sent, f"requests sent: {sent}"
+
+
+def _definite(ev):
+    """Each transfer either went out with the application's fields and came back whole, or
+    failed without being sent."""
+    sent, bad = _sent_paths(ev), []
+    intact = [dict(f.headers or []).get(":path") for f in ev.observations.frames("HEADERS")
+              if OVER_LIMIT[0] in (f.headers or [])]
+    for path, o in zip(LIST_PATHS, ev.outcomes):
+        whole = o.ok and o.status == 200 and o.body_sha256 == sha256(BODY) and path in intact
+        if not (whole if path in sent else not o.ok):
+            bad.append(f"{path}: {'sent' if path in sent else 'not sent'}, {o.summary()}")
+    return not bad, "; ".join(bad) or f"requests sent: {sent}; " + "; ".join(o.summary() for o in ev.outcomes)
+
+
 CASES = [
     # §6.5: the frame itself
     Case(
@@ -238,6 +273,26 @@ CASES = [
         expect=Ignored(),
         bad={"reject-unknown-setting": "no-error-sent"},
         covers=("R-5.5-2",),
+    ),
+    Case(
+        id="9113/6.5.2/max-header-list-size-advisory",
+        level=MAY,
+        requirement="§6.5.2 and §10.5.1: SETTINGS_MAX_HEADER_LIST_SIZE is advisory; a client may send "
+                    "a larger field list anyway or refuse the request locally: which is reported, and "
+                    "whether each transfer ended as one of the two (sent with the application's fields "
+                    "and answered whole, or failed without being sent).",
+        server=f"Sets SETTINGS_MAX_HEADER_LIST_SIZE={LIST_LIMIT} in its preface and answers two "
+               "sequential requests carrying a 4 KiB field with a normal 200.",
+        scenario=lambda: Script(preface=[F.settings({F.MAX_CONCURRENT_STREAMS: 100,
+                                                           F.MAX_HEADER_LIST_SIZE: LIST_LIMIT})]),
+        request=Job(tuple(Req(path, headers=OVER_LIMIT) for path in LIST_PATHS), timeout_ms=1000),
+        expect=Exercised("the second request came after the client had ACKed the limit",
+                         _after_ack)
+        & Custom("each transfer is sent and answered whole, or fails without being sent",
+                 _definite, name="definite-outcome")
+        & Report("requests_sent", _sent_paths),
+        bad={"trim-to-header-list": "definite-outcome"},
+        covers=("R-6.5.2-4",),
     ),
     # §6.5.3: synchronisation
     Case(

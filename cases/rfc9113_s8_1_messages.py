@@ -1,8 +1,10 @@
 """RFC 9113 §8.1 HTTP message framing (a response ends only with END_STREAM: §5.4.3's close
 mid-body too), §8.1.1 malformed messages and content-length, on both sides: the responses the
-client accepts and the content-length of its own requests (curl_cffi#19)."""
-from conformance.case import MAY, MUST, Case, Job, Req, get
-from conformance.verdicts import AnyOf, ConnectionError, Custom, Fails, Report, StreamError, Succeeds
+client accepts and the content-length of its own requests (curl_cffi#19); the Expect:
+100-continue exchange of RFC 9110 §10.1.1 over HTTP/2."""
+from conformance.case import MAY, MUST, NAIVE, SHOULD, Case, Job, Req, get
+from conformance.verdicts import (AnyOf, ConnectionError, Custom, Exercised, Fails, Report, StreamError,
+                                  Succeeds)
 from servers import frames as F
 from servers.scenario import BODY, Request, Script, reply, response_fields, seq
 
@@ -31,6 +33,20 @@ def script(*steps):
     return lambda: Script(respond=seq(*steps))
 
 
+def split_block(fields, *, end_stream=False):
+    """One field block cut in two: HEADERS without END_HEADERS, then a CONTINUATION (§4.3)."""
+    def send(conn, req):
+        octets = conn.block(fields)
+        half = max(1, len(octets) // 2)
+        conn.send(F.headers(req.stream, octets[:half], end_stream=end_stream, end_headers=False),
+                  F.continuation(req.stream, octets[half:]))
+    return send
+
+
+def head_request(scenario_steps):
+    return dict(scenario=script(*scenario_steps), request=Job((Req(method="HEAD"),)))
+
+
 def outcome_of(ev):
     o = ev.outcome
     return f"accepted (status {o.status})" if o.ok else f"rejected ({o.error_class})"
@@ -39,6 +55,88 @@ def outcome_of(ev):
 MALFORMED = "§8.1.1: a malformed response is a stream error of type PROTOCOL_ERROR"
 POST_BODY = bytes(range(256)) * 1024   # 256 KiB, far beyond the stream window below
 HEAD_FIELDS = response_fields(1234)
+
+
+UPLOAD = bytes(range(256)) * 20   # 5 KiB request body
+EXPECT = (("expect", "100-continue"),)
+
+
+class Expecting(Script):
+    """RFC 9110 §10.1.1: `on_expect(conn, stream, nth)` runs when the HEADERS of a request carrying
+    Expect: 100-continue arrive (nth counts them from 0); a complete request not answered
+    by then gets a normal 200."""
+
+    def __init__(self, on_expect):
+        super().__init__()
+        self.on_expect, self.seen = on_expect, 0
+
+    def frame_received(self, conn, f):
+        if f.type == "HEADERS" and f.headers and ("expect", "100-continue") in f.headers:
+            self.seen += 1
+            self.on_expect(conn, f.stream, self.seen - 1)
+
+    def request_received(self, conn, req):
+        if req.stream not in conn.state.setdefault("answered", set()):
+            reply()(conn, req)
+
+
+def answered(conn, stream):
+    conn.state.setdefault("answered", set()).add(stream)
+
+
+def continue_100(conn, stream, nth):
+    conn.send_fields(stream, [(":status", "100")])
+
+
+def refuse_first(conn, stream, nth):
+    """417 to the first expectation (END_STREAM: the request is done with); 100 to any later one."""
+    if nth:
+        return continue_100(conn, stream, nth)
+    answered(conn, stream)
+    conn.send_fields(stream, [(":status", "417"), ("content-length", "0")], end_stream=True)
+
+
+def answer_at_once(conn, stream, nth):
+    """A complete 200 before any body (no RST_STREAM: the client chooses what to do)."""
+    answered(conn, stream)
+    reply()(conn, Request(conn, stream, []))
+
+
+def _uploads(ev):
+    """(carried Expect, DATA octets, ended) of every request stream, in wire order."""
+    out = []
+    for c in ev.observations.connections:
+        for sid in c.streams_opened():
+            heads = [f for f in c.received if f.type == "HEADERS" and f.stream == sid]
+            data = [f for f in c.received if f.type == "DATA" and f.stream == sid]
+            expect = any(("expect", "100-continue") in (f.headers or []) for f in heads)
+            out.append((expect, sum(f.data_len or 0 for f in data), any(f.has("END_STREAM") for f in data)))
+    return out
+
+
+def _last_upload_whole(ev):
+    ups = _uploads(ev)
+    ok = bool(ups) and ups[-1][1:] == (len(UPLOAD), True)
+    return ok, f"uploads (expect, octets, END_STREAM) per stream: {ups}"
+
+
+def _retried_without_expect(ev):
+    ups = _uploads(ev)
+    retries = ups[1:]
+    ok = bool(retries) and all(not e for e, _, _ in retries) and retries[-1][1:] == (len(UPLOAD), True)
+    return ok, f"uploads (expect, octets, END_STREAM) per stream: {ups}"
+
+
+def _body_octets_sent(ev):
+    return [octets for _, octets, _ in _uploads(ev)]
+
+
+def expect_post(timeout_ms=2000):
+    return Job((Req("/upload", method="POST", body=UPLOAD, headers=EXPECT),), timeout_ms=timeout_ms)
+
+
+WHOLE_UPLOAD = Custom(f"the server receives the whole {len(UPLOAD)}-octet body, ended with END_STREAM",
+                      _last_upload_whole, name="server-got-body")
 
 
 class AnswerEarly(Script):
@@ -125,6 +223,48 @@ def how_it_failed(ev):
     return "reported ok" if o.ok else f"{o.error_class}: {(o.error or {}).get('message', '')[:120]}"
 
 
+TRAILERS = (("x-checksum", "abc"),)
+WITH_TRAILERS = Job((Req("/upload", method="POST", body=UPLOAD, trailers=TRAILERS),), timeout_ms=1000)
+
+
+def _upload_frames(ev):
+    """(the client's frames on the /upload stream, the field blocks after its request HEADERS)."""
+    for c in ev.observations.connections:
+        for h in c.frames("HEADERS"):
+            if (":path", "/upload") in (h.headers or []):
+                mine = [f for f in c.received if f.stream == h.stream]
+                return mine, [f for f in mine if f.type == "HEADERS" and f is not h]
+    return [], []
+
+
+def _sent_trailers(ev):
+    frames, blocks = _upload_frames(ev)
+    return bool(blocks), (f"{len(blocks)} field block(s) after the request's" if blocks else
+                          "no field block after the request's; on the stream: "
+                          + ", ".join(f.describe() for f in frames[:4]))
+
+
+def _trailers_well_formed(ev):
+    """§8.1: one trailer block, the application's fields and no pseudo-header, ending the stream."""
+    frames, blocks = _upload_frames(ev)
+    if not blocks:
+        return False, "no trailer block"
+    last, problems = blocks[-1], []
+    pseudo = [n for n, _ in last.headers or [] if n.startswith(":")]
+    if len(blocks) > 1:
+        problems.append(f"{len(blocks)} field blocks after the request's")
+    if pseudo:
+        problems.append(f"pseudo-header fields {pseudo} in the trailers")
+    if not set(TRAILERS) <= set(last.headers or []):
+        problems.append(f"trailers {last.headers}, not the application's {list(TRAILERS)}")
+    if not last.has("END_STREAM"):
+        problems.append("the trailer block does not end the stream")
+    after = [f.describe() for f in frames if f.seq > last.seq and f.type in ("DATA", "HEADERS")]
+    if after:
+        problems.append(f"{after[:2]} after the trailers")
+    return not problems, "; ".join(problems) or f"trailers {last.headers} with END_STREAM"
+
+
 CASES = [
     # -- §8.1: interim responses and trailers are part of a valid exchange ------
     Case(
@@ -147,6 +287,46 @@ CASES = [
         scenario=script(block([(":status", "103"), ("link", "</app.css>; rel=preload; as=style")]),
                         reply()),
         expect=Succeeds(),
+        bad={"final-1xx": "succeeds"},
+        covers=("R-8.1-1",),
+    ),
+    Case(
+        id="9113/8.1/informational-several",
+        level=MUST,
+        requirement="§8.1 and RFC 9110 §15.2: any number of 1xx field blocks may precede the final "
+                    "response; a client MUST skip them all (here 103, 103, 100) and use the final one.",
+        server="Sends HEADERS :status 103, another 103, then 100, then a normal 200 response.",
+        scenario=script(block([(":status", "103"), ("link", "</a.css>; rel=preload")]),
+                        block([(":status", "103"), ("link", "</b.js>; rel=preload")]),
+                        block([(":status", "100")]), reply()),
+        expect=Succeeds(),
+        bad={"final-1xx": "succeeds"},
+        covers=("R-8.1-1",),
+    ),
+    Case(
+        id="9113/8.1/informational-continuation",
+        level=MUST,
+        requirement="§8.1 and §4.3: an informational field block may be split over HEADERS and "
+                    "CONTINUATION like any other; a client MUST reassemble it, skip the 1xx and use the "
+                    "final response.",
+        server="Sends a 103 field block cut in two (HEADERS without END_HEADERS, then CONTINUATION), "
+               "then a normal 200 response.",
+        scenario=script(split_block([(":status", "103"), ("link", "</app.css>; rel=preload; as=style"),
+                                     ("x-hint", "h" * 64)]), reply()),
+        expect=Succeeds(),
+        bad={"no-continuation": "succeeds", "final-1xx": "succeeds"},
+        covers=("R-8.1-1",),
+    ),
+    Case(
+        id="9113/8.1/informational-to-head",
+        level=MUST,
+        requirement="§8.1 and RFC 9110 §15.2: a 1xx may precede the final response to a HEAD "
+                    "request too; the client skips it and delivers the final 200 with no content.",
+        server="Answers HEAD with HEADERS :status 103, then :status 200 with content-length 1234 and "
+               "END_STREAM.",
+        **head_request([block([(":status", "103"), ("link", "</app.css>; rel=preload")]),
+                        block(HEAD_FIELDS, end_stream=True)]),
+        expect=Succeeds(body=b""),
         bad={"final-1xx": "succeeds"},
         covers=("R-8.1-1",),
     ),
@@ -174,6 +354,20 @@ CASES = [
     ),
     # -- §8.1: field blocks in the wrong place -----------------------------------
     Case(
+        id="9113/8.1/trailers-continuation",
+        level=MUST,
+        requirement="§8.1 and §4.3: a trailer block may be split over HEADERS (with END_STREAM) and "
+                    "CONTINUATION; a client MUST reassemble it and accept the response.",
+        server="Sends HEADERS, DATA, then a trailer block cut in two: HEADERS with END_STREAM but "
+               "without END_HEADERS, then CONTINUATION.",
+        scenario=script(block(head()), body(end_stream=False),
+                        split_block([("x-checksum", "abc123"), ("x-trailer-note", "t" * 64)],
+                                    end_stream=True)),
+        expect=Succeeds(),
+        bad={"no-continuation": "succeeds", "reject-trailers": "succeeds"},
+        covers=("R-8.1-2",),
+    ),
+    Case(
         id="9113/8.1/second-final-headers",
         level=MUST,
         requirement="§8.1: a HEADERS frame without END_STREAM after the final response header "
@@ -195,6 +389,21 @@ CASES = [
                         raw(lambda s: F.data(s, b"", end_stream=True))),
         expect=StreamError("PROTOCOL_ERROR"),
         bad={"naive": "transfer-fails"},
+        covers=("R-8.1-3",),
+    ),
+    Case(
+        id="9113/8.1/informational-after-data",
+        level=MUST,
+        requirement="§8.1: once DATA has followed the final response, a HEADERS without END_STREAM "
+                    "(here a 103) is neither trailers nor an interim response: the response is "
+                    "malformed, a stream error of type PROTOCOL_ERROR.",
+        server="Sends HEADERS 200 (content-length 24), 12 octets of DATA, HEADERS :status 103, "
+               "then the other 12 octets with END_STREAM.",
+        scenario=script(block(head()), body(BODY[:12], end_stream=False),
+                        block([(":status", "103"), ("link", "</late.css>; rel=preload")]),
+                        body(BODY[12:])),
+        expect=StreamError("PROTOCOL_ERROR"),
+        bad=NAIVE,
         covers=("R-8.1-3",),
     ),
     Case(
@@ -243,6 +452,79 @@ CASES = [
         expect=StreamError("PROTOCOL_ERROR"),
         bad={"naive": "transfer-fails"},
         covers=("R-8.1.1-1",),
+    ),
+    Case(
+        id="9113/8.1.1/content-length-larger-several-frames",
+        level=MUST,
+        requirement=MALFORMED + " when the DATA frames together fall short of content-length; "
+                    "each frame is small, only their sum at END_STREAM shows it.",
+        server="Sends content-length 48, then the 24-octet body in three DATA frames of 8, the last "
+               "with END_STREAM.",
+        scenario=script(block(head(length=2 * len(BODY))),
+                        *[raw(lambda s, i=i: F.data(s, BODY[i:i + 8], end_stream=i == 16))
+                          for i in (0, 8, 16)]),
+        expect=StreamError("PROTOCOL_ERROR"),
+        bad=NAIVE,
+        covers=("R-8.1.1-1", "R-8.1.1-5"),
+    ),
+    Case(
+        id="9113/8.1.1/content-length-conflicting",
+        level=MUST,
+        requirement=MALFORMED + " when two content-length fields disagree (24 and 30): no single "
+                    "length can match the DATA, so the response MUST NOT be delivered as valid.",
+        server="Sends content-length 24 and content-length 30 in one field block, then the 24-octet body.",
+        scenario=script(block(head(extra=[("content-length", "30")])), body()),
+        expect=StreamError("PROTOCOL_ERROR"),
+        bad=NAIVE,
+        covers=("R-8.1.1-1", "R-8.1.1-5"),
+    ),
+    *[Case(
+        id=f"9113/8.1.1/content-length-{name}",
+        level=MAY,
+        requirement="§8.1.1 and RFC 9110 §8.6: a recipient MAY reject a content-length that repeats "
+                    f"one value ({how}) or use the value once: whether the client used it (the "
+                    "exact body delivered) is reported.",
+        server=f"Sends {how} with the 24-octet body.",
+        scenario=script(block(fields), body()),
+        expect=Succeeds() & Report("repeated_content_length", outcome_of),
+        bad={"reject-length-repeats": "succeeds"},
+        covers=("R-8.1.1-3",),
+    ) for name, how, fields in (
+        ("repeated", "two content-length fields of 24",
+         head(extra=[("content-length", str(len(BODY)))])),
+        ("list", "one content-length field '24, 24'",
+         [(":status", "200"), ("content-type", "text/plain"),
+          ("content-length", f"{len(BODY)}, {len(BODY)}")]),
+    )],
+    # -- §8.1.1 with RFC 9110 §6.4.1: responses that have no content -------------------
+    *[Case(
+        id=f"9113/8.1.1/{name}-with-data",
+        level=MUST,
+        requirement=f"§8.1.1 with RFC 9110 §6.4.1: {what} has no content, so non-empty DATA on it "
+                    "is malformed (stream error PROTOCOL_ERROR) and never delivered as its body.",
+        server=f"Answers with {fields[0][1]} ({'to HEAD, ' if name == 'head' else ''}no END_STREAM "
+               "on the HEADERS), then 24 octets of DATA with END_STREAM.",
+        scenario=script(block(fields), body()),
+        request=Job((Req(method="HEAD" if name == "head" else "GET"),)),
+        expect=StreamError("PROTOCOL_ERROR"),
+        bad=NAIVE,
+        covers=("R-8.1.1-4", "R-8.1.1-5"),
+    ) for name, what, fields in (
+        ("head", "a response to HEAD", head()),
+        ("204", "a 204 (No Content)", [(":status", "204")]),
+        ("304", "a 304 (Not Modified)", [(":status", "304"), ("etag", '"v1"')]),
+    )],
+    Case(
+        id="9113/8.1.1/head-empty-data",
+        level=MUST,
+        requirement="§8.1.1: a response to HEAD has no content, but an empty DATA frame carrying "
+                    "END_STREAM adds none, so the response is valid and MUST be accepted.",
+        server="Answers HEAD with :status 200 and content-length 1234 (no END_STREAM), then an empty "
+               "DATA frame with END_STREAM.",
+        **head_request([block(HEAD_FIELDS), raw(lambda s: F.data(s, b"", end_stream=True))]),
+        expect=Succeeds(body=b""),
+        bad={"strict-no-body": "succeeds"},
+        covers=("R-8.1.1-4",),
     ),
     Case(
         id="9113/8.1.1/head-content-length",
@@ -297,6 +579,64 @@ CASES = [
         bad={"content-length-always": "succeeds"},
         covers=("R-8.1.1-2",),
     ),
+    # -- RFC 9110 §10.1.1: Expect: 100-continue over HTTP/2 ---------------------------
+    Case(
+        id="9113/8.1/expect-100-continue",
+        level=MUST,
+        requirement="§8.1 with RFC 9110 §10.1.1: a 100 (Continue) answering Expect: 100-continue is "
+                    "an interim response: the client MUST send the body and take the final response.",
+        server="Answers the HEADERS of a POST carrying Expect: 100-continue with :status 100, then "
+               "the complete request with a normal 200.",
+        scenario=lambda: Expecting(continue_100),
+        request=expect_post(),
+        expect=Succeeds() & WHOLE_UPLOAD,
+        bad={"final-1xx": "succeeds"},
+        covers=("R-8.1-1",),
+    ),
+    Case(
+        id="9113/8.1/expect-417-retry",
+        level=SHOULD,
+        requirement="RFC 9110 §10.1.1: a client that gets 417 (Expectation Failed) to a request "
+                    "carrying Expect: 100-continue SHOULD repeat it without the expectation.",
+        server="Answers the first POST carrying Expect: 100-continue with 417 and END_STREAM on its "
+               "HEADERS; answers any later one (100 if it expects it) with a normal 200.",
+        scenario=lambda: Expecting(refuse_first),
+        request=expect_post(),
+        expect=Succeeds() & Custom("a repeated request without the expectation carries the whole "
+                                   "body", _retried_without_expect, name="retried-without-expectation")
+        & Report("uploads", _uploads),
+        bad={"expect-417-final": "retried-without-expectation"},
+        covers=("R-8.1-5",),
+    ),
+    Case(
+        id="9113/8.1/expect-no-100",
+        level=SHOULD,
+        requirement="RFC 9110 §10.1.1: a client that sent Expect: 100-continue SHOULD NOT wait "
+                    "forever for the 100: with no answer it sends the body after a while.",
+        server="Never answers the expectation; answers the complete request with a normal 200.",
+        scenario=lambda: Expecting(lambda conn, stream, nth: None),
+        request=expect_post(),
+        expect=Succeeds() & WHOLE_UPLOAD,
+        bad={"expect-wait-forever": "server-got-body"},
+        covers=("R-8.1-6",),
+    ),
+    Case(
+        id="9113/8.1/expect-final-without-100",
+        level=MUST,
+        requirement="RFC 9110 §10.1.1 and §8.1: a final status may answer Expect: 100-continue "
+                    "before any body; it is the response, and the client MUST deliver it (whether "
+                    "it still sends the body is reported).",
+        server="Answers the HEADERS of a POST carrying Expect: 100-continue with a complete 200 at "
+               "once (END_STREAM on its DATA), and nothing else on the stream.",
+        scenario=lambda: Expecting(answer_at_once),
+        request=expect_post(),
+        expect=Succeeds() & Report("body_octets_sent", _body_octets_sent),
+        bad={"expect-final-waits": "succeeds"},
+        covers=("R-8.1-7",),
+        level_note="R-8.1-7 (whether the body still goes out) is Y and only reported; the MUST is "
+                   "delivering the final response (RFC 9110 §2.4, §8.1), which expect-final-waits "
+                   "breaks by waiting on for a 100.",
+    ),
     # -- §8.1: an early complete response ends the upload ---------------------------
     Case(
         id="9113/8.1/rst-no-error-during-upload",
@@ -310,6 +650,23 @@ CASES = [
         expect=Succeeds(),
         bad={"upload-reset-fails": "succeeds"},
         covers=("R-6.4-3",),
+    ),
+    Case(
+        id="9113/8.1/request-trailers",
+        level=MUST,
+        covers=("R-8.1-8",),
+        requirement="§8.1: request trailers go in one field block after the body that ends the "
+                    "stream (END_STREAM on its HEADERS frame), with the application's fields and no "
+                    "pseudo-header field. Not exercised when the client sends no trailers.",
+        server="Reads the POST (5 KiB body, the application hands over the trailer x-checksum: abc) "
+               "and answers 200 once the stream has ended.",
+        scenario=lambda: Script(),
+        request=WITH_TRAILERS,
+        expect=Exercised("the client sent a field block after the request's HEADERS", _sent_trailers)
+        & Succeeds()
+        & Custom("one trailer block, the application's fields, no pseudo-header, with END_STREAM",
+                 _trailers_well_formed, name="trailers-well-formed"),
+        bad={"trailers-then-data": "trailers-well-formed", "pseudo-in-trailers": "trailers-well-formed"},
     ),
     # -- the client's own content-length -------------------------------------------
     Case(

@@ -29,6 +29,27 @@ def _value(ev, name):
     return next((v for k, v in ev.outcome.headers if k.lower() in names), None)
 
 
+OBS_TEXT = "caf\u00e9 \u00fcber"   # UTF-8 on the wire: octets 0xc3 0xa9, 0xc3 0xbc (obs-text)
+
+
+def _passed_unchanged(ev):
+    """RFC 9110 §5.5: the application gets the value's octets as sent (adapters hand raw octets
+    over as latin-1 text; a UTF-8 decoding of them is the same octets)."""
+    sent = OBS_TEXT.encode()
+    got = _value(ev, "x-note")
+    if got is None:
+        return False, f"no x-note field reached the application ({ev.outcome.summary()})"
+    same = any(_encodes_to(got, codec, sent) for codec in ("latin-1", "utf-8"))
+    return same, f"x-note reached the application as {got!r}"
+
+
+def _encodes_to(text, codec, octets):
+    try:
+        return text.encode(codec) == octets
+    except UnicodeEncodeError:
+        return False
+
+
 # §8.2.2: what the client must never put on the wire, whatever the application asks.
 def request_with(name, value, *, method="GET", body=None):
     return Job((Req(method=method, body=body, headers=((name, value),)),))
@@ -155,6 +176,25 @@ CASES = [
               "(stream error PROTOCOL_ERROR).",
               "Sends a 200 with x-custom: 'a\\x00b'.",
               respond(("x-custom", "a\0b")), field="x-custom"),
+    Case(
+        id="9113/8.2.1/value-obs-text",
+        level=SHOULD,
+        requirement="RFC 9110 §5.5 (kept by §8.2.1): octets 0x80-0xff in a field value are obs-text, "
+                    "not an error; a client SHOULD accept the response and pass the value on unchanged.",
+        server="Sends a normal 200 whose field block has x-note with UTF-8 octets above 0x7f.",
+        scenario=respond(("x-note", OBS_TEXT)),
+        expect=Succeeds() & Custom("x-note reaches the application with the octets sent",
+                                   _passed_unchanged, name="value-unchanged"),
+        bad={"reject-obs-text": "succeeds"},
+        covers=("R-8.2.1-3",),
+    ),
+    *[malformed(f"9113/8.2.1/value-control-{name}",
+                "§8.2.1 SHOULD, with RFC 9110 §5.5: a field value never holds a control character "
+                f"other than tab; a response with {name} in a value is malformed (stream error "
+                "PROTOCOL_ERROR).",
+                f"Sends a 200 whose x-custom value is 'a', the octet {name}, then 'b'.",
+                respond(("x-custom", f"a{char}b")), level=SHOULD, field="x-custom", covers=("R-8.2.1-2",))
+      for name, char in (("0x01", "\x01"), ("0x7f", "\x7f"))],
     # §8.2.1 puts leading/trailing whitespace on its minimal list (a MUST), though some clients
     # accept it on purpose (nghttp2#1786, curl PR 9448): those fail here, and the report says so.
     malformed("9113/8.2.1/value-leading-whitespace",

@@ -84,9 +84,34 @@ def _authority(pattern):
 ORIGIN = r"127\.0\.0\.1:[0-9]+"
 
 
+def _pseudo(name, want):
+    def check(ev):
+        fields = _request_fields(ev)
+        if fields is None:
+            return False, "no decodable request HEADERS reached the server"
+        got = [v for k, v in fields if k == name]
+        return got == [want], f"{name} values {got}"
+    return check
+
+
+def _both(ev, *pairs):
+    fields = _request_fields(ev)
+    if fields is None:
+        return False, "no decodable request HEADERS reached the server"
+    got = [(k, v) for k, v in fields if k in {p[0] for p in pairs}]
+    return sorted(got) == sorted(pairs), f"sent {got}"
+
+
+def _sent_authorization(ev):
+    return any(k.lower() == "authorization" for k, _ in _request_fields(ev) or [])
+
+
 def _host_sent(ev):
     return [v for k, v in _request_fields(ev) or [] if k.lower() == "host"]
 
+
+V6_ORIGIN = r"\[::1\]:[0-9]+"
+DEFAULT_PORT_AUTHORITY = r"127\.0\.0\.1(:443)?"
 
 CASES = [
     # -- §8.3.2 and §8.1.1: malformed responses -------------------------------------
@@ -183,5 +208,75 @@ CASES = [
         & Report("host_field_sent", _host_sent),
         bad={"host-not-authority": "authority-field"},
         covers=("R-8.3.1-3",),
+    ),
+    Case(
+        id="9113/8.3.1/path-for-url-without-path",
+        level=MUST,
+        requirement="§8.3.1: :path MUST NOT be empty; for a URL with no path at all "
+                    "(https://host:port) the client sends '/'.",
+        server="Answers every request with a normal 200 and records the decoded request fields.",
+        scenario=Script,
+        request=Job((Req(""),)),
+        expect=Succeeds() & Custom(":path is '/'", _pseudo(":path", "/"), name="path-not-empty"),
+        bad={"empty-path": "path-not-empty"},
+        covers=("R-8.3.1-2",),
+    ),
+    Case(
+        id="9113/8.3.1/path-asterisk-for-options",
+        level=MUST,
+        requirement="§8.3.1: an OPTIONS request for the server as a whole (OPTIONS *, asterisk-form) "
+                    "carries :path '*', never an empty :path.",
+        server="Answers every request, OPTIONS * included, with a normal 200.",
+        scenario=Script,
+        request=Job((Req(method="OPTIONS", target="*"),)),
+        expect=Succeeds() & Custom(":method is OPTIONS and :path is '*'",
+                                   lambda ev: _both(ev, (":method", "OPTIONS"), (":path", "*")),
+                                   name="path-not-empty"),
+        bad={"empty-path": "path-not-empty"},
+        covers=("R-8.3.1-2",),
+    ),
+    Case(
+        id="9113/8.3.1/authority-without-userinfo",
+        level=MUST,
+        requirement="§8.3.1: :authority MUST NOT include the deprecated userinfo of the URL "
+                    "(https://user:pw@host:port/): it carries host:port only (whether the "
+                    "credentials go out as an Authorization field is reported).",
+        server="Answers every request with a normal 200 and records the decoded request fields.",
+        scenario=Script,
+        request=Job((Req(userinfo="user:pw"),)),
+        expect=Succeeds() & Custom("exactly one :authority 127.0.0.1:<port>, no userinfo",
+                                   _authority(ORIGIN), name="authority-field")
+        & Report("authorization_sent", _sent_authorization),
+        bad={"userinfo-in-authority": "authority-field"},
+        covers=("R-8.3.1-3",),
+    ),
+    Case(
+        id="9113/8.3.1/authority-ipv6-literal",
+        level=MUST,
+        requirement="§8.3.1 with RFC 3986 §3.2.2: for an IPv6 literal URL (https://[::1]:port/), "
+                    ":authority carries the address in brackets with the port.",
+        server="Listens on [::1]; answers every request with a normal 200.",
+        scenario=Script,
+        ipv6=True,
+        expect=Succeeds() & Custom("exactly one :authority [::1]:<port>; any host field equal to it",
+                                   _authority(V6_ORIGIN), name="authority-field"),
+        bad={"ipv6-unbracketed": "authority-field"},
+        covers=("R-8.3.1-3",),
+    ),
+    Case(
+        id="9113/8.3.1/authority-default-port",
+        level=MUST,
+        requirement="§8.3.1: :authority conveys the target URI's authority; for https://127.0.0.1/ "
+                    "(the default port) reached at another address it is 127.0.0.1 or 127.0.0.1:443, "
+                    "never the address connected to (whether the default port is sent is reported).",
+        server="Answers every request with a normal 200; the client reaches it through its "
+               "connect-to option, the URL naming port 443.",
+        scenario=Script,
+        request=Job((Req(default_port=True),)),
+        expect=Succeeds() & Custom("exactly one :authority 127.0.0.1 or 127.0.0.1:443",
+                                   _authority(DEFAULT_PORT_AUTHORITY), name="authority-field")
+        & Report("authority_sent", lambda ev: dict(_request_fields(ev) or []).get(":authority")),
+        bad={"authority-from-address": "authority-field"},
+        covers=("R-8.3.1-3", "R-8.3.1-4"),
     ),
 ]

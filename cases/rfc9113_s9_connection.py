@@ -186,6 +186,46 @@ def goaway_after_response(code):
         seq(reply(), frames(lambda conn, req: F.goaway(req.stream, code))), reply()))
 
 
+# §9.1.1: an idle connection closed while the client works on another one
+class NarrowCertificate(Script):
+    narrow_cert = True    # SNI localhost gets a certificate for localhost alone
+
+
+class IdleCloseElsewhere(NarrowCertificate):
+    """Answers every request; the request to 127.0.0.1 first closes the localhost connection that
+    answered /r/1, idle since, from the other connection's callback (so the client is done with it)."""
+
+    def __init__(self):
+        super().__init__(respond=self._respond)
+        self.idle = None
+
+    def _respond(self, conn, req):
+        if conn.closing:                          # the closed connection answers nothing more
+            return
+        if req.path == "/r/1":
+            self.idle = conn
+        elif req.path == "/r/other" and self.idle is not None:
+            self.idle.close(half=True)            # the FIN goes out now, before the answer below
+            self.idle.wake()
+        reply()(conn, req)
+
+
+# /r/1 to localhost, a request to 127.0.0.1 on a connection of its own (certificate), /r/2 to localhost
+IDLE_THEN_ELSEWHERE = Job((Req("/r/1", host="localhost"), Req("/r/other"), Req("/r/2", host="localhost")),
+                          timeout_ms=1000)
+
+
+def _paths_per_connection(ev):
+    return [[dict(f.headers or []).get(":path") for f in c.frames("HEADERS")]
+            for c in ev.observations.connections]
+
+
+def _not_coalesced(ev):
+    paths = _paths_per_connection(ev)
+    together = any({"/r/other", "/r/2"} <= set(p) for p in paths)
+    return not together, f"paths per connection: {paths}"
+
+
 MISDIRECTED = b"misdirected request\n"
 MAX_ATTEMPTS = 3   # the request and at most two retries
 
@@ -313,6 +353,45 @@ CASES = [
         bad={"retry-421-forever": "attempts-bounded"},
         covers=("R-9.1-2", "R-HYG-3"),
     ),
+    Case(
+        id="9113/9.1/idle-close-next-request",
+        level=MAY,
+        requirement="§9.1 and RFC 9110 §9.2.2: a server may close an idle connection; when its FIN "
+                    "(with TLS close_notify, no GOAWAY) meets the client's next GET on the wire, the "
+                    "client may send that GET again on a new connection: whether it did (and the "
+                    "transfer succeeded) is reported. The close meets the request on the wire, so "
+                    "every client takes the same path whatever its timing.",
+        server="Connection 0 answers request 1; when request 2 arrives on it, closes without "
+               "answering and without GOAWAY, as a server whose idle timer fired just as the request "
+               "crossed it; later connections answer normally.",
+        scenario=lambda: Script(respond=lambda conn, req: (
+            close() if conn.index == 0 and req.path != "/r/1" else reply())(conn, req)),
+        request=TWO,
+        expect=Succeeds() & Report("streams_per_connection",
+                                   lambda ev: [len(c.streams_opened()) for c in ev.observations.connections]),
+        bad={"reuse-stale-connection": "succeeds"},
+        covers=("R-9.1-3",),
+        level_note="The FIN meets request 2 on the wire, so only RFC 9110 §9.2.2's permission to "
+                   "retry (MAY) saves the request; idle-close-seen-before-next-request is R-9.1-3's "
+                   "MUST case.",
+    ),
+    Case(
+        id="9113/9.1/idle-close-seen-before-next-request",
+        level=MUST,
+        requirement="§9.1: a server may close an idle connection; after its FIN (with TLS "
+                    "close_notify, no GOAWAY) reached the client, the next request to that origin "
+                    "MUST NOT fail: it goes out on a new connection and succeeds.",
+        server="SNI localhost gets a certificate for localhost alone, so the request to 127.0.0.1 "
+               "between /r/1 and /r/2 needs a connection of its own. When that request arrives, the "
+               "server closes the localhost connection, idle since /r/1 (FIN, TLS close_notify, no "
+               "GOAWAY), and only then answers it: the FIN is at the client before /r/2.",
+        scenario=IdleCloseElsewhere,
+        request=IDLE_THEN_ELSEWHERE,
+        expect=Exercised("/r/2 was not coalesced onto the 127.0.0.1 connection", _not_coalesced)
+        & Succeeds() & Report("requests_per_connection", _paths_per_connection),
+        bad={"reuse-stale-connection": "succeeds"},
+        covers=("R-9.1-3",),
+    ),
     # Connection hygiene: the client's own sockets, counted after the job
     Case(
         id="9113/9.1/connections-closed-after-faults",
@@ -410,7 +489,7 @@ CASES = [
         expect=Succeeds() & Custom("no request goes on a connection whose certificate does not "
                                    "name its host", _only_covered_names, name="covered-by-certificate")
         & Report("coalesced", _coalesced),
-        bad={"coalesce-any": "covered-by-certificate"},
+        bad={"coalesce-by-address": "covered-by-certificate"},
         covers=("R-9.1.1-1",),
     ),
     Case(

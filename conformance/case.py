@@ -32,7 +32,8 @@ class CaseDefinitionError(ValueError):
 @dataclass(frozen=True)
 class Req:
     """One request the client is asked to make. The fields after http_version are protocol 2
-    (docs/clients.md); each needs its adapter capability and goes out only when set."""
+    (docs/clients.md); each goes out only when set, and all but host, userinfo and
+    default_port's URL need their adapter capability."""
     path: str = "/"
     method: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()
@@ -45,18 +46,28 @@ class Req:
     cancel_after_ms: int | None = None   # the application cancels this long after the start
     body_chunks: tuple[tuple[bytes, int], ...] | None = None  # (data, delay_ms): length unknown
     trailers: tuple[tuple[str, str], ...] | None = None
-    host: str | None = None              # the URL names this host instead of the job's (the job
-    #                                      resolves it to the server: docs/clients.md `resolve`)
+    # The URL's parts, and the optional request fields of docs/clients.md (capability in brackets)
+    host: str | None = None              # the URL's host instead of the server's address; the job
+    #                                      resolves it to the server (docs/clients.md `resolve`)
+    userinfo: str | None = None          # "user:pw" in the URL (no capability)
+    target: str | None = None            # "*": OPTIONS * (asterisk-form)
+    default_port: bool = False           # the URL leaves out the port; connect_to the server (connect-to)
+    via_proxy: bool = False              # http:// URL tunnelled through the server as HTTPS proxy (https-proxy)
+    protocol: str | None = None          # RFC 8441 extended CONNECT with this :protocol (extended-connect)
 
     def to_json(self, base_url: str) -> dict:
-        if self.host is not None:
-            base_url = with_host(base_url, self.host)
-        out = {"method": self.method, "url": base_url + self.path,
+        scheme, _, hostport = base_url.partition("://")
+        host, _, port = hostport.rpartition(":")
+        host = self.host or host
+        url = (f"{'http' if self.via_proxy else scheme}://"
+               f"{self.userinfo + '@' if self.userinfo else ''}"
+               f"{host if self.default_port else f'{host}:{port}'}{self.path}")
+        out = {"method": self.method, "url": url,
                "headers": [list(h) for h in self.headers],
                "body_b64": base64.b64encode(self.body).decode() if self.body is not None else None,
                "http_version": self.http_version}
         for name in ("pause_after", "pause_ms", "resume_after", "cancel_after_bytes",
-                     "cancel_after_ms"):
+                     "cancel_after_ms", "target", "protocol"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         if self.body_chunks is not None:
@@ -64,6 +75,10 @@ class Req:
                                   for data, ms in self.body_chunks]
         if self.trailers is not None:
             out["trailers"] = [list(t) for t in self.trailers]
+        if self.default_port:
+            out["connect_to"] = hostport
+        if self.via_proxy:
+            out["proxy"] = base_url
         return out
 
 
@@ -97,7 +112,8 @@ class Job:
         out = {"type": "run", "id": case_id, "timeout_ms": self.timeout_ms, "ca_file": ca_file,
                "connection": self.connection, "tls_session_cache": self.tls_session_cache,
                "requests": [r.to_json(url) for r in self.requests]}
-        names = sorted({self.resolve, *(r.host for r in self.requests)} - {None})
+        # "localhost" is a real loopback name: the system resolves it, no job entry needed
+        names = sorted({self.resolve, *(r.host for r in self.requests)} - {None, "localhost"})
         if names:   # the URLs name these hosts; the client resolves them to the server's address
             address = server.netloc.rpartition(":")[0]
             out["resolve"] = [f"{name}:{server.port}:{address}" for name in names]
@@ -133,7 +149,7 @@ def gets(n: int, *, mode: str = "sequential", timeout_ms: int = 3000, **kw) -> J
     return Job(tuple(Req(f"/r/{i}") for i in range(1, n + 1)), mode=mode, timeout_ms=timeout_ms, **kw)
 
 
-SLUG = re.compile(r"^(9113|7541|8446|7301|tls|alpn|baseline)/[0-9][0-9.]*/[a-z0-9][a-z0-9-]*$|"
+SLUG = re.compile(r"^(9113|7541|8441|8446|7301|9218|tls|alpn|baseline)/[0-9][0-9.]*/[a-z0-9][a-z0-9-]*$|"
                   r"^(tls|alpn|baseline)/[a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9-]*$")
 TRANSPORTS = ("tls", "h2c", "reference")
 COVERS_ID = re.compile(r"^R-[A-Za-z0-9.-]+-[0-9]+$")
@@ -157,6 +173,7 @@ class Case:
     waits: bool = False                  # True when the client's own timeout is the behaviour under test
     covers: tuple[str, ...] = ()         # requirement IDs of ../shared/requirements.md, e.g. ("R-6.8-2",)
     level_note: str = ""                 # why the level differs from the covered line's, if it does
+    ipv6: bool = False                   # the server listens on [::1] instead of 127.0.0.1
 
     @property
     def rfc(self) -> str:

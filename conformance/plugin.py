@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from servers import tls
 from servers.tls import interrupt_on_termination
 from servers.transport import ServerSet
 
@@ -55,7 +56,8 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{level}: cases checking a {level.upper()} requirement")
     config.addinivalue_line("markers", "regression: cases that reproduce a public client bug")
     config.addinivalue_line("markers", "waits: cases where a client timeout is the behaviour under test")
-    for rfc in ("rfc9113", "rfc7541", "rfc8446", "rfc7301", "tls", "alpn", "baseline"):
+    for rfc in ("rfc9113", "rfc7541", "rfc8441", "rfc8446", "rfc7301", "rfc9218", "tls", "alpn",
+                "baseline"):
         config.addinivalue_line("markers", f"{rfc}: cases from {rfc}")
     config._h2cs = Session(config)
     interrupt_on_termination()   # SIGTERM and SIGHUP end a run as Ctrl-C does (servers/tls.py)
@@ -96,8 +98,9 @@ class CaseModule(pytest.File):
 
 
 def _markers(case) -> list[str]:
-    marks = [case.level.value.lower(), {"9113": "rfc9113", "7541": "rfc7541", "8446": "rfc8446",
-                                        "7301": "rfc7301"}.get(case.rfc, case.rfc)]
+    marks = [case.level.value.lower(), {"9113": "rfc9113", "7541": "rfc7541", "8441": "rfc8441",
+                                        "8446": "rfc8446", "7301": "rfc7301",
+                                        "9218": "rfc9218"}.get(case.rfc, case.rfc)]
     parts = case.section.split(".")
     marks += ["sec_" + "_".join(parts[:n]) for n in range(1, len(parts) + 1) if parts[0].isdigit()]
     if case.regression:
@@ -376,6 +379,8 @@ _CONFIG = []  # the running config, for hooks that are not handed one
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
     _CONFIG[:] = [session.config]
+    # A signal's KeyboardInterrupt can be swallowed (raised inside a finalizer): stop anyway.
+    tls.ON_INTERRUPT.append(lambda name: setattr(session, "shouldstop", f"interrupted by {name}"))
     h2 = session.config._h2cs
     if not hasattr(session.config, "workerinput") and not session.config.getoption("collectonly"):
         h2.probe()

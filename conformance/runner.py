@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import socket
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -88,7 +89,8 @@ def run_case(case: Case, servers: ServerSet, client: Client, client_name: str) -
     if case.transport == "reference":
         hosted = servers.host_reference()
     else:
-        hosted = servers.host(case.scenario(), secure=case.transport != "h2c")
+        hosted = servers.host(case.scenario(), secure=case.transport != "h2c",
+                              family=socket.AF_INET6 if case.ipv6 else socket.AF_INET)
     phases["server_start"] = time.monotonic() - t0
     reply, stderr, sockets = None, "", None
     try:

@@ -52,6 +52,8 @@ class Conn:
         self.tls_actions: list[tuple[int, str]] = []   # (offset in out, action): see tls_action
         self.closing = False
         self.half_close = False
+        self.wake: Callable[[], None] = lambda: None   # the transport writes out (and closes) now,
+        #                                     for a change made from another connection's callback
         self.peer_settings: dict[str, int] = {}
         self.conn_window = 65535            # client's receive windows (§6.9)
         self.stream_windows: dict[int, int] = {}
@@ -163,6 +165,7 @@ class Scenario:
     rotate_ticket_keys: bool = False
     tls_max_version: str | None = None   # e.g. "TLSv1_2"
     tls = None                           # a ServerTls (servers/openssl_tls.py)
+    narrow_cert: bool = False            # SNI localhost gets a certificate for localhost only
     close_on_client_goaway: bool = False  # §5.4.1: the client has to close; True closes for it
 
     # -- transport callbacks ----------------------------------------------

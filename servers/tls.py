@@ -40,8 +40,13 @@ def _remove_all() -> None:
         material.cleanup()
 
 
+ON_INTERRUPT: list = []   # callables(signal name), e.g. the plugin's "stop after this case"
+
+
 def _interrupt(signum: int, frame) -> None:
     _remove_all()
+    for hook in ON_INTERRUPT:   # the exception below can be lost if it lands in a finalizer
+        hook(signal.Signals(signum).name)
     raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signal.Signals(signum).name)
 
 
@@ -72,6 +77,7 @@ class TlsMaterial:
         os.mkdir(self.dir, 0o700)
         self.ca = trustme.CA()
         self.leaf = self.ca.issue_cert("127.0.0.1", "::1", "localhost", ORIGIN, OTHER)
+        self.narrow = self.ca.issue_cert("localhost")   # served for SNI localhost by narrow contexts
         self.ca_file = os.path.join(self.dir, "ca.pem")
         self.cert_file = os.path.join(self.dir, "server.pem")
         self.key_file = os.path.join(self.dir, "server.key")
@@ -83,10 +89,11 @@ class TlsMaterial:
         self._contexts: dict = {}
 
     def context(self, alpn: tuple[str, ...] | None, fresh: bool = False,
-                max_version: str | None = None) -> ssl.SSLContext:
+                max_version: str | None = None, narrow: bool = False) -> ssl.SSLContext:
         """A server context; `fresh` gives new session-ticket keys (a key rotation);
-        `max_version` ("TLSv1_2") caps the protocol version."""
-        key = (alpn, max_version)
+        `max_version` ("TLSv1_2") caps the protocol version; `narrow` answers SNI localhost
+        with a certificate for localhost only (no IP address in it)."""
+        key = (alpn, max_version, narrow)
         if not fresh and key in self._contexts:
             return self._contexts[key]
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -96,9 +103,25 @@ class TlsMaterial:
             ctx.maximum_version = getattr(ssl.TLSVersion, max_version)
         if alpn:
             ctx.set_alpn_protocols(list(alpn))
+        if narrow:
+            ctx.sni_callback = self._narrow_for(alpn, max_version)
         if not fresh:
             self._contexts[key] = ctx
         return ctx
+
+    def _narrow_for(self, alpn, max_version):
+        only_localhost = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        only_localhost.minimum_version = ssl.TLSVersion.TLSv1_2
+        if max_version:
+            only_localhost.maximum_version = getattr(ssl.TLSVersion, max_version)
+        self.narrow.configure_cert(only_localhost)
+        if alpn:
+            only_localhost.set_alpn_protocols(list(alpn))
+
+        def pick(sslobj, server_name, ctx):
+            if server_name == "localhost":
+                sslobj.context = only_localhost
+        return pick
 
     def cleanup(self) -> None:
         if self in _ON_DISK:

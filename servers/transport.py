@@ -150,6 +150,7 @@ class _Protocol(asyncio.Protocol):
         self.record = Connection(index, hosted.secure, peer_port=peer_port)
         hosted.observations.connections.append(self.record)
         self.conn = Conn(self.record)
+        self.conn.wake = self._flush
         self.closed = False
         self.transport: asyncio.Transport | None = None
         self._hello = bytearray()
@@ -212,7 +213,7 @@ class _Protocol(asyncio.Protocol):
                                         self.record.index, self.record.tls, hello)
             return
         ctx = servers.tls.context(scenario.alpn, fresh=scenario.rotate_ticket_keys,
-                                  max_version=scenario.tls_max_version)
+                                  max_version=scenario.tls_max_version, narrow=scenario.narrow_cert)
         self._tls = SslObjectEndpoint(ctx, self.record.tls, hello)
 
     def _pump_tls(self) -> None:

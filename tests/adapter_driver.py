@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CAPABILITIES = {"h2", "h2c", "http1.1", "alpn", "parallel", "tls-session-cache", "trace"}
+CAPABILITIES = {"h2", "h2c", "http1.1", "alpn", "parallel", "tls-session-cache", "trace",
+                "asterisk-form", "connect-to", "https-proxy"}
 PROTOCOL_2 = {"phases", "pause", "cancel", "streaming-upload", "trailers", "push",   # docs/clients.md v2
               "resolve", "early-data"}
 

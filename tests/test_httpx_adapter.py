@@ -46,7 +46,8 @@ def test_hello_names_the_exact_runtime_client(tmp_path):
     assert client["version"] == runtime_version()
     assert client["tls"] == client["version"].split()[-1]
     assert client["libcurl"] is None and client["nghttp2"] is None
-    assert set(hello["capabilities"]) == (CAPABILITIES - {"tls-session-cache"}   # none in httpx
+    # httpx has no session cache to share, no connect-to, and tunnels only to https:// targets
+    assert set(hello["capabilities"]) == (CAPABILITIES - {"tls-session-cache", "connect-to", "https-proxy"}
                                           | PROTOCOL_2 - {"trailers", "push", "early-data"})
 
 

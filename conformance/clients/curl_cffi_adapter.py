@@ -24,9 +24,9 @@ from curl_cffi import Curl, CurlHttpVersion, CurlMOpt, CurlOpt, CurlShare  # noq
 from curl_cffi import ffi, lib  # noqa: E402
 from curl_cffi.curl import DEFAULT_CACERT  # noqa: E402
 
-from conformance.clients.curl_multi import Multi, run_phases  # noqa: E402
+from conformance.clients.curl_multi import Multi, curl_proxy_type, run_phases  # noqa: E402
 from conformance.clients.jobs import (PROTOCOL, SSLOPT_EARLYDATA, CurlTransfer,  # noqa: E402
-                                      answer_with, curl_result, early_data_supported)
+                                      answer_with, curl_connect_to, curl_result, early_data_supported)
 from conformance.clients.jsonlines import serve  # noqa: E402
 
 CURL_ERROR_SIZE = 256
@@ -89,6 +89,7 @@ def hello() -> dict:
     # libcurl sends early data with OpenSSL, GnuTLS and wolfSSL, not with BoringSSL
     boringssl = b"BoringSSL" in (info.ssl_version or b"")
     caps += ["early-data"] if tls and not boringssl and early_data_supported(info.version_num) else []
+    caps += ["asterisk-form", "connect-to"] + (["https-proxy"] if "HTTPS-proxy" in features else [])
     version = f"curl_cffi/{curl_cffi.__version__} {ffi.string(lib.curl_version()).decode()}"
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "curl_cffi", "version": version,
@@ -105,6 +106,7 @@ class Transfer(CurlTransfer):
         super().__init__(req, index)
         self.errbuf = ffi.new("char[]", CURL_ERROR_SIZE)
         self.trailer_callback = None   # kept alive while libcurl may call it
+        self.connect_to = ffi.NULL     # the CURLOPT_CONNECT_TO list, freed with the handle
 
     def message(self, code: int) -> str:
         message = ffi.string(self.errbuf).decode("utf-8", "replace")
@@ -179,6 +181,8 @@ class CffiMulti(Multi):
             lib.curl_multi_remove_handle(self.multi, c._curl)   # harmless if already removed
             c.reset()   # drops the callbacks first: curl_cffi frees their data before cleanup
             c.close()
+        for t in self.transfers.values():
+            lib.curl_slist_free_all(t.connect_to)   # a no-op for NULL
         lib.curl_multi_cleanup(self.multi)
 
 
@@ -235,6 +239,23 @@ def configure(c: Curl, t: Transfer, job: dict, parallel: bool) -> None:
     if job.get("early_data"):
         c.setopt(CurlOpt.SSL_OPTIONS, SSLOPT_EARLYDATA)
         t.early_data = True
+    optional_fields(c, t, job)
+
+
+def optional_fields(c: Curl, t: Transfer, job: dict) -> None:
+    """The request fields of docs/clients.md that need a capability."""
+    req = t.req
+    if req.get("target"):
+        c.setopt(CurlOpt.REQUEST_TARGET, req["target"])
+    if req.get("connect_to"):   # curl_cffi's setopt builds no slist for this option
+        t.connect_to = lib.curl_slist_append(ffi.NULL, curl_connect_to(req).encode())
+        lib._curl_easy_setopt(c._curl, CurlOpt.CONNECT_TO, t.connect_to)
+    if req.get("proxy"):
+        c.setopt(CurlOpt.PROXY, req["proxy"])
+        c.setopt(CurlOpt.PROXYTYPE, curl_proxy_type(version_info().version_num))
+        c.setopt(CurlOpt.HTTPPROXYTUNNEL, 1)   # CONNECT even for an http:// URL
+        c.setopt(CurlOpt.PROXY_CAINFO, job["ca_file"] or DEFAULT_CACERT)
+        c.setopt(CurlOpt.PROXY_CAPATH, ffi.NULL)
 
 
 def run_job(job: dict) -> dict:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import ctypes
 import fcntl
+import functools
 import json
 import os
 import re
@@ -35,7 +36,8 @@ import time
 
 from conformance.clients.jobs import (
     INFO_APPCONNECT_TIME, INFO_CONNECT_TIME, INFO_HTTP_VERSION, INFO_RESPONSE_CODE,
-    INFO_TOTAL_TIME, PROTOCOL, CurlTransfer, answer_with, curl_result, unsupported)
+    INFO_TOTAL_TIME, PROTOCOL, CurlTransfer, answer_with, curl_connect_to, curl_result,
+    unsupported)
 from conformance.clients.jsonlines import serve
 
 CURL = os.environ.get("CURL", "curl")
@@ -57,6 +59,7 @@ TRACE_EVENT = re.compile(r"^(== Info: |=> Send header|<= Recv header|=> Send dat
 DUMP_LINE = re.compile(r"^[0-9a-f]{4,}: ")
 BYTE_COUNT = re.compile(r"^, (\d+ bytes)")
 TRANSFER_END = re.compile(r"^\* (Connection #\d+ to host .* left intact|Closing connection)")
+PROXY_HTTP2 = (8, 1, 0)   # --proxy-http2 appeared in curl 8.1.0
 
 
 def hello() -> dict:
@@ -69,11 +72,21 @@ def hello() -> dict:
     caps = ["http1.1", "trace", "streaming-upload", "resolve", "process-per-job"]
     caps += ["h2", "alpn"] if h2 and tls else []
     caps += ["h2c", "parallel"] if h2 else []
+    caps += ["asterisk-form", "connect-to"] + (["https-proxy"] if "HTTPS-proxy" in features else [])
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "curl", "version": first, "libcurl": version_of("libcurl", first),
                        "tls": tls_backend(first, features), "nghttp2": version_of("nghttp2", first),
                        "features": features},
             "capabilities": caps}
+
+
+@functools.cache
+def tool_version() -> tuple[int, ...]:
+    """The curl tool's own version, as numbers."""
+    out = subprocess.run([CURL, "-q", "--version"], capture_output=True, text=True,
+                         env=curl_env(), check=True).stdout
+    found = re.match(r"curl (\d+)\.(\d+)\.(\d+)", out)
+    return tuple(int(n) for n in found.groups()) if found else (0, 0, 0)
 
 
 def version_of(name: str, line: str) -> str | None:
@@ -96,7 +109,7 @@ def curl_env() -> dict:
 # -- the command line -----------------------------------------------------------------------
 def request_args(i: int, req: dict, job: dict, tmp: str) -> list[str]:
     seconds = f"{job['timeout_ms'] / 1000:.3f}"
-    args = ["--url", req["url"], "-g", "--noproxy", "*", "--capath", os.path.join(tmp, "capath"),
+    args = ["--url", req["url"], "-g", *proxy_args(req, job, tmp), "--capath", os.path.join(tmp, "capath"),
             "--max-time", seconds, "--connect-timeout", seconds,
             "-o", path(tmp, "body", i), "-D", path(tmp, "headers", i), "-w", WRITEOUT % i,
             *VERSION_FLAGS[req["http_version"]]]
@@ -108,7 +121,21 @@ def request_args(i: int, req: dict, job: dict, tmp: str) -> list[str]:
         args.append("--no-sessionid")
     for name, value in req.get("headers") or []:
         args += ["-H", f"{name}: {value}" if value else f"{name};"]   # "name;" sends it empty
+    if req.get("target"):
+        args += ["--request-target", req["target"]]
+    if req.get("connect_to"):
+        args += ["--connect-to", curl_connect_to(req)]
     return args + method_args(i, req, tmp)
+
+
+def proxy_args(req: dict, job: dict, tmp: str) -> list[str]:
+    """No proxy at all, or the request's HTTPS proxy with a CONNECT tunnel (docs/clients.md)."""
+    if not req.get("proxy"):
+        return ["--noproxy", "*"]
+    args = ["--proxy", req["proxy"], "--proxytunnel", "--proxy-capath", os.path.join(tmp, "capath")]
+    if job["ca_file"] is not None:
+        args += ["--proxy-cacert", job["ca_file"]]
+    return args + (["--proxy-http2"] if tool_version() >= PROXY_HTTP2 else [])
 
 
 def method_args(i: int, req: dict, tmp: str) -> list[str]:

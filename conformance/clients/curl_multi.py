@@ -12,6 +12,9 @@ import time
 from conformance.clients.jobs import CurlTransfer, phases_of
 
 POLL_S = 0.1   # the longest wait between two calls into libcurl
+# libcurl's CURLPROXY_* and version numbers (curl/curl.h)
+CURLPROXY_HTTPS, CURLPROXY_HTTPS2 = 2, 3   # HTTPS2: libcurl 8.1.0 and later
+LIBCURL_HTTPS2_PROXY = 0x080100
 
 
 class Multi:
@@ -90,3 +93,9 @@ def act(t: CurlTransfer, now: float, transfers: list[CurlTransfer], multi: Multi
         t.paused &= ~lift
         t.note(f"unpaused (CURLPAUSE bits now {t.paused})")
         multi.pause(t, t.paused)
+
+
+def curl_proxy_type(version_num: int) -> int:
+    """For a request's `proxy`: HTTP/2 to the proxy where libcurl can (CURLPROXY_HTTPS2),
+    else HTTP/1.1 (CURLPROXY_HTTPS)."""
+    return CURLPROXY_HTTPS2 if version_num >= LIBCURL_HTTPS2_PROXY else CURLPROXY_HTTPS

@@ -65,7 +65,7 @@ def hello() -> dict:
             "client": {"name": "httpx", "version": f"{version} {tls}", "libcurl": None,
                        "tls": tls, "nghttp2": None},
             "capabilities": ["h2", "h2c", "http1.1", "alpn", "parallel", "trace", "phases", "pause",
-                             "cancel", "streaming-upload", "resolve"]}
+                             "cancel", "streaming-upload", "resolve", "asterisk-form"]}
 
 
 # -- trace ------------------------------------------------------------------------------
@@ -261,8 +261,11 @@ class Transfer:
     async def exchange(self, client: httpx.AsyncClient) -> None:
         req = self.req
         content = body_of(req) if req.get("body_chunks") is None else self.chunks()
+        extensions = {"trace": self.on_event}
+        if req.get("target"):   # httpcore sends this request-target instead of the URL's path
+            extensions["target"] = req["target"].encode()
         request = client.build_request(req["method"], req["url"], headers=req.get("headers") or [],
-                                       content=content, extensions={"trace": self.on_event})
+                                       content=content, extensions=extensions)
         self.response = await client.send(request, stream=True)
         cancel_after, pause_after = req.get("cancel_after_bytes"), req.get("pause_after")
         try:

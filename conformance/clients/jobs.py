@@ -25,10 +25,13 @@ JOB_REQUIRED = {"type", "id", "timeout_ms", "ca_file", "requests", *CHOICES}
 JOB_FIELDS = JOB_REQUIRED | {"mode", "phases", "push", "resolve", "handles", "early_data"}
 HANDLES = ("kept", "closed")
 REQ_FIELDS = {"method", "url", "headers", "body_b64", "http_version", "pause_after", "pause_ms",
-              "resume_after", "cancel_after_bytes", "cancel_after_ms", "body_chunks", "trailers"}
+              "resume_after", "cancel_after_bytes", "cancel_after_ms", "body_chunks", "trailers",
+              "target", "connect_to", "proxy", "protocol"}
 # Capabilities a job needs for the protocol 2 fields it uses (hello `capabilities`)
 REQUEST_NEEDS = {"pause_after": "pause", "cancel_after_bytes": "cancel", "cancel_after_ms": "cancel",
-                 "body_chunks": "streaming-upload", "trailers": "trailers"}
+                 "body_chunks": "streaming-upload", "trailers": "trailers",
+                 "target": "asterisk-form", "connect_to": "connect-to", "proxy": "https-proxy",
+                 "protocol": "extended-connect"}
 TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 RESOLVE = re.compile(r"^[^:\[\]\s]+:[0-9]+:(\[[0-9A-Fa-f:]+\]|[0-9.]+)$")   # host:port:address
 
@@ -168,7 +171,7 @@ def request_problem(where: str, r) -> str | None:
             return f"{where}.{key} must be a list of [name, value] string pairs"
     if r.get("body_b64") is not None and not base64_text(r["body_b64"]):
         return f"{where}.body_b64 must be base64 or null"
-    return pause_problem(where, r) or upload_problem(where, r)
+    return pause_problem(where, r) or upload_problem(where, r) or optional_problem(where, r)
 
 
 def pause_problem(where: str, r: dict) -> str | None:
@@ -208,6 +211,29 @@ def base64_text(value) -> bool:
         return True
     except (TypeError, ValueError, binascii.Error):
         return False
+
+
+OPTIONAL = {"target": re.compile(r"^\*$"), "connect_to": re.compile(r"^(\[[0-9a-fA-F:.]+\]|[^:\[\]]+):[0-9]+$"),
+            "proxy": re.compile(r"^https://\S+$"), "protocol": TOKEN}
+
+
+def optional_problem(where: str, r: dict) -> str | None:
+    """The optional request fields (docs/clients.md), when present."""
+    for key, pattern in OPTIONAL.items():
+        value = r.get(key)
+        if value is not None and not (isinstance(value, str) and pattern.match(value)):
+            return f"{where}.{key} must match {pattern.pattern}, got {value!r}"
+    return None
+
+
+
+def curl_connect_to(req: dict) -> str:
+    """CURLOPT_CONNECT_TO's 'HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT' for `connect_to`."""
+    scheme, _, rest = req["url"].partition("://")
+    hostport = rest.split("/", 1)[0].rpartition("@")[2]
+    if not re.search(r":[0-9]+$", hostport):
+        hostport += ":443" if scheme == "https" else ":80"
+    return f"{hostport}:{req['connect_to']}"
 
 
 def fields_problem(where: str, got: set, known: set, required: set) -> str | None:

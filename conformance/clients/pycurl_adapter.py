@@ -11,10 +11,10 @@ import sys
 
 import pycurl
 
-from conformance.clients.curl_multi import Multi, run_phases
+from conformance.clients.curl_multi import Multi, curl_proxy_type, run_phases
 from conformance.clients.curl_push import CURLINFO_PRIVATE, Pushes, getinfo, libcurl
 from conformance.clients.jobs import (PROTOCOL, SSLOPT_EARLYDATA, CurlTransfer, answer_with,
-                                      curl_result, early_data_supported)
+                                      curl_connect_to, curl_result, early_data_supported)
 from conformance.clients.jsonlines import serve
 
 CURL_MULTI_MAGIC = 0x000bab1e   # the first field of libcurl's struct Curl_multi
@@ -37,6 +37,7 @@ def hello() -> dict:
     caps += ["h2c", "parallel", "push"] if h2 else []
     caps += ["tls-session-cache"] if tls else []
     caps += ["early-data"] if tls and early_data_supported(info[2]) else []
+    caps += ["asterisk-form", "connect-to"] + (["https-proxy"] if "HTTPS_PROXY" in features else [])
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "pycurl", "version": pycurl.version, "libcurl": info[1],
                        "tls": info[5], "nghttp2": nghttp2.group(1) if nghttp2 else None,
@@ -193,6 +194,22 @@ def configure(c: pycurl.Curl, t: CurlTransfer, job: dict, parallel: bool) -> Non
     if job.get("early_data"):
         c.setopt(pycurl.SSL_OPTIONS, SSLOPT_EARLYDATA)
         t.early_data = True
+    optional_fields(c, req, job)
+
+
+def optional_fields(c: pycurl.Curl, req: dict, job: dict) -> None:
+    """The request fields of docs/clients.md that need a capability."""
+    if req.get("target"):
+        c.setopt(pycurl.REQUEST_TARGET, req["target"])
+    if req.get("connect_to"):
+        c.setopt(pycurl.CONNECT_TO, [curl_connect_to(req)])
+    if req.get("proxy"):
+        c.setopt(pycurl.PROXY, req["proxy"])
+        c.setopt(pycurl.PROXYTYPE, curl_proxy_type(pycurl.version_info()[2]))
+        c.setopt(pycurl.HTTPPROXYTUNNEL, 1)   # CONNECT even for an http:// URL
+        if job["ca_file"] is not None:
+            c.setopt(pycurl.PROXY_CAINFO, job["ca_file"])
+        c.setopt(pycurl.PROXY_CAPATH, None)
 
 
 def run_job(job: dict) -> dict:

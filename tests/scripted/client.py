@@ -15,10 +15,11 @@ from urllib.parse import urlsplit
 
 from conformance.clients.jobs import PROTOCOL, phases_of
 
-from . import checks
+from . import checks, tunnel
 from .pacing import Pacing
 from .connection import OUR_MAX_FRAME, TRACE_CAP, H2Connection
-from .transport import TLS, TransferError, close_socket, connect, http1_exchange, wait_readable
+from .transport import (TLS, TransferError, addresses, certificate_covers, close_socket, connect,
+                        http1_exchange, wait_readable)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,36 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     tls_versions: tuple = ("TLSv1_2", None)  # (minimum, maximum or None) TLS version; §9.2: 1.2 or newer
     ip_sni: bool = False             # misbehaviour: an IP-literal host goes out as SNI (RFC 6066 §3)
     retry_421: int = 0               # retries of a 421 on a new connection (RFC 9110 §15.5.20: MAY)
+    expect_wait: float | None = 0.3  # seconds a body waits for 100 (Continue); None: forever (misbehaviour)
+    retry_417: bool = True           # a 417 to Expect: 100-continue: again without it (RFC 9110 §10.1.1)
+    final_ends_upload: bool = True   # False: a final status before the body does not end the transfer;
+    #                                  it waits for the body, held for a 100 (misbehaviour)
+    strict_no_body: bool = False     # misbehaviour: even an empty DATA on a HEAD/204/304 response is malformed
+    reject_obs_text: bool = False    # misbehaviour: field values with octets 0x80-0xff are malformed
+    reverse_open_order: bool = False  # misbehaviour: streams opened together leave in descending id order
+    stale_reuse_check: bool = True   # False: an idle connection is reused unchecked, and a request lost
+    #                                  on it with no response is not sent again (RFC 9110 §9.2.2)
+    rfc9218: bool = False            # implements RFC 9218 (a conforming alternative): sends a priority
+    #                                  field, and RFC 7540 priority signals until the server's
+    #                                  SETTINGS_NO_RFC7540_PRIORITIES=1; validates that setting (a
+    #                                  change is a connection error), rejects PRIORITY_UPDATE
+    keep_7540_signals: bool = False  # misbehaviour: RFC 7540 priority signals despite NO_RFC7540_PRIORITIES=1
+    connect_with_path: bool = False  # misbehaviour: a CONNECT to a proxy carries :scheme and :path (§8.5)
+    tunnel_trailers: bool = False    # misbehaviour: a tunnel is closed with a HEADERS frame, not END_STREAM DATA
+    tunnel_reset_on_fin: bool = False  # the proxy's END_STREAM is answered with RST_STREAM(CANCEL), not
+    #                                  END_STREAM (§8.5 "expects" the latter, no keyword)
+    ignore_connect_setting: bool = False  # misbehaviour: extended CONNECT without ENABLE_CONNECT_PROTOCOL=1
+    authority_from_dial: bool = False  # misbehaviour: :authority names the address connected to, not the URL's
+    trailers_end_stream: bool = True  # False: request trailers go without END_STREAM, then an empty DATA
+    #                                  ends the stream (misbehaviour, §8.1)
+    pseudo_in_trailers: bool = False  # misbehaviour: request trailers carry :path (§8.1)
+    fold_length_repeats: bool = True  # False: a content-length repeating one value is malformed (RFC 9110
+    #                                  §8.6 allows either)
+    trim_to_header_list: bool = False  # misbehaviour: request fields dropped to fit the server's
+    #                                  advisory SETTINGS_MAX_HEADER_LIST_SIZE (§6.5.2)
+    coalesce: str | None = None      # reuse a connection to another host at the same address (§9.1.1):
+    #                                  "verified" when its certificate covers the host (MAY), "by-address"
+    #                                  whatever the certificate says (misbehaviour)
     retry_421_elsewhere: bool = True  # False: a 421 is retried on the connection that sent it
     deliver_late_data: bool = False  # misbehaviour: DATA on a stream the server ended or reset joins its body (§5.1)
     upload_after_reset: bool = False  # misbehaviour: the request body goes on after the server's RST_STREAM (§6.4)
@@ -137,7 +168,6 @@ class Behaviour:  # all defaults = conforming; each misbehaving profile changes 
     #                                          TLS 1.2 cipher; "always" (misbehaviour): every TLS 1.2 one
     send_sni: bool = True            # False (misbehaviour): no server_name for a host name (§9.2)
     verify_certificate: bool = True  # False (misbehaviour): any certificate, any name, any issuer
-    coalesce_any: bool = False       # misbehaviour: reuses a connection for any name at the same address
     offer_h2c: bool = False          # misbehaviour: offers h2c over TLS and speaks HTTP/2 when it is selected
     early_data_unsafe: bool = False  # misbehaviour: unsafe requests (POST) go in early data too (RFC 8470 §4)
     resend_rejected_early: bool = True  # False (misbehaviour): rejected early data is not sent again
@@ -250,6 +280,31 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "ip-sni": replace(_GOOD, ip_sni=True),
     "retry-421": replace(_GOOD, retry_421=1),
     "retry-421-forever": replace(_GOOD, retry_421=1000),
+    "expect-wait-forever": replace(_GOOD, expect_wait=None),
+    "expect-417-final": replace(_GOOD, retry_417=False),
+    "expect-final-waits": replace(_GOOD, expect_wait=None, final_ends_upload=False),
+    "strict-no-body": replace(_GOOD, strict_no_body=True),
+    "reject-obs-text": replace(_GOOD, reject_obs_text=True),
+    "ids-out-of-order": replace(_GOOD, reverse_open_order=True),
+    "reuse-stale-connection": replace(_GOOD, stale_reuse_check=False),
+    "rfc9218": replace(_GOOD, rfc9218=True),
+    "rfc9218-keep-open": replace(_GOOD, rfc9218=True, close_after_goaway=False),
+    "rfc9218-keeps-7540-signals": replace(_GOOD, rfc9218=True, keep_7540_signals=True),
+    "connect-with-path": replace(_GOOD, connect_with_path=True),
+    "tunnel-trailers": replace(_GOOD, tunnel_trailers=True),
+    "tunnel-reset-on-fin": replace(_GOOD, tunnel_reset_on_fin=True),
+    "ignore-connect-setting": replace(_GOOD, ignore_connect_setting=True),
+    "userinfo-in-authority": replace(_GOOD, edit_request=checks.authority_with_userinfo),
+    "ipv6-unbracketed": replace(_GOOD, edit_request=checks.unbracketed_ipv6),
+    "empty-path": replace(_GOOD, edit_request=checks.empty_root_path),
+    "authority-from-address": replace(_GOOD, authority_from_dial=True),
+    "extended-connect-no-path": replace(_GOOD, edit_request=checks.without_scheme_and_path),
+    "coalesce-verified": replace(_GOOD, coalesce="verified"),
+    "coalesce-by-address": replace(_GOOD, coalesce="by-address"),
+    "reject-length-repeats": replace(_GOOD, fold_length_repeats=False),
+    "trim-to-header-list": replace(_GOOD, trim_to_header_list=True),
+    "trailers-then-data": replace(_GOOD, trailers_end_stream=False),
+    "pseudo-in-trailers": replace(_GOOD, pseudo_in_trailers=True),
     "retry-421-same-connection": replace(_GOOD, retry_421=1, retry_421_elsewhere=False),
     "deliver-late-data": replace(_GOOD, deliver_late_data=True),
     "upload-after-reset": replace(_GOOD, upload_after_reset=True),
@@ -270,7 +325,6 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "accept-certificate-request": replace(_GOOD, reject_certificate_request=False),
     "inadequate-security-always": replace(_GOOD, inadequate_security="always"),
     "no-sni": replace(_GOOD, send_sni=False),
-    "coalesce-any": replace(_GOOD, coalesce_any=True),
     "no-verify": replace(_GOOD, verify_certificate=False),
     "offer-h2c": replace(_GOOD, offer_h2c=True),
     "h2c-upgrade-broken": replace(_GOOD, h2c_upgrade_broken=True),
@@ -293,7 +347,8 @@ def hello() -> dict:
     return {"type": "hello", "protocol": PROTOCOL,
             "client": {"name": "scripted", "version": "scripted/1"},
             "capabilities": ["h2", "h2c", "http1.1", "parallel", "tls-session-cache", "trace", "phases", "pause",
-                             "cancel", "streaming-upload", "trailers", "push", "resolve", "early-data"]}
+                             "cancel", "streaming-upload", "trailers", "push", "resolve", "early-data",
+                             "asterisk-form", "connect-to", "https-proxy", "extended-connect"]}
 
 
 class Transfer:
@@ -317,8 +372,12 @@ class Transfer:
             raise ValueError(f"unsupported URL {self.url!r}")
         self.scheme, self.host = u.scheme, u.hostname
         self.port = u.port or (443 if u.scheme == "https" else 80)
-        self.target = (u.path or "/") + (f"?{u.query}" if u.query else "")
+        self.target = req.get("target") or (u.path or "/") + (f"?{u.query}" if u.query else "")
         self.authority = u.netloc.rpartition("@")[2]
+        self.connect_to, self.proxy, self.protocol = req.get("connect_to"), req.get("proxy"), req.get("protocol")
+        self.tunnel = tunnel.for_transfer(self)
+        p = urlsplit(self.proxy or self.url)
+        self.route = (p.scheme, p.hostname, p.port or (443 if p.scheme == "https" else 80))
         self.retries, self.moves, self.h1, self.force_new = 0, 0, False, False
         self.conn, self.stream = None, None
         self.done = self.ok = False
@@ -331,6 +390,7 @@ class Transfer:
         self._reset()
 
     def _reset(self) -> None:
+        self.reused = False                  # went out on a connection an earlier transfer used
         self.status, self.resp_headers, self.http_version = None, [], None
         self.trailers: list = []
         self.hash, self.body_len = hashlib.sha256(), 0
@@ -630,7 +690,8 @@ class Job:
                 if t.body_sent >= len(t.body):
                     t.pacing.all_sent(time.monotonic())
             conns = list({id(t.conn): t.conn for t in live if t.conn is not None and not t.conn.dead}.values())
-            wait = min(t.next_event() for t in live) - time.monotonic()
+            timers = [x for x in (c.timer() for c in conns) if x is not None]
+            wait = min([t.next_event() for t in live] + timers) - time.monotonic()
             ready = wait_readable([c.sock for c in conns], wait)
             for c in conns:   # misbehaviour stop-reading-while-paused: a paused receiver blocks its connection
                 if c.sock in ready and (self.b.read_while_paused or not any(t.paused for t in live if t.conn is c)):
@@ -647,45 +708,45 @@ class Job:
             t.grow(chunk)
 
     def _assign(self, t: Transfer) -> None:
-        h1 = t.h1 or t.version == "http1.1" or (t.scheme == "http" and t.version != "h2-prior-knowledge")
+        scheme, host, port = t.route             # the proxy's, for a tunnelled request
+        h1 = not t.proxy and (t.h1 or t.version == "http1.1"
+                              or (t.scheme == "http" and t.version != "h2-prior-knowledge"))
         if not h1 and not t.force_new and self._may_reuse():
             for c in self.conns:
-                if self._same_origin(c, t) and c.accepting():
-                    if self.b.honour_goaway:      # a GOAWAY or EOF waiting to be read? (ignore-goaway
-                        c.poll()                  # does not look, like curl#2416)
+                if (c.origin == t.route or self._coalesces(c, t)) and c.accepting():
+                    if self.b.honour_goaway and self.b.stale_reuse_check:   # a GOAWAY or EOF waiting
+                        c.poll()                  # to be read? (ignore-goaway does not look, like curl#2416)
                     if c.accepting():
                         t.note(f"reusing connection {c.label}")
+                        t.reused = True
                         return c.enqueue(t)
         t.force_new = False
         alpn = ("http/1.1",) if h1 or not self.b.offer_h2 else (
             ("h2", "http/1.1") if t.version == "h2-or-http1.1" else ("h2",))
         if self.b.offer_h2c and not h1:           # misbehaviour: h2c over TLS (§3.2 forbids it)
             alpn = ("h2", "h2c", *alpn[1:])
-        tls, forced = self.tls if t.scheme == "https" else None, False
+        tls, forced = self.tls if scheme == "https" else None, False
         try:
-            sock, key, timings = connect(t.host, t.port, tls, alpn, t.deadline,
-                                         self.resolve.get((t.host, t.port)))
+            sock, key, timings = connect(host, port, tls, alpn, t.deadline, self._address(t))
         except TransferError as exc:
             if not (exc.cls == "tls" and self.b.alpn_fallback_h2 and not h1):
                 return t.fail(exc.cls, exc.name, exc.message)
             t.note(f"misbehaviour: {exc.message}; connecting again without ALPN to speak h2")
             try:
-                sock, key, timings = connect(t.host, t.port, tls, (), t.deadline,
-                                             self.resolve.get((t.host, t.port)))
+                sock, key, timings = connect(host, port, tls, (), t.deadline, self._address(t))
             except TransferError as again:
                 return t.fail(again.cls, again.name, again.message)
             forced = True
         t.timings.update(timings)
         label = f"c{len(self.conns) + 1}"
-        selected = sock.selected_alpn_protocol() if t.scheme == "https" else None
-        t.note(f"connected {label} to {t.host}:{t.port} alpn={selected}")
+        selected = sock.selected_alpn_protocol() if scheme == "https" else None
+        t.note(f"connected {label} to {t.connect_to or f'{host}:{port}'} alpn={selected}")
         remember = (lambda s, key=key: self.tls.remember(s, key)) if key else None
         h2 = selected == "h2" or forced or (self.b.offer_h2c and selected == "h2c")
-        if not h1 and (t.scheme == "http" or h2 or not self.b.respect_alpn):
-            c = H2Connection(sock, self.b, (t.scheme, t.host, t.port), label, remember,
-                             tls_fault=self.tls.fault if t.scheme == "https" else None,
+        if not h1 and (scheme == "http" or h2 or not self.b.respect_alpn):
+            c = H2Connection(sock, self.b, t.route, label, remember,
+                             tls_fault=self.tls.fault if scheme == "https" else None,
                              push=None if self.push is None else self._on_push)
-            c.address = (self.resolve.get((t.host, t.port), t.host), t.port)
             self.conns.append(c)
             if hasattr(sock, "finish_handshake") and t.method not in SAFE and not self.b.early_data_unsafe:
                 sock.finish_handshake()           # RFC 8470 §4: no unsafe request in early data
@@ -696,13 +757,30 @@ class Job:
             return t.fail("protocol-mismatch", "ALPN_MISMATCH", f"ALPN selected {selected!r}, not h2")
         self._http1(t, sock, remember, label)
 
-    def _same_origin(self, c, t: Transfer) -> bool:
-        """§9.1.1: this client reuses a connection for its own origin only (coalescing is a MAY);
-        the coalesce-any misbehaviour takes any name that leads to the same address."""
-        if c.origin == (t.scheme, t.host, t.port):
+    def _address(self, t: Transfer) -> tuple[str, int] | None:
+        """Where t's connection goes when not to its route's host: `connect_to`, or `resolve`."""
+        if t.connect_to:
+            address, _, port = t.connect_to.rpartition(":")
+            return address.strip("[]"), int(port)
+        _, host, port = t.route
+        return (self.resolve[(host, port)], port) if (host, port) in self.resolve else None
+
+    def _addresses(self, host: str, port: int) -> set[str]:
+        """Where a name leads: the job's `resolve`, else the system resolver."""
+        return {self.resolve[(host, port)]} if (host, port) in self.resolve else addresses(host, port)
+
+    def _coalesces(self, c, t: Transfer) -> bool:
+        """§9.1.1: may a connection to another host serve `t`? Same scheme and port, an address in
+        common, and (unless misbehaving) a certificate valid for t's host."""
+        (scheme, host, port), b = c.origin, self.b
+        if not b.coalesce or c.dead or (scheme, port) != (t.route[0], t.route[2]) or scheme != "https":
+            return False
+        if not self._addresses(host, port) & self._addresses(t.host, t.port):
+            return False
+        if b.coalesce == "by-address" or certificate_covers(c.sock, t.host):
+            t.note(f"coalescing onto {c.label} ({host}) for {t.host}")
             return True
-        address = (self.resolve.get((t.host, t.port), t.host), t.port)
-        return self.b.coalesce_any and c.origin[0] == t.scheme and c.address == address
+        return False
 
     def _http1(self, t: Transfer, sock, remember, label: str) -> None:
         t.used.append(_H1Trace(label))

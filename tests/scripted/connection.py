@@ -25,6 +25,7 @@ from .push import MAX_RESERVED, promise_problem
 from .transport import close_socket, wait_readable
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+PRIORITY_UPDATE = 0x10                 # RFC 9218 §7.1
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
 TYPE_NAMES = ["DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE", "PING", "GOAWAY",
               "WINDOW_UPDATE", "CONTINUATION"]
@@ -150,7 +151,8 @@ class Violation(Exception):
 class Stream:
     def __init__(self, sid: int, transfer, window: int):
         self.id, self.transfer = sid, transfer
-        self.to_send = memoryview(transfer.body)[transfer.body_from:]   # request body not yet sent
+        # request body not yet sent; a tunnel's goes out once the CONNECT is answered (§8.5)
+        self.to_send = memoryview(b"" if transfer.tunnel else transfer.body)[transfer.body_from:]
         self.local_ended = False         # we sent END_STREAM
         self.window = window             # peer's stream window for our DATA (§6.9)
         self.unacked = 0                 # DATA octets to give back with WINDOW_UPDATE
@@ -161,6 +163,9 @@ class Stream:
         self.received = 0
         self.small_run = 0               # consecutive DATA frames under 16 octets (small-frame-limit)
         self.recv_window = 65535         # our stream window for the server's DATA (enforce-receive-window)
+        # RFC 9110 §10.1.1: with Expect: 100-continue the body waits for a 100 until this time
+        self.expect_until: float | None = None
+        self.abandoned = False           # a final status came before the body: it never goes out
 
 
 class H2Connection:
@@ -195,6 +200,8 @@ class H2Connection:
         self.continuations = 0                   # CONTINUATION frames in the current field block
         self.settings_frames = 0                 # SETTINGS frames received (max_settings_frames)
         self.goaway: int | None = None
+        self.no_7540_priorities: int | None = None   # RFC 9218 §2.1, once the server sent it
+        self.connect_protocol = 0                # RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL
         self.dead = self.send_failed = self.gave_up = False
         if behaviour.send_preface:               # §3.4: the magic, then SETTINGS
             self.out += PREFACE
@@ -247,7 +254,8 @@ class H2Connection:
 
     def accepting(self) -> bool:
         """May a new stream go on this connection? (§6.8, §9.1.1, §5.1.1)"""
-        return not (self.dead or self.gave_up or self.send_failed or self.next_id > MAX_STREAM_ID
+        stale = self.send_failed and self.b.stale_reuse_check   # reuse-stale-connection does not look
+        return not (self.dead or self.gave_up or stale or self.next_id > MAX_STREAM_ID
                     or (self.goaway is not None and self.b.honour_goaway))
 
     def _active(self) -> int:
@@ -324,15 +332,29 @@ class H2Connection:
             limit = 0 if self.b.wait_server_settings else 1
         if self.b.wait_settings_ack and not self.settings_acked:
             limit = 0                             # misbehaviour: §6.5.3 does not ask to wait for the ACK
-        while self.queue and self._active() < limit:
-            self._open(self.queue.pop(0))
+        if not self.got_settings and any(t.tunnel and t.tunnel.needs_settings for t in self.queue):
+            limit = 0                             # RFC 8441 §3: the server's SETTINGS decide
+        batch = []
+        while self.queue and self._active() + len(batch) < limit:
+            t = self.queue.pop(0)
+            if t.tunnel and t.tunnel.needs_settings and self.connect_protocol != 1 \
+                    and not self.b.ignore_connect_setting:
+                t.fail("other", "NO_EXTENDED_CONNECT", "the server did not send "
+                       "SETTINGS_ENABLE_CONNECT_PROTOCOL=1 (RFC 8441 §3): nothing sent")
+                continue
+            batch.append(t)
+        sids = [self._next_sid() for _ in batch]
+        if self.b.reverse_open_order:             # misbehaviour: HEADERS leave in descending id order
+            batch, sids = batch[::-1], sids[::-1]
+        for t, sid in zip(batch, sids):
+            self._open(t, sid)
         for frame in self.deferred:              # interleave-field-blocks: after every new HEADERS
             self._send(frame)
         self.deferred.clear()
         sending = ("open", "closed", "reset-remote") if self.b.upload_after_reset else ("open", "closed")
         for s in self.streams.values():
             if (s.to_send or s.transfer.body_complete) and not s.local_ended and self.got_settings \
-                    and self.state[s.id] in sending:
+                    and self.state[s.id] in sending and not self._awaiting_100(s):
                 self._send_body(s)
                 if self.b.serial_uploads and s.to_send:   # misbehaviour: the next body waits for this one
                     break
@@ -348,14 +370,33 @@ class H2Connection:
                 t.detach()
         self.queue.clear()
 
-    def _open(self, t) -> None:
+    def _next_sid(self) -> int:
         sid, self.next_id = self.next_id, self.next_id + self.b.stream_id_step   # §5.1.1: odd, increasing
-        fields = checks.request_fields(t.method, t.url, t.headers, t.body if t.length_known else b"",
-                                       self.b.strip_connection_headers, self.b.lowercase_names)
+        return sid
+
+    def _awaiting_100(self, s: Stream) -> bool:
+        return s.expect_until is not None and time.monotonic() < s.expect_until
+
+    def timer(self) -> float | None:
+        """When a body held for a 100 (Continue) goes out anyway, if any is held."""
+        held = [s.expect_until for s in self.streams.values() if self._awaiting_100(s)]
+        return min(held) if held else None
+
+    def _open(self, t, sid: int) -> None:
+        fields = t.tunnel.fields(self.b) if t.tunnel else checks.request_fields(
+            t.method, t.url, t.headers, t.body if t.length_known else b"",
+            self.b.strip_connection_headers, self.b.lowercase_names, t.target)
         if self.b.edit_request:
             fields = self.b.edit_request(fields)
         if self.b.trim_headers_to_limit and self.peer_header_list is not None:   # misbehaviour
             fields = checks.trimmed(fields, self.peer_header_list)
+        if self.b.authority_from_dial and t.connect_to:   # misbehaviour
+            fields = [(n, t.connect_to if n == ":authority" else v) for n, v in fields]
+        if self.b.rfc9218:                        # RFC 9218 §5: its own signal, a priority field
+            fields = fields + [("priority", "u=2")]
+        if self.b.trim_to_header_list and self.peer_header_list is not None:   # misbehaviour
+            while len(fields) > 4 and checks.field_list_size(fields) > self.peer_header_list:
+                self.note(f"misbehaviour: {fields.pop()[0]} dropped to fit MAX_HEADER_LIST_SIZE")
         block = self.encoder.encode(checks.mark_sensitive(fields))   # RFC 7541 §7.1.3
         if self.b.never_index_inserted:          # misbehaviour: our table drifts from the server's
             for name, value, sensitive in checks.mark_sensitive(fields):
@@ -363,16 +404,32 @@ class H2Connection:
                     self.encoder.header_table.add(name.encode(), value.encode())
         s = self.streams[sid] = Stream(sid, t, self.initial_window)
         self.state[sid] = "open"
+        if s.to_send and checks.expects_100(t.headers):   # RFC 9110 §10.1.1: wait, but not forever
+            s.expect_until = time.monotonic() + (self.b.expect_wait if self.b.expect_wait is not None
+                                                 else float("inf"))
         t.attach(self, sid)
-        s.local_ended = not s.to_send and t.body_complete and t.request_trailers is None
-        self._send_block(sid, block, s.local_ended)
+        s.local_ended = not s.to_send and self._request_ends(s)
+        self._send_block(sid, block, s.local_ended,
+                         self.b.rfc9218 and (self.no_7540_priorities != 1 or self.b.keep_7540_signals))
 
-    def _send_block(self, sid: int, block: bytes, end_stream: bool) -> None:
-        """HEADERS, and CONTINUATION for what does not fit the peer's MAX_FRAME_SIZE."""
+    def _request_ends(self, s: Stream) -> bool:
+        """Does the request end once what it holds is sent? Not while the application may add to
+        the body or trailers follow it, nor on a tunnel (§8.5: we close it ourselves), nor for a
+        body a final status abandoned (RST_STREAM ends that stream)."""
+        t = s.transfer
+        return t.body_complete and t.request_trailers is None and not t.tunnel and not s.abandoned
+
+    def _send_block(self, sid: int, block: bytes, end_stream: bool, priority: bool = False) -> None:
+        """HEADERS, and CONTINUATION for what does not fit the peer's MAX_FRAME_SIZE; `priority`:
+        with RFC 7540 priority signals (RFC 9218 §2.1.1 stops them)."""
         limit = self.max_frame if self.b.respect_max_frame_size else max(len(block), 1)
         parts = [block[i:i + limit] for i in range(0, len(block), limit)] or [b""]
         flags = ["END_STREAM"] if end_stream else []
-        self._send(HeadersFrame(sid, data=parts[0], flags=flags + (["END_HEADERS"] if len(parts) == 1 else [])))
+        head = HeadersFrame(sid, data=parts[0], flags=flags + (["END_HEADERS"] if len(parts) == 1 else []))
+        if priority:
+            head.flags.add("PRIORITY")
+            head.depends_on, head.stream_weight, head.exclusive = 0, 31, False
+        self._send(head)
         for i, part in enumerate(parts[1:], 2):
             frame = ContinuationFrame(sid, data=part, flags=["END_HEADERS"] if i == len(parts) else [])
             if self.b.interleave_blocks:
@@ -393,17 +450,23 @@ class H2Connection:
             t.body_sent = len(t.body) - len(s.to_send)
             self.conn_window -= n
             s.window -= n
-            s.local_ended = not s.to_send and t.body_complete and t.request_trailers is None \
-                and not self.b.end_stream_waits
+            s.local_ended = not s.to_send and self._request_ends(s) and not self.b.end_stream_waits
             self._send(DataFrame(s.id, data=bytes(chunk), flags=["END_STREAM"] if s.local_ended else []))
-        if t.body_complete and not s.local_ended:   # a streamed body ended, or trailers follow it
+        if t.body_complete and not (s.local_ended or t.tunnel or s.abandoned):
             if self.b.end_stream_waits and t.request_trailers is None and min(self.conn_window, s.window) <= 0:
                 return                            # misbehaviour: the empty END_STREAM waits for window (§6.9.1)
-            s.local_ended = True
+            s.local_ended = True                  # a streamed body ended, or trailers follow it
             if t.request_trailers is None:
                 self._send(DataFrame(s.id, data=b"", flags=["END_STREAM"]))
             else:                                    # §8.1: trailers end the request
-                self._send_block(s.id, self.encoder.encode(t.request_trailers), True)
+                self._send_trailers(s)
+
+    def _send_trailers(self, s: Stream) -> None:
+        t, end = s.transfer, self.b.trailers_end_stream
+        fields = ([(":path", t.target)] if self.b.pseudo_in_trailers else []) + list(t.request_trailers)
+        self._send_block(s.id, self.encoder.encode(fields), end)
+        if not end:                               # misbehaviour: an empty DATA ends the stream instead
+            self._send(DataFrame(s.id, data=b"", flags=["END_STREAM"]))
 
     # -- input -------------------------------------------------------------------------
     def poll(self) -> None:
@@ -505,6 +568,8 @@ class H2Connection:
             raise Violation("FRAME_SIZE_ERROR", f"{len(payload)}-octet frame above our SETTINGS_MAX_FRAME_SIZE "
                             f"{self.b.frame_size_limit} (§4.2)", sid if sid in self.state else None)
         self._reject_ignorable(ftype, flags, reserved)
+        if ftype == PRIORITY_UPDATE and self.b.rfc9218:   # RFC 9218 §7.1: only clients send it
+            raise Violation("PROTOCOL_ERROR", "PRIORITY_UPDATE from the server (RFC 9218 §7.1)")
         handler = self.HANDLERS.get(ftype)
         if handler is not None:                   # §5.5: unknown frame types are ignored
             handler(self, flags, sid, payload)
@@ -556,10 +621,20 @@ class H2Connection:
         s.unacked += counted
         self._check(s.got_final, "PROTOCOL_ERROR", "DATA before the response HEADERS (§8.1)", sid)
         s.received += len(data)
+        if s.no_body and (data or self.b.strict_no_body):   # §8.1.1, RFC 9110 §6.4.1: no content
+            self._check(False, "PROTOCOL_ERROR", f"{len(data)} octets of DATA in a response that has "
+                        "no content (HEAD, 204 or 304; §8.1.1)", sid)
         s.small_run = s.small_run + 1 if len(data) < 16 else 0
         if self.b.small_data_limit is not None and s.small_run > self.b.small_data_limit:
             raise Violation("ENHANCE_YOUR_CALM", f"misbehaviour: more than {self.b.small_data_limit} "
                             "consecutive DATA frames under 16 octets", sid)
+        if s.transfer.tunnel is not None:
+            if s.transfer.tunnel.received(data) and not s.local_ended:
+                self._close_tunnel(s)             # the target's response is whole: we close first
+                s.response_done = True
+            if flags & END_STREAM:
+                self._end_remote(s)
+            return
         # misbehaviour mix-streams: the body goes to the most recently opened transfer
         target = (self.streams[max(self.streams)] if self.b.mix_streams else s).transfer
         if not self.b.reassemble_data:            # misbehaviour: only the last DATA frame counts
@@ -642,7 +717,7 @@ class H2Connection:
             raise Violation("PROTOCOL_ERROR", f"misbehaviour: rejecting unknown settings {unknown}")
         good = []
         for ident, value in pairs:
-            problem = checks.setting_problem(ident, value)
+            problem = checks.setting_problem(ident, value, self.b.rfc9218)
             if problem is None and ((self.b.strict_bounds and checks.LARGEST.get(ident) == value)
                                     or (self.b.reject_enable_push and ident == checks.ENABLE_PUSH)):
                 problem = "PROTOCOL_ERROR", f"misbehaviour: rejecting setting {ident}={value}"
@@ -661,7 +736,16 @@ class H2Connection:
             self._send(SettingsFrame(0, flags=["ACK"]))
 
     def _apply_setting(self, ident: int, value: int) -> None:
-        if ident == checks.HEADER_TABLE_SIZE and self.b.respect_header_table_size:
+        if ident == checks.NO_RFC7540_PRIORITIES and self.b.rfc9218:
+            # RFC 9218 §2.1: a change after the first value MAY be a connection error; we make it one
+            self._check(self.no_7540_priorities in (None, value), "PROTOCOL_ERROR",
+                        f"SETTINGS_NO_RFC7540_PRIORITIES changed from {self.no_7540_priorities} to {value}")
+            self.no_7540_priorities = value
+        elif ident == checks.ENABLE_CONNECT_PROTOCOL:
+            self.connect_protocol = value
+        elif ident == checks.MAX_HEADER_LIST_SIZE:
+            self.peer_header_list = value
+        elif ident == checks.HEADER_TABLE_SIZE and self.b.respect_header_table_size:
             self.encoder.header_table_size = value   # RFC 7541 §4.2: size update in our next block
         elif ident == checks.MAX_CONCURRENT_STREAMS:
             lowered = self.max_concurrent is not None and value < self.max_concurrent
@@ -678,8 +762,6 @@ class H2Connection:
                     s.window += delta
                     self._check(s.window <= self._window_limit(), "FLOW_CONTROL_ERROR",
                                 f"SETTINGS_INITIAL_WINDOW_SIZE pushes stream {s.id} window above 2^31-1 (§6.9.2)")
-        elif ident == checks.MAX_HEADER_LIST_SIZE:
-            self.peer_header_list = value            # advisory (§6.5.2); only trim-to-header-list-size uses it
         # §6.5.2: unknown settings and ENABLE_PUSH=0 need nothing
 
     def _on_push_promise(self, flags, sid, payload):
@@ -860,7 +942,9 @@ class H2Connection:
     def _on_fields(self, s: Stream, fields, end_stream: bool) -> None:
         t = s.transfer
         if not s.got_final:
-            problem = checks.response_problem(fields)
+            if self.b.reject_obs_text and any(c >= 0x80 for _, v in fields for c in v):
+                raise Violation("PROTOCOL_ERROR", "misbehaviour: obs-text in a field value taken as malformed", s.id)
+            problem = checks.response_problem(fields, self.b.fold_length_repeats)
             status = checks.status_of(fields)
             informational = status is not None and 100 <= status < 200
             if problem is None and informational:
@@ -869,6 +953,8 @@ class H2Connection:
                            f"informational {status} with END_STREAM (§8.1)" if end_stream else None)
             self._check(problem is None, "PROTOCOL_ERROR", f"malformed response: {problem}", s.id)
             if informational and not end_stream:
+                if status == 100:
+                    s.expect_until = None         # RFC 9110 §10.1.1: the body may go now
                 if self.b.skip_informational:
                     return                        # §8.1: 1xx before the final response are skipped
                 self.note(f"misbehaviour: {status} taken as the response; the rest of stream {s.id} is ignored")
@@ -878,12 +964,19 @@ class H2Connection:
                 return
             if status == 204 and self.b.reject_204_content_length and b"content-length" in dict(fields):
                 raise Violation("PROTOCOL_ERROR", "misbehaviour: content-length on a 204 taken as malformed", s.id)
+            if self._awaiting_100(s) and self._final_before_body(s, status):
+                return
+            if t.tunnel is not None:
+                return self._tunnel_answered(s, status, fields, end_stream)
             s.got_final = True
             s.content_length = checks.content_length(fields)
             # §8.1.1: HEAD, 204 and 304 have no content, whatever content-length says
             s.no_body = (s.no_body or status in (204, 304)) and self.b.content_length_exemptions
             t.set_response(status, checks.plain_fields(fields))
         else:
+            if t.tunnel is not None:              # §8.5: only DATA and stream management on a tunnel
+                self._check(False, "PROTOCOL_ERROR", f"HEADERS on the CONNECT tunnel of stream {s.id} (§8.5)", s.id)
+                return
             if not self.b.accept_trailers:
                 raise Violation("PROTOCOL_ERROR", "misbehaviour: trailers taken as malformed", s.id)
             if not self._check(end_stream, "PROTOCOL_ERROR", "HEADERS after the final response without "
@@ -895,17 +988,69 @@ class H2Connection:
         if end_stream:
             self._end_remote(s)
 
+    def _final_before_body(self, s: Stream, status: int | None) -> bool:
+        """RFC 9110 §10.1.1: a final status answered the expectation before the body went out.
+        A 417 makes the request go again without it (True: this stream is done with); any other
+        status is the response, and the body is never sent."""
+        t = s.transfer
+        if status == 417 and self.b.retry_417 and t.retry("417 to Expect: 100-continue: again without "
+                                                          "the expectation (RFC 9110 §10.1.1)"):
+            t.headers = checks.without_expect(t.headers)
+            self._send(RstStreamFrame(s.id, error_code=ErrorCodes.CANCEL))
+            self.state[s.id] = "reset-local"
+            return True
+        if self.b.final_ends_upload:              # else (misbehaviour) the body waits on for a 100
+            s.expect_until, s.to_send, s.abandoned = None, memoryview(b""), True
+        return False
+
+    def _tunnel_answered(self, s: Stream, status: int | None, fields, end_stream: bool) -> None:
+        """§8.5, RFC 8441 §5: a 2xx opens the tunnel and its octets start to flow; anything else
+        ends the transfer with the status as its answer."""
+        t = s.transfer
+        s.got_final = True
+        if t.tunnel.reports_connect or not (status and 200 <= status < 300):
+            t.set_response(status, checks.plain_fields(fields))
+        if status and 200 <= status < 300 and not end_stream:
+            s.to_send = memoryview(t.tunnel.opened())
+        elif self._mine(t):
+            t.fail("other", "CONNECT_REFUSED", f"CONNECT answered with {status}")
+            if end_stream:
+                self._end_remote(s)
+
+    def _close_tunnel(self, s: Stream) -> None:
+        """Our side of the tunnel ends: DATA with END_STREAM stands for the TCP FIN (§8.5)."""
+        s.to_send, s.local_ended = memoryview(b""), True
+        if self.b.tunnel_trailers:                # misbehaviour: §8.5 allows no HEADERS here
+            self._send(HeadersFrame(s.id, data=self.encoder.encode([("x-closed", "1")]),
+                                    flags=["END_STREAM", "END_HEADERS"]))
+        else:
+            self._send(DataFrame(s.id, data=b"", flags=["END_STREAM"]))
+
     def _end_remote(self, s: Stream) -> None:
+        if s.transfer.tunnel is not None and s.got_final:
+            problem = s.transfer.tunnel.ended()   # the peer's END_STREAM is its FIN
+            if problem and self._mine(s.transfer):
+                s.transfer.truncated("partial", "PARTIAL_FILE", problem, allowed=True)
+            if not s.local_ended and self.b.tunnel_reset_on_fin:   # a FIN answered with a reset
+                s.local_ended = True
+                self._send(RstStreamFrame(s.id, error_code=ErrorCodes.CANCEL))
+                self.state[s.id] = "reset-local"
+            elif not s.local_ended:
+                self._close_tunnel(s)             # §8.5: answer END_STREAM with our own
         if s.content_length is not None and not s.no_body:
             self._check(s.received == s.content_length, "PROTOCOL_ERROR",
                         f"content-length {s.content_length} but {s.received} octets of DATA (§8.1.1)", s.id)
         self.state[s.id] = "closed"
         s.response_done = True
+        if s.abandoned and not s.local_ended:     # the body never went out: end our side of the stream
+            self._send(RstStreamFrame(s.id, error_code=ErrorCodes.CANCEL))
+            self.state[s.id] = "reset-local"
 
     def _settle(self) -> None:
         """Complete transfers whose response ended in the batch just processed."""
         for s in self.streams.values():
-            upload_pending = self.b.upload_reset_fails and not s.local_ended   # misbehaviour: wait for it
+            upload_pending = (self.b.upload_reset_fails or not self.b.final_ends_upload) \
+                and not s.local_ended   # misbehaviour: wait for it
             if s.response_done and self._mine(s.transfer) and s.transfer.stream == s.id and not upload_pending \
                     and not s.transfer.paused:
                 if s.transfer.status == 421 and s.transfer.retry(   # RFC 9110 §15.5.20: MAY retry elsewhere
@@ -989,12 +1134,17 @@ class H2Connection:
             why += f" after GOAWAY(last-stream-id {self.goaway})"
         for s in self.streams.values():
             t = s.transfer
-            if self._mine(t) and t.stream == s.id:
-                if self.b.resend_processed and not s.got_final and t.retry(f"misbehaviour: {why}, sending "
-                                                                          "the request again"):
-                    continue
-                t.truncated("recv", "CONNECTION_CLOSED", f"{why} before stream {s.id} completed",
-                            allowed=s.got_final)
+            if not self._mine(t) or t.stream != s.id:
+                continue
+            if t.reused and not s.got_final and t.method in ("GET", "HEAD") and self.goaway is None \
+                    and self.b.stale_reuse_check \
+                    and t.retry(f"{why} with no GOAWAY before any response on a reused connection (RFC 9110 §9.2.2)"):
+                continue
+            if self.b.resend_processed and not s.got_final and t.retry(f"misbehaviour: {why}, sending "
+                                                                      "the request again"):
+                continue
+            t.truncated("recv", "CONNECTION_CLOSED", f"{why} before stream {s.id} completed",
+                        allowed=s.got_final)
         self._shutdown("recv", "CONNECTION_CLOSED", why)
 
     def _shutdown(self, cls: str, name: str, message: str) -> None:

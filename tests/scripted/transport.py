@@ -151,6 +151,24 @@ def block_listed(cipher: str) -> bool:
     return not (ephemeral and aead)
 
 
+def addresses(host: str, port: int) -> set[str]:
+    """The addresses a host name resolves to (loopback names only reach here)."""
+    try:
+        return {a[4][0] for a in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except OSError:
+        return set()
+
+
+def certificate_covers(sock, host: str) -> bool:
+    """Is the peer certificate of `sock` valid for `host` (its subjectAltName, RFC 6125)?"""
+    try:
+        names = (sock.getpeercert() or {}).get("subjectAltName", ())
+    except (OSError, ValueError):
+        return False
+    kind = "IP Address" if is_ip_literal(host) else "DNS"
+    return any(k == kind and v == host for k, v in names)
+
+
 def is_ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -182,17 +200,17 @@ def force_sni(sock: ssl.SSLSocket, name: str) -> None:
 
 
 def connect(host: str, port: int, tls: TLS | None, alpn: tuple[str, ...], deadline: float,
-            address: str | None = None):
-    """Open TCP (and TLS) to `address` (the job's `resolve` for host), else to host; return
-    (socket, session key, timings). SNI and certificate checks use host."""
-    address = address or host
-    if address not in LOOPBACK:
-        raise TransferError("connect", "NOT_LOOPBACK", f"the scripted client only connects to loopback, not {address}")
+            address: tuple[str, int] | None = None):
+    """Open TCP to `address` (default: host and port) and TLS for `host`; return (socket,
+    session key, timings)."""
+    address = address or (host, port)
+    if address[0] not in LOOPBACK:
+        raise TransferError("connect", "NOT_LOOPBACK", f"the scripted client only connects to loopback, not {address[0]}")
     t0 = time.monotonic()
     if remaining(deadline) <= 0:
         raise TransferError("timeout", "TIMEOUT", "timed out before connecting")
     try:
-        raw = socket.create_connection((address, port), timeout=remaining(deadline))
+        raw = socket.create_connection(address, timeout=remaining(deadline))
     except socket.timeout:
         raise TransferError("timeout", "TIMEOUT", f"connect to {host}:{port} timed out") from None
     except OSError as exc:
