@@ -114,5 +114,6 @@ CASES = [
                  "the server did not answer", _resent_after_reject, name="resent-after-reject")
         & REPORTS,
         bad={"early-data-no-resend": "resent-after-reject"},
+        regression="curl#17481, curl#22649",
     ),
 ]
