@@ -185,10 +185,14 @@ class ConnectionWindowOnly(Upload):
             return
         if got and got == conn.state.get("last_seen"):
             conn.state["granted"] = True
-            conn.send(F.window_update(0, 1 << 20))
+            conn.send(self.credit(got))
         else:
             conn.state["last_seen"] = got
             self.ping(conn, stream)
+
+    def credit(self, got: int) -> bytes:
+        """The connection credit once the client is blocked, `got` octets into the upload."""
+        return F.window_update(0, 1 << 20)
 
 
 

@@ -10,7 +10,8 @@ short response and is NOT-EXERCISED.
 import struct
 
 from cases.rfc9113_s5_2_flow_control import (DEFAULT_WINDOW, POST, STEP, UPLOAD, WINDOW_KEPT,
-                                             NegativeWindow, Upload, ZeroWindow, upload_on)
+                                             ConnectionWindowOnly, NegativeWindow, Upload,
+                                             ZeroWindow, upload_on)
 from conformance.case import MUST, Case, Job, Req, gets
 from conformance.verdicts import (AnyOf, ConnectionError, Custom, Exercised, Fails, Ignored, Report,
                                   StreamError, Succeeds, TransferSucceeds)
@@ -25,29 +26,15 @@ PAD = 255                  # padding per DATA frame in the padded cases (§6.1)
 
 
 # -- uploads: scripted credit -----------------------------------------------------------------
-class Dribble(Upload):
+class Dribble(ConnectionWindowOnly):
     """IWS=2^20, so only the connection window (65535, whatever the client read first) limits the
     upload. Once a PING round trip passes with no new DATA (blocked), connection credit for the
     rest of the body in 1-octet WINDOW_UPDATEs, all in one write."""
     REST = 4000
     BODY = bytes(i % 241 for i in range(DEFAULT_WINDOW + REST))
 
-    def __init__(self):
-        super().__init__({F.INITIAL_WINDOW_SIZE: 1 << 20})
-
-    def on_request(self, conn, stream):
-        self.ping(conn, stream)
-
-    def on_pong(self, conn, stream):
-        got = self.st(conn)["conn_recv"]
-        if conn.state.get("granted") or stream in self.st(conn)["ended"]:
-            return
-        if got and got == conn.state.get("last_seen"):
-            conn.state["granted"] = True
-            conn.send(F.window_update(0, 1) * (len(self.BODY) - got))
-        else:
-            conn.state["last_seen"] = got
-            self.ping(conn, stream)
+    def credit(self, got: int) -> bytes:
+        return F.window_update(0, 1) * (len(self.BODY) - got)
 
 
 class RaisedMidUpload(Upload):
