@@ -10,6 +10,9 @@ PYTEST_ARGS ?=
 # Case items use no assert statements: skip assertion rewriting and the
 # hypothesis plugin, both pure start-up cost for a conformance run.
 CASE_FLAGS := --assert=plain -p no:hypothesispytest -p no:cacheprovider
+# Every run starts a dozen Python processes (pytest workers, client adapters): let them keep
+# their compiled modules, whatever the shell says (each would compile the suite again).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup conformance builds matrix test selftest bench soak clean
 

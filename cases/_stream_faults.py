@@ -9,10 +9,6 @@ from servers import frames as F
 from servers.scenario import Script, reply, response_fields
 
 NOT_AN_ERROR = ("NO_ERROR", "CANCEL")
-# For connection errors met mid-response: long enough for a client that reports its connection
-# error about 1 s after its GOAWAY (libcurl 8), short enough not to drag on one that holds the
-# connection until its own timeout (libcurl 7.88).
-CE_TIMEOUT_MS = 2000
 SEQ = "x-seq"           # the field whose value tells whether the header tables agree
 
 

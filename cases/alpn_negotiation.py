@@ -70,7 +70,7 @@ def _resumed_second(ev):
 
 
 def one(mode: str) -> Job:
-    return Job((Req(http_version=mode),), timeout_ms=1000)
+    return Job((Req(http_version=mode),))
 
 
 # The server variants: (id part, server line, scenario, misbehaving profile, extra requirement text)
@@ -183,7 +183,7 @@ CASES = [
         scenario=lambda: Script(tls=ServerTls(alpn_after_first=("http/1.1",))),
         needs=RESUMPTION,
         request=Job((Req("/r/1", http_version="h2-or-http1.1"), Req("/r/2", http_version="h2-or-http1.1")),
-                    connection="fresh", tls_session_cache="shared", timeout_ms=1000),
+                    connection="fresh", tls_session_cache="shared"),
         expect=Exercised("the second connection resumed the first one's session", _resumed_second)
         & NEVER_H2 & ALPN_OUTCOME,
         bad={"ignore-alpn": "no-h2-without-alpn"},

@@ -255,7 +255,7 @@ def lacks_field(i: int, name: str) -> Custom:
 
 ONE_CONNECTION = Connections(1, level=SHOULD, why="the second response reuses the dynamic table "
                                                    "of the first, so both must share a connection")
-TWO = gets(2, timeout_ms=1000)
+TWO = gets(2)
 DYNAMIC_BAD = {"hpack-no-dynamic-table": "fields-shown"}   # a decoder that never inserts: index 62+ fails
 
 
@@ -709,7 +709,7 @@ CASES = [
                "(each with an extra x-client-token field) and decodes them with a limit of 0.",
         scenario=lambda: Script(preface=[F.settings({F.MAX_CONCURRENT_STREAMS: 100,
                                                            F.HEADER_TABLE_SIZE: 0})]),
-        request=Job(tuple(Req(f"/r/{i}", headers=CLIENT_FIELDS) for i in (1, 2)), timeout_ms=1000),
+        request=Job(tuple(Req(f"/r/{i}", headers=CLIENT_FIELDS) for i in (1, 2))),
         expect=Succeeds() & Custom("the first client field block after the ACK starts with a "
                                    "size update to 0", _size_update_first, name="size-update-first")
         & Custom("no client field block after the ACK uses a dynamic table above 0",
@@ -730,7 +730,7 @@ CASES = [
         server="Answers two sequential requests, each carrying an Authorization and a short Cookie, "
                "and decodes their field blocks in order.",
         scenario=lambda: Script(),
-        request=Job(tuple(Req(f"/r/{i}", headers=SENSITIVE) for i in (1, 2)), timeout_ms=1000),
+        request=Job(tuple(Req(f"/r/{i}", headers=SENSITIVE) for i in (1, 2))),
         expect=Succeeds(level=MUST)
         & Custom("both requests carry the application's authorization and cookie",
                  _sensitive_as_given, level=MUST, name="fields-as-given")
@@ -750,7 +750,7 @@ CASES = [
         scenario=lambda: Script(preface=[F.settings({F.MAX_CONCURRENT_STREAMS: 100,
                                                            F.HEADER_TABLE_SIZE: SMALL_TABLE})]),
         request=Job(tuple(Req(f"/r/{i}", headers=(("x-client-token", f"token-{i:02d}-" + "v" * 40),))
-                          for i in range(1, 21)), timeout_ms=1000),
+                          for i in range(1, 21))),
         expect=Succeeds() & Custom(f"every client field block decodes exactly with a {SMALL_TABLE}-octet "
                                    "table, the first after the ACK opening with a size update",
                                    _encoder_within(SMALL_TABLE), name="table-within-limit")

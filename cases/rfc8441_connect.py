@@ -10,7 +10,7 @@ from servers.scenario import Script
 
 ENABLE_CONNECT_PROTOCOL = 0x8   # §3
 MESSAGE = b"\x81\x05hello"      # one unmasked WebSocket text frame: what the server "says"
-WEBSOCKET = Job((Req("/chat", method="CONNECT", protocol="websocket"),), timeout_ms=1000)
+WEBSOCKET = Job((Req("/chat", method="CONNECT", protocol="websocket"),))
 
 
 class ExtendedConnectServer(Script):

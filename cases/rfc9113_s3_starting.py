@@ -1,6 +1,6 @@
 """RFC 9113 §3 Starting HTTP/2: the h2c Upgrade (§3.1), prior knowledge (§3.3), the connection
 preface (§3.4). ALPN (§3.2) is in alpn_negotiation.py."""
-from conformance.case import MUST, Case, get
+from conformance.case import MUST, WAIT_TIMEOUT_MS, Case, get
 from conformance.verdicts import ConnectionError, Custom, Fails, Report, Sent, Succeeds
 from servers import frames as F
 from servers.scenario import BODY, HTTP1_BODY, Conn, Script, reply, response_fields
@@ -120,10 +120,10 @@ def _succeeds_either_way(ev):
 
 SUCCEEDS_EITHER_WAY = Custom("the transfer succeeds with the answer of the protocol it ended on",
                              _succeeds_either_way, name="succeeds")
-UPGRADE_RUN = get(http_version="h2-or-http1.1", timeout_ms=1000)
+UPGRADE_RUN = get(http_version="h2-or-http1.1")
 CLEARTEXT_UPGRADE = frozenset({"h2c", "http1.1"})
 SETTINGS_ACK = Sent("SETTINGS", "an empty SETTINGS ACK", lambda f: f.has("ACK") and f.length == 0)
-H2C_RUN = get(http_version="h2-prior-knowledge", timeout_ms=3000)   # libcurl may take ~1 s to close after its GOAWAY
+H2C_RUN = get(http_version="h2-prior-knowledge")
 
 CASES = [
     # §3.4: the client's own preface
@@ -135,7 +135,7 @@ CASES = [
                     "PRI * HTTP/2.0... followed by a SETTINGS frame as its first frame.",
         server="A conforming server that records the client's first bytes.",
         scenario=lambda: Script(),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Succeeds() & CLIENT_PREFACE,
         bad={"no-preface": "client-preface"},
     ),
@@ -164,7 +164,7 @@ CASES = [
                     "must end the transfer with an error within its own timeout, not hang.",
         server="Completes the TLS handshake with ALPN h2, then never sends a byte.",
         scenario=silent,
-        request=get(timeout_ms=1000),
+        request=get(timeout_ms=WAIT_TIMEOUT_MS),
         expect=Fails("timeout", "http2", allow_timeout=True) & REQUEST_BEFORE_SETTINGS,
         bad={"ok-on-timeout": "transfer-fails"},
         waits=True,
@@ -226,7 +226,7 @@ CASES = [
                     "completes and the SETTINGS is acknowledged.",
         server="Sends nothing until the whole request is in, then SETTINGS + ACK and the response.",
         scenario=settings_after_request,
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Succeeds() & SETTINGS_ACK & REQUEST_BEFORE_SETTINGS,
         bad={"no-settings-ack": "sent-settings"},
     ),

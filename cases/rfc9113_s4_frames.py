@@ -10,7 +10,7 @@ from servers import frames as F
 from servers.hpack_raw import integer
 from servers.scenario import BODY, Script, frames, hold, reply, response_fields
 
-from cases._stream_faults import (CE_TIMEOUT_MS, CLIENT_RESET, NOT_AN_ERROR, QUIET_AFTER_RESET,
+from cases._stream_faults import (CLIENT_RESET, NOT_AN_ERROR, QUIET_AFTER_RESET,
                                   SAME_CONNECTION, SEQ, TABLE_IN_STEP, after_client_reset, by_path,
                                   late_block, same_connection, stream_of)
 
@@ -465,7 +465,7 @@ CASES = [
                "both bodies.",
         scenario=lambda: Script(respond=hold(2, headers_for_sibling)),
         needs=frozenset({"h2", "parallel"}),
-        request=gets(2, mode="parallel", timeout_ms=CE_TIMEOUT_MS),
+        request=gets(2, mode="parallel"),
         expect=ConnectionError("PROTOCOL_ERROR"),
     ),
     Case(
@@ -522,7 +522,7 @@ CASES = [
                "overflowing the stream window; on the client's RST_STREAM sends a HEADERS "
                "(END_STREAM) there that adds x-seq: two to the table; /r/2's response refers to it.",
         scenario=lambda: after_client_reset(late_block()),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=CLIENT_RESET & Fails() & QUIET_AFTER_RESET & TABLE_IN_STEP & SAME_CONNECTION,
         bad={**SKIPS, "answer-frames-after-reset": "quiet-after-reset"},
     ),

@@ -22,7 +22,7 @@ from servers.scenario import Script, body_for, reply
 UPLOAD = bytes(i % 239 for i in range(100000))     # beyond the 65535 default window
 STEP = 8192                                        # credit granted per WINDOW_UPDATE
 DEFAULT_WINDOW = 65535
-POST = Job((Req("/upload", method="POST", body=UPLOAD),), timeout_ms=1000)
+POST = Job((Req("/upload", method="POST", body=UPLOAD),))
 
 
 # -- the server side --------------------------------------------------------------------------
@@ -413,7 +413,7 @@ class PausedReceiver(Script):
 
 
 A_BODY, B_SMALL, B_LARGE = body_for("/a", 200000), body_for("/b", 2000), body_for("/b", 200000)
-PAUSE_MS = 200
+PAUSE_MS = 100
 PARALLEL = frozenset({"h2", "parallel"})
 PAUSE_REGRESSIONS = "curl#16955, curl#10988, curl#4939"
 

@@ -5,7 +5,7 @@ from conformance.verdicts import ConnectionError, Custom, Exercised, StreamError
 from servers import frames as F
 from servers.scenario import BODY, Script, hold, response_fields
 
-from cases._stream_faults import CE_TIMEOUT_MS, by_path
+from cases._stream_faults import by_path
 
 
 def error_mid_response(conn, req):
@@ -60,7 +60,7 @@ CASES = [
                "body, and keeps the connection open after the client's GOAWAY; answers /r/2 "
                "normally on any connection.",
         scenario=lambda: Script(respond=by_path(error_mid_response)),
-        request=gets(2, timeout_ms=CE_TIMEOUT_MS),
+        request=gets(2),
         expect=ConnectionError("PROTOCOL_ERROR") & TransferSucceeds(1),
         bad={"naive": "transfer-fails", "keep-open-after-goaway": "closes-after-goaway",
              "reuse-after-error": "no-stream-after-goaway"},
@@ -74,7 +74,7 @@ CASES = [
                     "processed (0 with push off).",
         server="Answers one request normally and leaves closing to the client.",
         scenario=lambda: Script(),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Exercised("the client closed its connection", _closed_by_client)
         & Custom("a GOAWAY before the client closes each connection", _goaway_before_close,
                  name="goaway-before-close")

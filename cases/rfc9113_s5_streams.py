@@ -502,7 +502,7 @@ def _settings_acks(n: int) -> Custom:
 
 UPLOAD_BODY = bytes(range(256)) * 1024   # 256 KiB, far beyond the default windows
 TRANSFER_1 = Report("transfer_1_ok", lambda ev: ev.outcomes[0].ok)
-TWO = gets(2, timeout_ms=1000)
+TWO = gets(2)
 LATE_AFTER_RESET = (CLIENT_RESET & Fails() & QUIET_AFTER_RESET & TransferSucceeds(1) & SAME_CONNECTION)
 ANSWERS_LATE = {"answer-frames-after-reset": "quiet-after-reset"}
 
@@ -554,7 +554,7 @@ CASES = [
         server="On the request HEADERS of a 200000-octet POST, before granting any credit, sends a "
                "complete response, then a HEADERS (END_STREAM) on the same stream.",
         scenario=answer_before_upload_ends,
-        request=Job((Req("/upload", method="POST", body=UPLOAD),), timeout_ms=1000),
+        request=Job((Req("/upload", method="POST", body=UPLOAD),)),
         expect=Exercised("the client was still uploading, not resetting the stream itself, when "
                          "the HEADERS arrived", _still_half_closed)
         & Custom("RST_STREAM(STREAM_CLOSED, or a generic code) on the stream, or a connection error",
@@ -652,7 +652,7 @@ CASES = [
         server="Grants no credit beyond the default windows and answers a 256 KiB POST on its "
                "HEADERS with a complete response, then at once DATA on the same stream and a PING.",
         scenario=AnswerUploadAtOnce,
-        request=Job((Req("/upload", method="POST", body=UPLOAD_BODY),), timeout_ms=1000),
+        request=Job((Req("/upload", method="POST", body=UPLOAD_BODY),)),
         expect=Exercised("the stream was half-closed (remote) when the DATA arrived",
                          _half_closed_exercised)
         & StreamError("STREAM_CLOSED", fails=False)
@@ -712,7 +712,7 @@ CASES = [
                     "it used before on the connection.",
         server="Answers three sequential requests normally.",
         scenario=lambda: Script(),
-        request=gets(3, timeout_ms=1000),
+        request=gets(3),
         expect=Succeeds() & Custom("odd stream ids, strictly increasing on each connection",
                                    _odd_increasing, name="stream-ids-increase")
         & Custom("the three requests share one connection, so their ids can be compared "
@@ -729,7 +729,7 @@ CASES = [
         server="Answers nothing until all ten parallel requests are in (on any connections), then "
                "answers them all: every stream is open at once.",
         scenario=held_until(10),
-        request=gets(10, mode="parallel", timeout_ms=2000),
+        request=gets(10, mode="parallel"),
         needs=frozenset({"h2", "parallel"}),
         expect=Succeeds() & Custom("odd stream ids, strictly increasing in wire order on each connection",
                               _odd_increasing, name="stream-ids-increase"),
@@ -748,7 +748,7 @@ CASES = [
                "PING round trip. The job's warm-up transfer ends before three parallel ones start.",
         scenario=limit_one,
         needs=frozenset({"h2", "parallel"}),
-        request=gets(4, phases=WARM_UP_THEN_3, timeout_ms=1000),
+        request=gets(4, phases=WARM_UP_THEN_3),
         expect=_warm_up_under(1) & Succeeds()
         & Custom("at most one open stream per connection once the limit is acknowledged",
                  _one_at_a_time, name="within-concurrency-limit")
@@ -769,7 +769,7 @@ CASES = [
                "one at a time, each after two PING round trips.",
         scenario=lowered_limit,
         needs=frozenset({"h2", "parallel"}),
-        request=gets(4, phases=WARM_UP_THEN_3, timeout_ms=1000),
+        request=gets(4, phases=WARM_UP_THEN_3),
         expect=_warm_up_under(1) & Succeeds()
         & Custom("no stream opened above the acknowledged limit (1 after the ACK of the lowering)",
                  _within_limits, name="within-concurrency-limit")
@@ -789,7 +789,7 @@ CASES = [
                "100 and answers the two parallel requests it holds. Later connections: limit 100.",
         scenario=zero_limit,
         needs=frozenset({"h2", "parallel"}),
-        request=gets(3, phases=(("sequential", 1), ("parallel", 2)), timeout_ms=1000),
+        request=gets(3, phases=(("sequential", 1), ("parallel", 2))),
         expect=_warm_up_under(0)
         & Custom("no stream opened while the acknowledged limit is 0", _within_limits, name="within-concurrency-limit")
         & Succeeds(level=SHOULD)
@@ -811,7 +811,7 @@ CASES = [
         server="Sends the response HEADERS with the PRIORITY flag and a stream dependency on its "
                "own stream, then the body.",
         scenario=lambda: Script(respond=self_dependent_headers),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Custom("the response arrives exactly, or is refused with PROTOCOL_ERROR (RFC 7540 "
                       "§5.3.1); no other error", _priority_fields_skipped,
                       name="priority-fields-skipped")

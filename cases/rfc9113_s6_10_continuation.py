@@ -6,7 +6,6 @@ from conformance.verdicts import ConnectionError, Custom, Fails, Ignored, Report
 from servers import frames as F
 from servers.scenario import BODY, Script, reply, response_fields
 
-from cases._stream_faults import CE_TIMEOUT_MS
 
 HEAD = response_fields()
 FRAGMENTS = 20
@@ -137,7 +136,7 @@ CASES = [
                f"(HEADERS + {FRAGMENTS - 1} CONTINUATION), whose fields enter the dynamic table, then "
                f"the body; answers /r/2 with a response that refers to the last of those entries.",
         scenario=lambda: Script(respond=many_then_reuse),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=Custom("the next response decodes right: the header table stayed in step, or the "
                       "connection was replaced", _table_in_step, name="table-in-step")
         & Report("many_continuations", lambda ev: ev.outcome.summary())
@@ -214,7 +213,7 @@ CASES = [
         server="Sends HEADERS without END_HEADERS, a CONTINUATION with END_HEADERS, a second, empty "
                "CONTINUATION on the same stream, then the body.",
         scenario=response(after_ended_block),
-        request=get(timeout_ms=CE_TIMEOUT_MS),
+        request=get(),
         expect=ConnectionError("PROTOCOL_ERROR"),
         bad=NAIVE,
         covers=("R-6.10-2",),
@@ -227,7 +226,7 @@ CASES = [
         server="Sends complete response HEADERS, half the body, an empty CONTINUATION on the stream, "
                "then the rest of the body.",
         scenario=lambda: Script(respond=data_then_continuation),
-        request=get(timeout_ms=CE_TIMEOUT_MS),
+        request=get(),
         expect=ConnectionError("PROTOCOL_ERROR"),
         bad=NAIVE,
         covers=("R-6.10-2",),

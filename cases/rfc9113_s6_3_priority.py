@@ -83,7 +83,7 @@ CASES = [
                     "ignored and the connection carries the next request.",
         server="Follows each complete response with a PRIORITY frame on its stream.",
         scenario=lambda: Script(respond=priority_after_close),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=Ignored(),
         bad={"reject-priority": "no-error-sent"},
         covers=("R-5.3-1",),

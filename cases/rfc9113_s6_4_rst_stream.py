@@ -2,7 +2,7 @@
 import struct
 
 from cases.rfc9113_s5_2_flow_control import DEFAULT_WINDOW, Upload
-from conformance.case import MAY, MUST, Case, Job, Req, gets
+from conformance.case import MAY, MUST, WAIT_TIMEOUT_MS, Case, Job, Req, gets
 from conformance.verdicts import (ConnectionError, Connections, Custom, Fails, NotSent, Report,
                                   TransferSucceeds)
 from servers import frames as F
@@ -145,7 +145,7 @@ CASES = [
                "RST_STREAM(INTERNAL_ERROR) and, right behind it, connection credit for the whole "
                "upload.",
         scenario=ResetUpload,
-        request=Job((Req("/upload", method="POST", body=UPLOAD),), timeout_ms=1000),
+        request=Job((Req("/upload", method="POST", body=UPLOAD),)),
         expect=Fails(*RESET_FAILURES)
         & Custom("no frame but PRIORITY on the stream after the server's RST_STREAM (§6.4)",
                  _nothing_after_reset, name="nothing-after-reset"),
@@ -161,7 +161,7 @@ CASES = [
         server="For /r/1 sends HEADERS with content-length, half the body, then RST_STREAM with "
                "code 0xbeef; /r/2 is answered normally.",
         scenario=reset_first_mid_response(0xBEEF),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=Fails(*RESET_FAILURES) & TransferSucceeds(1) & NO_CONNECTION_ERROR
         & Connections(1, why="the reset ended only its stream"),
         bad={"unknown-code-fatal": "not-sent-goaway"},
@@ -180,7 +180,7 @@ CASES = [
         server="Answers /r/1 with HEADERS (content-length 24) and 10 octets of body, then stalls; "
                "answers /r/2 normally.",
         scenario=lambda: Script(respond=by_path(stall_mid_body)),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2, timeout_ms=WAIT_TIMEOUT_MS),
         waits=True,
         expect=Custom("transfer 1 is not reported complete", _not_complete, level=MUST, name="transfer-fails")
         & Custom("after its RST_STREAM the client sends nothing but PRIORITY on the stream",

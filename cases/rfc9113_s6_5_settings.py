@@ -285,7 +285,7 @@ CASES = [
                "sequential requests carrying a 4 KiB field with a normal 200.",
         scenario=lambda: Script(preface=[F.settings({F.MAX_CONCURRENT_STREAMS: 100,
                                                            F.MAX_HEADER_LIST_SIZE: LIST_LIMIT})]),
-        request=Job(tuple(Req(path, headers=OVER_LIMIT) for path in LIST_PATHS), timeout_ms=1000),
+        request=Job(tuple(Req(path, headers=OVER_LIMIT) for path in LIST_PATHS)),
         expect=Exercised("the second request came after the client had ACKed the limit",
                          _after_ack)
         & Custom("each transfer is sent and answered whole, or fails without being sent",
@@ -303,7 +303,7 @@ CASES = [
         server="Before the first response sends one SETTINGS with INITIAL_WINDOW_SIZE=0 then =65535; "
                "the second request is a 4000-octet upload.",
         scenario=window_last_wins,
-        request=Job((Req("/r/1"), Req("/r/2", method="POST", body=UPLOAD)), timeout_ms=1000),
+        request=Job((Req("/r/1"), Req("/r/2", method="POST", body=UPLOAD))),
         expect=Succeeds(),
         bad={"first-setting-wins": "succeeds"},
         covers=("R-6.5.3-1",),
@@ -316,7 +316,7 @@ CASES = [
                     "hang (R-HYG-2, no keyword).",
         server="Never sends a SETTINGS ACK; otherwise answers normally (TLS).",
         scenario=lambda: Script(ack=False),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=AnyOf(Succeeds(), ConnectionError("SETTINGS_TIMEOUT"), why=BOUNDED)
         & Report("succeeded", lambda ev: ev.outcome.ok),
         bad={"wait-for-settings-ack": "succeeds"},
@@ -332,7 +332,7 @@ CASES = [
         scenario=lambda: Script(ack=False),
         transport="h2c",
         needs=frozenset({"h2c"}),
-        request=get(timeout_ms=1000, http_version="h2-prior-knowledge"),
+        request=get(http_version="h2-prior-knowledge"),
         expect=AnyOf(Succeeds(), ConnectionError("SETTINGS_TIMEOUT"), why=BOUNDED)
         & Report("succeeded", lambda ev: ev.outcome.ok),
         bad={"wait-for-settings-ack": "succeeds"},
@@ -349,7 +349,7 @@ CASES = [
                     "server would have to refuse.",
         server="Answers three sequential GETs normally.",
         scenario=lambda: Script(),
-        request=gets(3, timeout_ms=1000),
+        request=gets(3),
         expect=Succeeds() & Custom("every client SETTINGS frame is well formed (§6.5, §6.5.2)",
                                    _own_settings_well_formed, name="own-settings-well-formed")
         & Report("advertised", _advertised),
@@ -364,7 +364,7 @@ CASES = [
         server="After the request sends an empty SETTINGS and SETTINGS(MAX_CONCURRENT_STREAMS=50); "
                "answers once all three SETTINGS frames (the preface's too) are ACKed.",
         scenario=acks_awaited,
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Succeeds() & Custom("one empty ACK on stream 0 for each server SETTINGS frame",
                                    _acks_well_formed, name="acks-well-formed"),
         bad={"settings-ack-payload": "acks-well-formed", "no-settings-ack": "succeeds"},
@@ -380,7 +380,7 @@ CASES = [
         server=f"Announces MAX_HEADER_LIST_SIZE={HEADER_LIST_LIMIT}; answers a warm-up GET, then a GET "
                f"carrying a {len(BIG_VALUE)}-octet x-big field, normally.",
         scenario=preface({F.MAX_CONCURRENT_STREAMS: 100, F.MAX_HEADER_LIST_SIZE: HEADER_LIST_LIMIT}),
-        request=Job((Req("/r/1"), Req("/r/2", headers=(("x-big", BIG_VALUE),))), timeout_ms=1000),
+        request=Job((Req("/r/1"), Req("/r/2", headers=(("x-big", BIG_VALUE),)))),
         expect=TransferSucceeds(0)
         & Custom("the request goes out as the application gave it, or not at all", _request_as_given,
                  name="request-as-given")
@@ -395,7 +395,7 @@ CASES = [
                     "an error, and an upload under it completes.",
         server="Sends SETTINGS_INITIAL_WINDOW_SIZE=2^31-1 in its preface; reads a 4000-octet POST.",
         scenario=preface({F.MAX_CONCURRENT_STREAMS: 100, F.INITIAL_WINDOW_SIZE: 2 ** 31 - 1}),
-        request=Job((Req("/upload", method="POST", body=UPLOAD),), timeout_ms=1000),
+        request=Job((Req("/upload", method="POST", body=UPLOAD),)),
         expect=Ignored(),
         bad={"strict-bounds": "no-error-sent"},
     ),

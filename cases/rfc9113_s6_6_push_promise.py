@@ -194,7 +194,6 @@ def _marker_delivered(ev):
     return ok, f"transfer 2 {o.summary()}, {MARKER[0]}: {got.get(MARKER[0])!r}"
 
 
-# connection errors keep the 3000 ms default: libcurl 8 reports one about 1 s after its GOAWAY
 PUSH_ACCEPT = Job((Req("/"),), push="accept")
 
 
@@ -244,7 +243,7 @@ CASES = [
         server="Sends PUSH_PROMISE(stream 2, GET /pushed.css) on the request stream, the response, "
                "then the 3000-octet pushed response.",
         scenario=lambda: Script(respond=push_then_reply((2, promised_request))),
-        request=Job((Req("/"),), timeout_ms=1000, push="refuse"),
+        request=Job((Req("/"),), push="refuse"),
         expect=Succeeds() & Sent("RST_STREAM", "RST_STREAM(CANCEL or REFUSED_STREAM) on promised stream 2",
                                  lambda f: f.stream == 2 and f.error_code in NOT_ERRORS)
         & Custom("no pushed response reaches the application",
@@ -379,7 +378,7 @@ CASES = [
                "PUSH_PROMISE on that stream whose field block adds a header-table entry, then the "
                "rest; /r/2: a response whose x-promise-marker field refers to that entry.",
         scenario=promise_after_reset,
-        request=Job((Req("/r/1", cancel_after_bytes=0), Req("/r/2")), timeout_ms=1000, push="accept"),
+        request=Job((Req("/r/1", cancel_after_bytes=0), Req("/r/2")), push="accept"),
         expect=Exercised("the client reset stream 1 and kept the connection for /r/2",
                          _reset_then_same_connection)
         & Custom("no connection error for the promise", lambda ev: (

@@ -280,7 +280,7 @@ CASES = [
         server="Connection 0 answers the request with GOAWAY(NO_ERROR, last=0) and keeps the "
                "connection open; later connections answer normally.",
         scenario=refuse_then_answer,
-        request=gets(1, timeout_ms=1000),
+        request=gets(1),
         expect=NO_NEW_STREAM & AFTER_GOAWAY,
         good=("good", "no-retry"),
         bad={"ignore-goaway": "no-stream-after-goaway"},
@@ -296,7 +296,7 @@ CASES = [
         server="On every connection, follows each response with GOAWAY(NO_ERROR, last=that "
                "stream) and stays open; three sequential requests.",
         scenario=graceful_after_response,
-        request=gets(3, timeout_ms=1000),
+        request=gets(3),
         expect=Succeeds() & Connections(3, why="one new connection per request") & NO_NEW_STREAM
         & Report("stream_ids_per_connection", _stream_ids),
         bad={"ignore-goaway": "no-stream-after-goaway"},
@@ -360,7 +360,7 @@ CASES = [
         server="Every connection answers the request with GOAWAY(ENHANCE_YOUR_CALM, last=0) and "
                "closes its side (FIN), still reading.",
         scenario=lambda: refuse_every_connection("ENHANCE_YOUR_CALM"),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=NO_NEW_STREAM & retries_bounded(PER_TRANSFER) & retry_bound(PER_TRANSFER),
         good=("good", "no-retry"),
         bad={"ignore-goaway": "no-stream-after-goaway", "retry-forever": "retries-bounded"},
@@ -375,7 +375,7 @@ CASES = [
         server="Connection 0 waits for both parallel requests, then every connection answers with "
                "GOAWAY(ENHANCE_YOUR_CALM, last=0) and closes its side (FIN), still reading.",
         scenario=lambda: refuse_every_connection("ENHANCE_YOUR_CALM", wait_for=2),
-        request=gets(2, mode="parallel", timeout_ms=1000),
+        request=gets(2, mode="parallel"),
         needs=PARALLEL,
         expect=NO_NEW_STREAM & retries_bounded(2 * PER_TRANSFER) & retry_bound(2 * PER_TRANSFER),
         good=("good", "no-retry"),
@@ -392,7 +392,7 @@ CASES = [
         server="Every h2 connection answers with GOAWAY(HTTP_1_1_REQUIRED, last=0) and closes its "
                "side (FIN), still reading; HTTP/1.1 connections are answered normally.",
         scenario=lambda: refuse_every_connection("HTTP_1_1_REQUIRED"),
-        request=Job((Req(http_version="h2-or-http1.1"),), timeout_ms=1000),
+        request=Job((Req(http_version="h2-or-http1.1"),)),
         needs=frozenset({"h2", "http1.1"}),
         expect=NO_NEW_STREAM & retries_bounded(PER_TRANSFER) & retry_bound(PER_TRANSFER)
         & Report("retried_over_http1", lambda ev: any(c.http1_lines for c in ev.observations.connections))
@@ -503,7 +503,7 @@ CASES = [
                "GOAWAY(NO_ERROR, last=101), and stays open; later connections answer normally.",
         scenario=lambda: Script(respond=per_connection(
             seq(reply(), frames(goaway("stream"), goaway(101))), reply())),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=Succeeds() & Connections(2, why="request 2 needs a new connection") & NO_NEW_STREAM
         & Report("reaction", _goaway_reaction),
         bad={"ignore-goaway": "no-stream-after-goaway"},
@@ -520,7 +520,7 @@ CASES = [
         server="Mid-body on connection 0 sends GOAWAY(NO_ERROR, last=2^31-1), then the rest of the "
                "body, and stays open; a second sequential request is answered on a new connection.",
         scenario=lambda: Script(respond=per_connection(mid_response(goaway(MAX_STREAM)), reply())),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=TransferSucceeds(1) & Connections(2, why="request 2 needs a new connection")
         & NO_NEW_STREAM & Report("stream_below", _in_flight),
         good=("good", "goaway-fails-inflight"),
@@ -538,7 +538,7 @@ CASES = [
                "body, and stays open; a second sequential request is answered on a new connection.",
         scenario=lambda: Script(respond=per_connection(mid_response(goaway("stream", "INTERNAL_ERROR")),
                                                        reply())),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=TransferSucceeds(1) & NO_NEW_STREAM & Report("stream_below", _in_flight),
         good=("good", "goaway-fails-inflight"),
         bad={"ignore-goaway": "no-stream-after-goaway"},
@@ -555,7 +555,7 @@ CASES = [
                f"last=that stream), keeps reading and crediting the body and answers it; a GET that "
                f"follows is answered on a new connection.",
         scenario=lambda: Script(on_frame=goaway_mid_upload),
-        request=Job((Req("/upload", method="POST", body=UPLOAD), Req("/r/2")), timeout_ms=1000),
+        request=Job((Req("/upload", method="POST", body=UPLOAD), Req("/r/2"))),
         expect=TransferSucceeds(1) & NO_NEW_STREAM
         & Custom("the POST is not sent again (RFC 9110 §9.2.2)", _post_sent_once, level=SHOULD,
                  name="post-not-repeated")

@@ -12,7 +12,7 @@ import struct
 from cases.rfc9113_s5_2_flow_control import (DEFAULT_WINDOW, POST, STEP, UPLOAD, WINDOW_KEPT,
                                              ConnectionWindowOnly, NegativeWindow, Upload,
                                              ZeroWindow, upload_on)
-from conformance.case import MUST, Case, Job, Req, gets
+from conformance.case import MUST, WAIT_TIMEOUT_MS, Case, Job, Req, gets
 from conformance.verdicts import (AnyOf, ConnectionError, Custom, Exercised, Fails, Ignored, Report,
                                   StreamError, Succeeds, TransferSucceeds)
 from conformance.verdicts.verdict import sha256
@@ -255,13 +255,12 @@ def _reset_code(ev):
 DRIBBLE = Job((Req("/upload", method="POST", body=Dribble.BODY),), timeout_ms=1000)
 EXACT = bytes(i % 233 for i in range(16384))
 PARALLEL_UPLOADS = Job((Req("/a", method="POST", body=UPLOAD[:60000]),
-                        Req("/b", method="POST", body=UPLOAD[:60000])), mode="parallel", timeout_ms=1000)
+                        Req("/b", method="POST", body=UPLOAD[:60000])), mode="parallel")
 ONE_BLOCKED = Job((Req("/a", method="POST", body=UPLOAD[:OneBlocked.SIZE]),
-                   Req("/b", method="POST", body=UPLOAD[:OneBlocked.SIZE])), mode="parallel", timeout_ms=1000)
+                   Req("/b", method="POST", body=UPLOAD[:OneBlocked.SIZE])), mode="parallel")
 TWO_UPLOADS = Job((Req("/a", method="POST", body=UPLOAD[:40000]),
-                   Req("/b", method="POST", body=UPLOAD[:40000])), timeout_ms=1000)
+                   Req("/b", method="POST", body=UPLOAD[:40000])))
 PARALLEL = frozenset({"h2", "parallel"})
-UPLOAD_TIMEOUT_MS = 300
 
 
 # -- the client as a receiver ------------------------------------------------------------------
@@ -624,7 +623,7 @@ CASES = [
                "the client's window plus 16384 octets in all (at most 1.2 MB; else 16 frames, "
                "not exercised), sent as the client's credit allows.",
         scenario=PaddedBeyondWindow,
-        request=Job((Req("/r/1"),), timeout_ms=1000),
+        request=Job((Req("/r/1"),)),
         expect=small_window("/r/1", _one_stream) & exact_body("/r/1"),
         bad={"padding-not-counted": "succeeds", "no-padding": "succeeds"},
         covers=("R-6.9-2",),
@@ -639,7 +638,7 @@ CASES = [
                "stream that fill the client's connection window (at most 1.2 MB; else 16384 octets, "
                "not exercised); /r/2: 32768 octets within the windows.",
         scenario=DroppedData,
-        request=Job((Req("/r/1"), Req("/r/2")), timeout_ms=1000),
+        request=Job((Req("/r/1"), Req("/r/2"))),
         expect=Exercised("the client reset /r/1's stream", _reset_by_client("/r/1"))
         & small_window("/r/1", _whole_connection)
         & TransferSucceeds(1, body=SECOND_BODY),
@@ -660,7 +659,7 @@ CASES = [
                "write (at most 1.2 MB; else 16384 octets, not exercised); /r/2: 100000 octets within "
                "the windows the server sees, which count the overrun.",
         scenario=Overrun,
-        request=Job((Req("/r/1"), Req("/r/2")), timeout_ms=1000),
+        request=Job((Req("/r/1"), Req("/r/2"))),
         expect=small_window("/r/1", _one_stream)
         & AnyOf(exact_body("/r/1"), StreamError("FLOW_CONTROL_ERROR"),
                 why="§6.9 lets the client accept the data or treat it as FLOW_CONTROL_ERROR")
@@ -677,7 +676,7 @@ CASES = [
                     "increment of 0, a window past 2^31-1, the same update sent twice.",
         server="Answers two parallel GETs with 100000-octet bodies, within the client's windows.",
         scenario=lambda: Script(respond=lambda conn, req: reply(body=body_for(req.path, 100000))(conn, req)),
-        request=gets(2, mode="parallel", timeout_ms=1000),
+        request=gets(2, mode="parallel"),
         needs=frozenset({"h2", "parallel"}),
         expect=Succeeds(bodies=[body_for("/r/1", 100000), body_for("/r/2", 100000)])
         & Report("own_window_updates", _own_window_updates),
@@ -758,7 +757,7 @@ CASES = [
         server=f"Sets INITIAL_WINDOW_SIZE=16384 and never sends stream credit; answers a "
                f"{len(EXACT)}-octet POST once its END_STREAM arrives.",
         scenario=ExactWindow,
-        request=Job((Req("/upload", method="POST", body=EXACT),), timeout_ms=1000),
+        request=Job((Req("/upload", method="POST", body=EXACT),)),
         expect=Succeeds() & WINDOW_KEPT & upload_on(0, len(EXACT)),
         bad={"end-stream-waits-for-window": "succeeds"},
     ),
@@ -773,7 +772,7 @@ CASES = [
                "exactly 2^31-1, then SETTINGS(INITIAL_WINDOW_SIZE=65536) adds one octet, then a "
                "normal response; the second GET is answered normally on any connection.",
         scenario=IwsOverflow,
-        request=gets(2),   # a connection error: libcurl 8 reports it about 1 s after its GOAWAY
+        request=gets(2),
         expect=ConnectionError("FLOW_CONTROL_ERROR")
         & Custom("the connection is not used after the overflow (a connection error, not a stream "
                  "error)", _connection_dropped, name="connection-dropped"),
@@ -795,7 +794,7 @@ CASES = [
                f"the GET that follows is answered normally.",
         scenario=NeverCredit,
         request=Job((Req("/upload", method="POST", body=UPLOAD), Req("/r/2")),
-                    timeout_ms=UPLOAD_TIMEOUT_MS),
+                    timeout_ms=WAIT_TIMEOUT_MS),
         waits=True,
         expect=Fails("timeout", allow_timeout=True) & WINDOW_KEPT & Report("ending", _reset_code)
         & Report("next_request", lambda ev: ev.outcomes[1].summary()),

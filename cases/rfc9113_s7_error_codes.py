@@ -15,7 +15,7 @@ CASES = [
         server="Connection 0 follows response 1 with GOAWAY(0xdead, last=1) and stays open; "
                "later connections answer normally.",
         scenario=goaway_after_response(0xDEAD),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=Ignored() & NOT_REUSED & Connections(2, why="request 2 needs a new connection"),
         bad={"unknown-code-fatal": "no-error-sent"},
         covers=("R-7-1",),

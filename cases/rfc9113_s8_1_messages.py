@@ -131,8 +131,12 @@ def _body_octets_sent(ev):
     return [octets for _, octets, _ in _uploads(ev)]
 
 
-def expect_post(timeout_ms=2000):
-    return Job((Req("/upload", method="POST", body=UPLOAD, headers=EXPECT),), timeout_ms=timeout_ms)
+EXPECT_WAIT_MS = 100   # the client's wait for a 100 (curl's default is 1 s)
+
+
+def expect_post():
+    return Job((Req("/upload", method="POST", body=UPLOAD, headers=EXPECT,
+                    expect_timeout_ms=EXPECT_WAIT_MS),), timeout_ms=1000)
 
 
 WHOLE_UPLOAD = Custom(f"the server receives the whole {len(UPLOAD)}-octet body, ended with END_STREAM",
@@ -191,8 +195,7 @@ BODY_1000 = bytes(i % 211 for i in range(1000))
 
 
 def wrong_length(value: str) -> Job:
-    return Job((Req("/upload", method="POST", body=BODY_1000, headers=(("content-length", value),)),),
-               timeout_ms=1000)
+    return Job((Req("/upload", method="POST", body=BODY_1000, headers=(("content-length", value),)),))
 
 
 LOCAL_FAILURE = ("other", "send", "protocol-mismatch")   # refused before anything went out
@@ -224,7 +227,7 @@ def how_it_failed(ev):
 
 
 TRAILERS = (("x-checksum", "abc"),)
-WITH_TRAILERS = Job((Req("/upload", method="POST", body=UPLOAD, trailers=TRAILERS),), timeout_ms=1000)
+WITH_TRAILERS = Job((Req("/upload", method="POST", body=UPLOAD, trailers=TRAILERS),))
 
 
 def _upload_frames(ev):
@@ -413,7 +416,7 @@ CASES = [
                     "status is malformed: a stream error of type PROTOCOL_ERROR, not a final response.",
         server="Sends HEADERS :status 100 with END_STREAM and nothing else on the stream.",
         scenario=script(block([(":status", "100")], end_stream=True)),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=StreamError("PROTOCOL_ERROR"),
         bad={"naive": "transfer-fails"},
         covers=("R-8.1-3",),
@@ -714,7 +717,7 @@ CASES = [
         server="Sends HEADERS with content-length 20000, DATA with the first 10000 octets (no "
                "END_STREAM), then closes the TCP connection.",
         scenario=cut_off(content_length=True),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Fails(*TRUNCATED) & Report("failure", how_it_failed),
         bad={"truncated-ok": "transfer-fails"},
         covers=("R-5.4.3-1",),
@@ -727,7 +730,7 @@ CASES = [
         server="Sends HEADERS without content-length, DATA with the first 10000 octets of 20000 "
                "(no END_STREAM), then closes the TCP connection.",
         scenario=cut_off(content_length=False),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Fails(*TRUNCATED) & Report("failure", how_it_failed),
         bad={"truncated-ok": "transfer-fails"},
         covers=("R-5.4.3-1",),

@@ -2,7 +2,7 @@
 acting as an HTTPS proxy. The proxy answers CONNECT with 200 and then plays the target itself:
 the tunnel carries one HTTP/1.1 exchange. A client that will not speak HTTP/2 to a proxy tunnels
 over HTTP/1.1 instead; the proxy serves it too, and the case is not exercised."""
-from conformance.case import MAY, MUST, NAIVE, Case, Job, Req
+from conformance.case import MAY, MUST, NAIVE, WAIT_TIMEOUT_MS, Case, Job, Req
 from conformance.verdicts import Custom, Exercised, Fails, Report, StreamError, Succeeds
 from servers import frames as F
 from servers.scenario import BODY, Script, reply
@@ -12,7 +12,7 @@ HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n"
 WITH_LENGTH = HEAD + b"content-length: %d\r\n\r\n" % len(BODY) + BODY
 UNTIL_CLOSE = HEAD + b"connection: close\r\n\r\n" + BODY   # the body ends with the tunnel (FIN)
 HALF = len(WITH_LENGTH) - len(BODY) // 2
-TUNNEL = Job((Req("/through", via_proxy=True),), timeout_ms=2000)
+TUNNEL = Job((Req("/through", via_proxy=True),))
 NEEDS = frozenset()   # not h2: HTTP/1.1 to the proxy is NOT-EXERCISED; https-proxy is derived
 
 
@@ -193,7 +193,7 @@ CASES = [
         server="An HTTPS proxy: answers CONNECT with 200, then the tunnelled GET with a 200 that has "
                "no content-length (connection: close), then END_STREAM.",
         scenario=lambda: TunnelProxy(until_close),
-        request=Job(TUNNEL.requests, timeout_ms=1000),
+        request=Job(TUNNEL.requests, timeout_ms=WAIT_TIMEOUT_MS),   # libcurl 8 runs into its timeout here
         needs=NEEDS,
         expect=OVER_H2 & Succeeds() & FRAMES
         & Custom("the client answers the proxy's END_STREAM with its own", _answered, name="end-stream-answered")

@@ -87,8 +87,7 @@ SENT_ONCE = Custom("the POST reaches the server once: it is not sent again autom
                    "(RFC 9110 §9.2.2 SHOULD NOT)",
                    lambda ev: (len(_posts(ev)) <= 1, f"POST sent as (connection, stream) {_posts(ev)}"),
                    name="post-sent-once")
-GET_THEN_POST = Job((Req("/r/1"), Req("/r/2", method="POST", body=b"order #1: one of everything\n")),
-                    timeout_ms=1000)
+GET_THEN_POST = Job((Req("/r/1"), Req("/r/2", method="POST", body=b"order #1: one of everything\n")))
 
 
 def how_retried(ev):
@@ -109,7 +108,7 @@ CASES = [
                     "be reported as a success without one.",
         server="Answers the first request with RST_STREAM(REFUSED_STREAM) and any later one with a 200.",
         scenario=refuse(1),
-        request=get(timeout_ms=2000),
+        request=get(),
         expect=AnyOf(Succeeds(), Fails("stream"),
                      why="§8.7 allows an automatic retry of a refused request but does not require it")
         & Report("retry", how_retried),
@@ -126,7 +125,7 @@ CASES = [
                     "reported (no keyword bounds them: a refused request has not failed).",
         server="Answers every request, on every connection, with RST_STREAM(REFUSED_STREAM).",
         scenario=refuse(),
-        request=get(timeout_ms=2000),
+        request=get(),
         expect=Fails() & bounded(MAX_ATTEMPTS) & Retried(MAX_ATTEMPTS - 1)
         & Report("retry", how_retried),
         good=("good", "no-retry"),
@@ -173,7 +172,7 @@ CASES = [
         server="Every connection: once the GET is in, closes its side (FIN) with no response and "
                "no GOAWAY.",
         scenario=lambda: Script(respond=closed_unanswered),
-        request=get(timeout_ms=2000),
+        request=get(),
         expect=Fails() & Retried(1) & Report("retry", how_retried),
         good=("good", "resend-processed"),
         bad={"resend-processed-forever": "retries-bounded"},
@@ -189,7 +188,7 @@ CASES = [
         server="Connection 0: response HEADERS and half the body, then RST_STREAM(REFUSED_STREAM); "
                "later connections answer normally.",
         scenario=refused_after_headers(),
-        request=get(timeout_ms=2000),
+        request=get(),
         expect=Custom("the transfer fails, or succeeds with exactly one copy of the body (a replay "
                       "is allowed: §8.7 says REFUSED_STREAM means not processed)", _failed_or_exact,
                       name="no-partial-success")

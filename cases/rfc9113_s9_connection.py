@@ -11,7 +11,7 @@ from servers.openssl_tls import ServerTls
 from servers.scenario import Script, close, frames, hold, per_connection, reply, seq
 from servers.tls import ORIGIN, OTHER
 
-TWO = gets(2, timeout_ms=1000)
+TWO = gets(2)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ def _cipher_reaction(ev):
 
 
 # -- §9.1.1: connection reuse across names, and certificates that do not fit --------------------
-TWO_NAMES = Job((Req("/r/1", host=ORIGIN), Req("/r/2", host=OTHER)), timeout_ms=1000)
+TWO_NAMES = Job((Req("/r/1", host=ORIGIN), Req("/r/2", host=OTHER)))
 
 
 def _authorities(ev):
@@ -211,8 +211,7 @@ class IdleCloseElsewhere(NarrowCertificate):
 
 
 # /r/1 to localhost, a request to 127.0.0.1 on a connection of its own (certificate), /r/2 to localhost
-IDLE_THEN_ELSEWHERE = Job((Req("/r/1", host="localhost"), Req("/r/other"), Req("/r/2", host="localhost")),
-                          timeout_ms=1000)
+IDLE_THEN_ELSEWHERE = Job((Req("/r/1", host="localhost"), Req("/r/other"), Req("/r/2", host="localhost")))
 
 
 def _paths_per_connection(ev):
@@ -297,7 +296,7 @@ CASES = [
                     "sequential requests on one handle reuse the open connection.",
         server="Answers three sequential requests normally and keeps the connection open.",
         scenario=lambda: Script(),
-        request=gets(3, timeout_ms=1000),
+        request=gets(3),
         expect=Succeeds() & Connections(1, why="one connection for all three requests"),
         bad={"no-reuse": "connections"},
         covers=("R-9.1-1",),
@@ -310,7 +309,7 @@ CASES = [
         server="Holds every response until three requests are open on the same connection, then "
                "answers all three.",
         scenario=lambda: Script(respond=hold(3, lambda conn, reqs: [reply()(conn, r) for r in reqs])),
-        request=gets(3, mode="parallel", timeout_ms=1000),
+        request=gets(3, mode="parallel"),
         needs=frozenset({"h2", "parallel"}),
         expect=Succeeds() & Custom("all three requests are open at once on a single connection",
                                    _multiplexed, name="multiplexed"),
@@ -328,7 +327,7 @@ CASES = [
         server="Connection 0 answers every request with 421 and a 20-octet body; later connections "
                "answer 200 normally.",
         scenario=lambda: Script(respond=per_connection(reply(421, MISDIRECTED), reply())),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=AnyOf(Succeeds(), Succeeds(MISDIRECTED, 421),
                      why="RFC 9110 §15.5.20 lets the client retry on another connection or hand "
                          "the 421 to the application")
@@ -347,7 +346,7 @@ CASES = [
                     "with its exact body; it never loops (no keyword: reported).",
         server="Answers every request on every connection with 421 and a 20-octet body.",
         scenario=lambda: Script(respond=reply(421, MISDIRECTED)),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Succeeds(MISDIRECTED, 421) & BOUNDED & Report("misdirected", _how_421_ended),
         good=("good", "retry-421"),
         bad={"retry-421-forever": "attempts-bounded"},
@@ -501,7 +500,7 @@ CASES = [
                     "the connection; no HTTP/2 goes over it.",
         server="Presents a certificate (from the trusted CA) for wrong.h2cs.test only.",
         scenario=lambda: Script(tls=ServerTls(cert="wrong-name")),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Fails("tls") & Custom("no HTTP/2 over the connection", _no_http2, name="no-h2"),
         bad={"no-verify": "transfer-fails"},
         covers=("R-9.1.1-1",),
@@ -515,7 +514,7 @@ CASES = [
                     "trust fails the connection; no HTTP/2 goes over it.",
         server="Presents a certificate for 127.0.0.1 issued by a CA outside the job's ca_file.",
         scenario=lambda: Script(tls=ServerTls(cert="unknown-ca")),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Fails("tls") & Custom("no HTTP/2 over the connection", _no_http2, name="no-h2"),
         bad={"no-verify": "transfer-fails"},
         covers=("R-9.1.1-1",),
@@ -529,7 +528,7 @@ CASES = [
         server="Offers TLS 1.0 and 1.1 only (security level 0), ALPN h2; answers normally over "
                "whatever the client accepts.",
         scenario=lambda: Script(tls=ServerTls(versions=("TLSv1", "TLSv1.1"))),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Custom("no HTTP/2 on a connection below TLS 1.2", _no_h2_below_12, name="tls-12-or-newer")
         & Report("tls_refusal", _tls_refusal),
         bad={"tls-max-1.1": "tls-12-or-newer"},
@@ -542,7 +541,7 @@ CASES = [
                     "server that offers no newer TLS version.",
         server="Caps TLS at version 1.2 and answers normally over h2.",
         scenario=lambda: Script(tls_max_version="TLSv1_2"),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Succeeds() & Custom("the connection uses TLS 1.2 with ALPN h2", _tls_12_h2, name="tls-12-with-h2"),
         bad={"tls13-only": "tls-12-with-h2"},
         covers=("R-9.2-2",),
@@ -556,7 +555,7 @@ CASES = [
                     "literal is never a valid server_name, so for an IP-address URL it sends none.",
         server="Answers normally on https://127.0.0.1 and records the ClientHello's server_name.",
         scenario=lambda: Script(),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Succeeds() & Custom("no connection carries an IP address as SNI", _no_ip_sni, name="no-ip-sni")
         & Report("sni", _sni),
         bad={"ip-sni": "no-ip-sni"},
@@ -572,7 +571,7 @@ CASES = [
         server="Serves https://origin.h2cs.test (the job resolves it to 127.0.0.1) with a "
                "certificate for that name; records the ClientHello's server_name.",
         scenario=Script,
-        request=Job((Req(),), timeout_ms=1000, resolve=ORIGIN),
+        request=Job((Req(),), resolve=ORIGIN),
         expect=Succeeds() & Custom(f"every connection carries SNI {ORIGIN}", _sni_is_host, name="sni-host"),
         bad={"no-sni": "sni-host"},
         covers=("R-9.2-3",),
@@ -586,7 +585,7 @@ CASES = [
         server="TLS 1.2 only; after the request, a HelloRequest, then a valid response (held "
                "until a renegotiation the client starts has completed).",
         scenario=lambda: tls_action_then_reply(TLS12, "renegotiate"),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Exercised("the server sent its HelloRequest", _hello_request_sent)
         & Custom("the client never carries on over a renegotiated connection", _no_renegotiation,
                  name="no-renegotiation"),
@@ -604,7 +603,7 @@ CASES = [
                     "the handshake or going on are its choice too (reported).",
         server="TLS 1.2 only, with block-listed cipher suites only (ECDHE with CBC); answers normally.",
         scenario=lambda: Script(tls=ServerTls(versions=("TLSv1.2", "TLSv1.2"), ciphers=BLOCK_LISTED)),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=AnyOf(ConnectionError("INADEQUATE_SECURITY"), Fails("tls"), Succeeds(),
                      why="§9.2.2 lets the client end the connection (INADEQUATE_SECURITY); it may "
                          "also refuse the suite in the handshake or go on")
@@ -619,7 +618,7 @@ CASES = [
                     "list as INADEQUATE_SECURITY.",
         server=f"TLS 1.2 only, with {ALLOWED} only (not on the block list); answers normally.",
         scenario=lambda: Script(tls=ServerTls(versions=("TLSv1.2", "TLSv1.2"), ciphers=ALLOWED)),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Succeeds() & NotSent("GOAWAY", "GOAWAY(INADEQUATE_SECURITY)",
                                     lambda f: f.error_code == "INADEQUATE_SECURITY",
                                     name="no-inadequate-security"),
@@ -635,7 +634,7 @@ CASES = [
         server="TLS 1.3 only; after the request, a post-handshake CertificateRequest (when the "
                "client offered post_handshake_auth), then a valid response.",
         scenario=lambda: tls_action_then_reply(TLS13, "certificate-request"),
-        request=get(timeout_ms=1000),
+        request=get(),
         expect=Exercised("the client offered post_handshake_auth, so the CertificateRequest went out",
                          _certificate_request_sent) & ConnectionError("PROTOCOL_ERROR"),
         bad={"accept-certificate-request": "transfer-fails"},

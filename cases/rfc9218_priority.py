@@ -97,7 +97,7 @@ CASES = [
         server="Once the client has ACKed its preface, sends SETTINGS_NO_RFC7540_PRIORITIES=2, then "
                "the response.",
         scenario=lambda: AfterAck(None, 2),
-        request=gets(1, timeout_ms=1000),
+        request=gets(1),
         expect=either("reaction"),
         good=("good", "rfc9218"),
         bad=KEEP_OPEN,
@@ -112,7 +112,7 @@ CASES = [
         server="Sends SETTINGS_NO_RFC7540_PRIORITIES=1 in its preface; once the client has ACKed it, "
                "a SETTINGS with it at 0, then the response.",
         scenario=lambda: AfterAck(1, 0),
-        request=gets(1, timeout_ms=1000),
+        request=gets(1),
         expect=either("reaction"),
         good=("good", "rfc9218"),
         bad=KEEP_OPEN,
@@ -130,7 +130,7 @@ CASES = [
         server="Sends SETTINGS_NO_RFC7540_PRIORITIES=1 in its preface and answers two sequential "
                "requests.",
         scenario=lambda: Script(preface=preface(1)),
-        request=gets(2, timeout_ms=1000),
+        request=gets(2),
         expect=Exercised("the client shows RFC 9218 signals (a priority field or PRIORITY_UPDATE) "
                          "and sends a request after ACKing the setting", _implements_9218)
         & Custom("no RFC 7540 priority signal after the client ACKed the setting", _no_7540_signals,
@@ -149,7 +149,7 @@ CASES = [
         server="Before each response, sends PRIORITY_UPDATE (type 0x10, stream 0) naming the "
                "request's stream with urgency u=0.",
         scenario=lambda: Script(respond=seq(frames(priority_update), reply())),
-        request=gets(1, timeout_ms=1000),
+        request=gets(1),
         expect=either("reaction"),
         good=("good", "rfc9218"),
         bad=KEEP_OPEN,

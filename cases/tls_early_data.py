@@ -15,8 +15,7 @@ SAFE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})   # RFC 9110 §9.2.1
 
 
 def early_job(*requests: Req) -> Job:
-    return Job(requests, connection="fresh", tls_session_cache="shared", early_data=True,
-               timeout_ms=1000)
+    return Job(requests, connection="fresh", tls_session_cache="shared", early_data=True)
 
 
 def _second(ev):

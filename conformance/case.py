@@ -20,6 +20,12 @@ class Level(str, enum.Enum):
 
 
 MUST, SHOULD, MAY = Level.MUST, Level.SHOULD, Level.MAY
+# A job's default timeout (docs/clients.md `timeout_ms`). Every client in the matrix ends a
+# default-timeout case within a tenth of it; the bound is what a client that hangs (holds a
+# connection after its GOAWAY, waits on a stream that will never end) costs. Cases that move
+# more data, pause or wait on purpose say their own.
+TIMEOUT_MS = 500
+WAIT_TIMEOUT_MS = 200   # `waits` cases: the client's own timeout is the behaviour under test
 # The usual negative control of a fault case: a client that accepts anything must fail on the
 # transfer's outcome, since the requirement is that the fault ends the transfer.
 NAIVE = {"naive": "transfer-fails"}
@@ -54,6 +60,7 @@ class Req:
     default_port: bool = False           # the URL leaves out the port; connect_to the server (connect-to)
     via_proxy: bool = False              # http:// URL tunnelled through the server as HTTPS proxy (https-proxy)
     protocol: str | None = None          # RFC 8441 extended CONNECT with this :protocol (extended-connect)
+    expect_timeout_ms: int | None = None  # how long an Expect: 100-continue waits for the 100
 
     def to_json(self, base_url: str) -> dict:
         scheme, _, hostport = base_url.partition("://")
@@ -67,7 +74,7 @@ class Req:
                "body_b64": base64.b64encode(self.body).decode() if self.body is not None else None,
                "http_version": self.http_version}
         for name in ("pause_after", "pause_ms", "resume_after", "cancel_after_bytes",
-                     "cancel_after_ms", "target", "protocol"):
+                     "cancel_after_ms", "target", "protocol", "expect_timeout_ms"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         if self.body_chunks is not None:
@@ -92,7 +99,7 @@ class Job:
     mode: str = "sequential"            # or "parallel"
     connection: str = "reuse"           # or "fresh"
     tls_session_cache: str = "separate"  # or "shared"
-    timeout_ms: int = 3000
+    timeout_ms: int = TIMEOUT_MS
     phases: tuple[tuple[str, int], ...] = ()
     push: str | None = None             # "accept" or "refuse": the application's answer to pushes
     resolve: str | None = None          # a host name the URLs use, resolved to the server (SNI cases)
@@ -141,11 +148,11 @@ def with_host(base_url: str, host: str) -> str:
     return f"{u.scheme}://{host}:{u.port}{u.path}"
 
 
-def get(path: str = "/", *, timeout_ms: int = 3000, **kw) -> Job:
+def get(path: str = "/", *, timeout_ms: int = TIMEOUT_MS, **kw) -> Job:
     return Job((Req(path, **kw),), timeout_ms=timeout_ms)
 
 
-def gets(n: int, *, mode: str = "sequential", timeout_ms: int = 3000, **kw) -> Job:
+def gets(n: int, *, mode: str = "sequential", timeout_ms: int = TIMEOUT_MS, **kw) -> Job:
     return Job(tuple(Req(f"/r/{i}") for i in range(1, n + 1)), mode=mode, timeout_ms=timeout_ms, **kw)
 
 

@@ -7,6 +7,7 @@ pytest's own --strict also turns SHOULD failures into failures.
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import warnings
@@ -86,15 +87,24 @@ class CaseModule(pytest.File):
                 item = CaseItem.from_parent(self, name=name)
                 item.case, item.build = case, build
                 for marker in _markers(case):
-                    if marker.startswith("sec_"):  # section markers are registered as found
-                        self.config.addinivalue_line("markers", f"{marker}: cases of that RFC section")
-                    item.add_marker(marker)
+                    item.add_marker(_mark(self.config, marker))
                 yield item
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, CaseDefinitionError):
             return f"malformed case definition: {excinfo.value}"
         return super().repr_failure(excinfo)
+
+
+def _mark(config, name: str):
+    """The MarkDecorator for a marker name, made once per run (pytest checks the name against
+    every registered marker each time one is made from a string)."""
+    marks = config._h2cs.marks
+    if name not in marks:
+        if name.startswith("sec_"):  # section markers are registered as found
+            config.addinivalue_line("markers", f"{name}: cases of that RFC section")
+        marks[name] = getattr(pytest.mark, name)
+    return marks[name]
 
 
 def _markers(case) -> list[str]:
@@ -156,7 +166,8 @@ class CaseItem(pytest.Item):
     def runtest(self):
         h2 = self.config._h2cs
         result = h2.run(self.case, self.build)
-        self.user_properties.append((PROP, result.to_json()))
+        # one JSON string: xdist's serializer is pure Python, slow on a deep dict of frames
+        self.user_properties.append((PROP, json.dumps(result.to_json(), default=str)))
         self.user_properties.append((PROP + "-client", [self.build, h2.hello_of(self.build)]))
         verdict, known = result.verdict, h2.known(self.build, self.case.id)
         if known is not None:
@@ -176,7 +187,9 @@ class CaseItem(pytest.Item):
             warnings.warn(ShouldWarning(f"{self.case.id} [{self.build}]: SHOULD not met: {verdict.actual}"))
 
     def repr_failure(self, excinfo):
-        if isinstance(excinfo.value, CaseFailed):
+        # a verdict is its own report; pytest's traceback formatting (source lines for
+        # every frame) would cost more than the case did
+        if isinstance(excinfo.value, (CaseFailed, pytest.xfail.Exception)):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 
@@ -203,6 +216,8 @@ class Session:
         self.planned: int | None = None     # case items selected for the run
         self.case_ids: dict[str, str] = {}  # case id -> the module defining it
         self.doc: dict | None = None        # the run's results document, once finished
+        self.marks: dict = {}               # marker name -> MarkDecorator (see _mark)
+        self._starting: ThreadPoolExecutor | None = None   # prestart's adapter starts
 
     def claim_ids(self, cases, where: str) -> None:
         """Case ids are unique across modules: a second definition would hide the first."""
@@ -268,9 +283,29 @@ class Session:
         proc = self.clients.get(name)
         return (proc.hello if proc else None) or self.hellos.get(name)
 
+    def prestart(self) -> None:
+        """On an xdist worker: start every build's adapter at once, in the background, while
+        the worker collects. A start that fails is left to start_client, which reports it."""
+        def start(name):
+            proc = self._process(name)
+            try:
+                proc.start()
+            except AdapterError:
+                return
+            self.clients.setdefault(name, proc)
+        self._starting = ThreadPoolExecutor(max_workers=len(self.builds))
+        for name in self.builds:
+            self._starting.submit(start, name)
+
+    def _await_prestart(self) -> None:
+        if self._starting is not None:
+            self._starting.shutdown(wait=True)
+            self._starting = None
+
     def start_client(self, item) -> None:
         """Before each case: the build's adapter is up, or (re)started. One that cannot start
         stops the run, since every later case of that build would wait on it in vain."""
+        self._await_prestart()
         client = self.clients.get(item.build)
         if client is None:
             client = self.clients[item.build] = self._process(item.build)
@@ -289,6 +324,7 @@ class Session:
         return run_case(case, self.servers, self.clients[build], build)
 
     def close(self):
+        self._await_prestart()
         for client in self.clients.values():
             client.close()
         self.clients.clear()
@@ -350,9 +386,12 @@ def pytest_runtest_logreport(report):
     if not _CONFIG:
         return
     h2 = _CONFIG[0]._h2cs
+    if hasattr(_CONFIG[0], "workerinput"):
+        return   # a worker: its controller gathers the verdicts
     judged = False
     for name, value in getattr(report, "user_properties", []):
         if name == PROP:
+            value = json.loads(value)
             h2.results[(value["client"], value["id"])] = value
             judged = True
         elif name == PROP + "-client" and value[1]:
@@ -382,7 +421,9 @@ def pytest_sessionstart(session):
     # A signal's KeyboardInterrupt can be swallowed (raised inside a finalizer): stop anyway.
     tls.ON_INTERRUPT.append(lambda name: setattr(session, "shouldstop", f"interrupted by {name}"))
     h2 = session.config._h2cs
-    if not hasattr(session.config, "workerinput") and not session.config.getoption("collectonly"):
+    if hasattr(session.config, "workerinput"):
+        h2.prestart()
+    elif not session.config.getoption("collectonly"):
         h2.probe()
         terminal = session.config.pluginmanager.get_plugin("terminalreporter")
         for line in h2.banner() if terminal else []:

@@ -199,4 +199,4 @@ def test_curl_family_records_an_equivalent_curl_command(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:]
     case = results.load(str(tmp_path / "results.json"))["cases"][0]
     url = case["job"]["requests"][0]["url"]
-    assert case["curl"] == (f"curl --http2 --max-time 3 --cacert {case['job']['ca_file']} {url}")
+    assert case["curl"] == (f"curl --http2 --max-time 0.5 --cacert {case['job']['ca_file']} {url}")

@@ -159,9 +159,11 @@ class CffiMulti(Multi):
                 ended.append((t, msg.data.result, t.message(msg.data.result)))
         return ended
 
-    def wait(self, seconds: float) -> None:   # curl_multi_poll also keeps libcurl's own timers
-        multi_check(lib.curl_multi_poll(self.multi, ffi.NULL, 0, int(seconds * 1000), ffi.NULL),
+    def wait(self, seconds: float) -> bool:   # curl_multi_poll also keeps libcurl's own timers
+        ready = ffi.new("int *")
+        multi_check(lib.curl_multi_poll(self.multi, ffi.NULL, 0, round(seconds * 1000), ready),
                     "curl_multi_poll")
+        return ready[0] > 0
 
     def release(self, t: Transfer) -> None:
         c = self.handles.pop(id(t))
@@ -247,6 +249,8 @@ def optional_fields(c: Curl, t: Transfer, job: dict) -> None:
     req = t.req
     if req.get("target"):
         c.setopt(CurlOpt.REQUEST_TARGET, req["target"])
+    if req.get("expect_timeout_ms"):
+        c.setopt(CurlOpt.EXPECT_100_TIMEOUT_MS, req["expect_timeout_ms"])
     if req.get("connect_to"):   # curl_cffi's setopt builds no slist for this option
         t.connect_to = lib.curl_slist_append(ffi.NULL, curl_connect_to(req).encode())
         lib._curl_easy_setopt(c._curl, CurlOpt.CONNECT_TO, t.connect_to)

@@ -123,6 +123,8 @@ def request_args(i: int, req: dict, job: dict, tmp: str) -> list[str]:
         args += ["-H", f"{name}: {value}" if value else f"{name};"]   # "name;" sends it empty
     if req.get("target"):
         args += ["--request-target", req["target"]]
+    if req.get("expect_timeout_ms"):
+        args += ["--expect100-timeout", f"{req['expect_timeout_ms'] / 1000:.3f}"]
     if req.get("connect_to"):
         args += ["--connect-to", curl_connect_to(req)]
     return args + method_args(i, req, tmp)

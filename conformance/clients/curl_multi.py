@@ -11,7 +11,10 @@ import time
 
 from conformance.clients.jobs import CurlTransfer, phases_of
 
-POLL_S = 0.1   # the longest wait between two calls into libcurl
+# The longest wait between two calls into libcurl. A call after socket activity comes sooner
+# (BUSY_POLL_S, doubling while nothing happens): libcurl sets no timer when, say, it has sent its
+# GOAWAY and ends the transfer only on its next call.
+POLL_S, BUSY_POLL_S = 0.01, 0.001
 # libcurl's CURLPROXY_* and version numbers (curl/curl.h)
 CURLPROXY_HTTPS, CURLPROXY_HTTPS2 = 2, 3   # HTTPS2: libcurl 8.1.0 and later
 LIBCURL_HTTPS2_PROXY = 0x080100
@@ -37,8 +40,9 @@ class Multi:
         """Let libcurl work; the transfers it finished, with their CURLcode and message."""
         raise NotImplementedError
 
-    def wait(self, seconds: float) -> None:
-        """Wait for socket activity, at most `seconds` (less if libcurl asks)."""
+    def wait(self, seconds: float) -> bool:
+        """Wait for socket activity, at most `seconds` (less if libcurl asks); True if a
+        socket became ready."""
         raise NotImplementedError
 
     def pause(self, t: CurlTransfer, bits: int) -> None:
@@ -66,6 +70,7 @@ def drive(batch: list[CurlTransfer], transfers: list[CurlTransfer], multi: Multi
     for t in batch:
         t.begin(now)
         multi.start(t, parallel)
+    poll = BUSY_POLL_S
     while True:
         for t, code, message in multi.perform():
             t.finish(multi.getinfo(t), code, message)
@@ -76,8 +81,8 @@ def drive(batch: list[CurlTransfer], transfers: list[CurlTransfer], multi: Multi
         live = [t for t in batch if t.result is None]
         if not live and not (multi.pushes and multi.pushes.pending({t.index for t in batch})):
             return
-        until = min([t.next_event() for t in live] + [now + POLL_S])
-        multi.wait(max(0.0, until - time.monotonic()))
+        until = min([t.next_event() for t in live] + [now + poll])
+        poll = BUSY_POLL_S if multi.wait(max(0.0, until - time.monotonic())) else min(2 * poll, POLL_S)
 
 
 def act(t: CurlTransfer, now: float, transfers: list[CurlTransfer], multi: Multi) -> None:

@@ -26,7 +26,7 @@ JOB_FIELDS = JOB_REQUIRED | {"mode", "phases", "push", "resolve", "handles", "ea
 HANDLES = ("kept", "closed")
 REQ_FIELDS = {"method", "url", "headers", "body_b64", "http_version", "pause_after", "pause_ms",
               "resume_after", "cancel_after_bytes", "cancel_after_ms", "body_chunks", "trailers",
-              "target", "connect_to", "proxy", "protocol"}
+              "target", "connect_to", "proxy", "protocol", "expect_timeout_ms"}
 # Capabilities a job needs for the protocol 2 fields it uses (hello `capabilities`)
 REQUEST_NEEDS = {"pause_after": "pause", "cancel_after_bytes": "cancel", "cancel_after_ms": "cancel",
                  "body_chunks": "streaming-upload", "trailers": "trailers",
@@ -176,7 +176,8 @@ def request_problem(where: str, r) -> str | None:
 
 def pause_problem(where: str, r: dict) -> str | None:
     for key, zero in (("pause_after", True), ("pause_ms", False), ("resume_after", True),
-                      ("cancel_after_bytes", True), ("cancel_after_ms", False)):
+                      ("cancel_after_bytes", True), ("cancel_after_ms", False),
+                      ("expect_timeout_ms", False)):
         if r.get(key) is not None and not positive(r[key], zero):
             return f"{where}.{key} must be a {'non-negative' if zero else 'positive'} integer " \
                    f"or null, got {r[key]!r}"

@@ -113,9 +113,9 @@ class PycurlMulti(Multi):
             if not queued:
                 return ended
 
-    def wait(self, seconds: float) -> None:
+    def wait(self, seconds: float) -> bool:
         asked = self.multi.timeout()   # ms; -1: libcurl has no timer running
-        self.multi.select(min(seconds, asked / 1000) if asked >= 0 else seconds)
+        return self.multi.select(min(seconds, asked / 1000) if asked >= 0 else seconds) > 0
 
     def release(self, t: CurlTransfer) -> None:
         c = self.handles.pop(id(t))
@@ -201,6 +201,8 @@ def optional_fields(c: pycurl.Curl, req: dict, job: dict) -> None:
     """The request fields of docs/clients.md that need a capability."""
     if req.get("target"):
         c.setopt(pycurl.REQUEST_TARGET, req["target"])
+    if req.get("expect_timeout_ms"):
+        c.setopt(pycurl.EXPECT_100_TIMEOUT_MS, req["expect_timeout_ms"])
     if req.get("connect_to"):
         c.setopt(pycurl.CONNECT_TO, [curl_connect_to(req)])
     if req.get("proxy"):
