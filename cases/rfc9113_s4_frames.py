@@ -8,7 +8,7 @@ from conformance.verdicts import (AnyOf, ConnectionError, Custom, Exercised, Fai
                                   StreamError, Succeeds, TransferSucceeds)
 from servers import frames as F
 from servers.hpack_raw import integer
-from servers.scenario import BODY, Script, frames, hold, reply, response_fields
+from servers.scenario import BODY, Script, cycle, frames, hold, reply, response_fields
 
 from cases._stream_faults import (CLIENT_RESET, NOT_AN_ERROR, QUIET_AFTER_RESET,
                                   SAME_CONNECTION, SEQ, TABLE_IN_STEP, after_client_reset, by_path,
@@ -51,7 +51,7 @@ def reserved_bit(conn, req):
     conn.send(F.frame(F.DATA, F.END_STREAM, req.stream, BODY, reserved=True))
 
 
-MAX_BODY = bytes(i % 251 for i in range(F.DEFAULT_MAX_FRAME))
+MAX_BODY = cycle(F.DEFAULT_MAX_FRAME, 251)
 
 
 def max_size_frames(conn, req):
@@ -247,7 +247,7 @@ def _largest_data(ev):
 
 # -- checks ----------------------------------------------------------------------------
 
-UPLOAD = bytes(i % 253 for i in range(100000))
+UPLOAD = cycle(100000, 253)
 
 
 def _client_frames_fit(ev):

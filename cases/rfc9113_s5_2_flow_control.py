@@ -17,9 +17,9 @@ from conformance.case import MUST, Case, Job, Req, get
 from conformance.verdicts import Custom, Exercised, Report, Sent, Succeeds
 from servers import frames as F
 from servers.reference import body_of_size
-from servers.scenario import Script, body_for, reply
+from servers.scenario import Script, body_for, cycle, reply
 
-UPLOAD = bytes(i % 239 for i in range(100000))     # beyond the 65535 default window
+UPLOAD = cycle(100000, 239)     # beyond the 65535 default window
 STEP = 8192                                        # credit granted per WINDOW_UPDATE
 DEFAULT_WINDOW = 65535
 POST = Job((Req("/upload", method="POST", body=UPLOAD),))

@@ -8,7 +8,7 @@ from conformance.case import MAY, MUST, NAIVE, SHOULD, Case, Job, Req, get, gets
 from conformance.verdicts import (ConnectionError, Custom, Exercised, Fails,
                                   Ignored, Report, StreamError, Succeeds, TransferSucceeds)
 from servers import frames as F
-from servers.scenario import BODY, Script, fault_then_reply, frames, reply, response_fields
+from servers.scenario import BODY, Script, cycle, fault_then_reply, frames, reply, response_fields
 
 from cases._stream_faults import (CLIENT_RESET, NOT_AN_ERROR, QUIET_AFTER_RESET, SAME_CONNECTION,
                                   after_client_reset, stream_of)
@@ -263,7 +263,7 @@ def unknown_inside_block(conn, req):
     conn.send(F.data(req.stream, BODY, end_stream=True))
 
 
-UPLOAD = bytes(i % 251 for i in range(200000))
+UPLOAD = cycle(200000, 251)
 
 
 def answer_before_upload_ends() -> Script:

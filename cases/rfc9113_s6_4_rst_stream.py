@@ -6,7 +6,7 @@ from conformance.case import MAY, MUST, WAIT_TIMEOUT_MS, Case, Job, Req, gets
 from conformance.verdicts import (ConnectionError, Connections, Custom, Fails, NotSent, Report,
                                   TransferSucceeds)
 from servers import frames as F
-from servers.scenario import BODY, Script, fault_then_reply, reply, response_fields
+from servers.scenario import BODY, Script, cycle, fault_then_reply, reply, response_fields
 
 from cases._stream_faults import SAME_CONNECTION, by_path, stream_of
 
@@ -14,7 +14,7 @@ HEAD = response_fields()
 # A reset stream fails with a stream or connection-level protocol error; never "partial
 # but fine", never a timeout.
 RESET_FAILURES = ("stream", "http2", "recv", "partial")
-UPLOAD = bytes(i % 233 for i in range(200000))   # far beyond the default 65535 windows
+UPLOAD = cycle(200000, 233)   # far beyond the default 65535 windows
 
 
 def reset_first_mid_response(code):

@@ -17,7 +17,7 @@ from conformance.verdicts import (AnyOf, ConnectionError, Custom, Exercised, Fai
                                   StreamError, Succeeds, TransferSucceeds)
 from conformance.verdicts.verdict import sha256
 from servers import frames as F
-from servers.scenario import Script, body_for, fault_then_reply, reply, response_fields
+from servers.scenario import Script, body_for, cycle, fault_then_reply, reply, response_fields
 
 MAX_WINDOW = 2 ** 31 - 1
 SPEND = 1_200_000          # window octets a case may use to exercise the client's receive window
@@ -31,7 +31,7 @@ class Dribble(ConnectionWindowOnly):
     upload. Once a PING round trip passes with no new DATA (blocked), connection credit for the
     rest of the body in 1-octet WINDOW_UPDATEs, all in one write."""
     REST = 4000
-    BODY = bytes(i % 241 for i in range(DEFAULT_WINDOW + REST))
+    BODY = cycle(DEFAULT_WINDOW + REST, 241)
 
     def credit(self, got: int) -> bytes:
         return F.window_update(0, 1) * (len(self.BODY) - got)
@@ -253,7 +253,7 @@ def _reset_code(ev):
 
 
 DRIBBLE = Job((Req("/upload", method="POST", body=Dribble.BODY),), timeout_ms=1000)
-EXACT = bytes(i % 233 for i in range(16384))
+EXACT = cycle(16384, 233)
 PARALLEL_UPLOADS = Job((Req("/a", method="POST", body=UPLOAD[:60000]),
                         Req("/b", method="POST", body=UPLOAD[:60000])), mode="parallel")
 ONE_BLOCKED = Job((Req("/a", method="POST", body=UPLOAD[:OneBlocked.SIZE]),

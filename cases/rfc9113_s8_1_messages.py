@@ -6,7 +6,7 @@ from conformance.case import MAY, MUST, NAIVE, SHOULD, Case, Job, Req, get
 from conformance.verdicts import (AnyOf, ConnectionError, Custom, Exercised, Fails, Report, StreamError,
                                   Succeeds)
 from servers import frames as F
-from servers.scenario import BODY, Request, Script, reply, response_fields, seq
+from servers.scenario import BODY, Request, Script, cycle, reply, response_fields, seq
 
 
 # -- responders: each is fn(conn, req) and sends part of a response ------------
@@ -191,7 +191,7 @@ def _content_length_consistent(ev):
     return not problems, "; ".join(problems) or "; ".join(seen) or "no request reached the server"
 
 
-BODY_1000 = bytes(i % 211 for i in range(1000))
+BODY_1000 = cycle(1000, 211)
 
 
 def wrong_length(value: str) -> Job:
@@ -206,7 +206,7 @@ CL_WHY = "the regression allows a consistent request (the real length wins) or a
 # How a transfer whose connection died before END_STREAM may fail: the body was cut short, the
 # read failed, or the client's HTTP/2 layer saw the stream end early. Never ok, never a timeout.
 TRUNCATED = ("partial", "recv", "http2", "stream")
-LONG_BODY = bytes(i % 251 for i in range(20000))
+LONG_BODY = cycle(20000, 251)
 
 
 def cut_off(content_length: bool):

@@ -7,6 +7,7 @@ pytest's own --strict also turns SHOULD failures into failures.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import tempfile
@@ -130,7 +131,10 @@ def pytest_collectreport(report):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session):
-    """Broken case modules do not stop the other cases (as under xdist); they fail the run."""
+    """Broken case modules do not stop the other cases (as under xdist); they fail the run.
+    An adapter that could not start stops it here, where xdist still takes its workers down."""
+    if session.config._h2cs.start_error:
+        raise pytest.UsageError(session.config._h2cs.start_error)
     if session.testsfailed and session.testsfailed == len(session.config._h2cs.problems):
         session.config.option.continue_on_collection_errors = True
 
@@ -218,6 +222,7 @@ class Session:
         self.doc: dict | None = None        # the run's results document, once finished
         self.marks: dict = {}               # marker name -> MarkDecorator (see _mark)
         self._starting: ThreadPoolExecutor | None = None   # prestart's adapter starts
+        self.start_error: str | None = None  # the probe's adapters that could not start
 
     def claim_ids(self, cases, where: str) -> None:
         """Case ids are unique across modules: a second definition would hide the first."""
@@ -256,10 +261,11 @@ class Session:
                 f"this run's {build} is {version!r}"]
 
     # -- clients ------------------------------------------------------------
-    def probe(self) -> None:
-        """Start every build's adapter, in parallel: its hello names the build on the console,
-        and an adapter that cannot start stops the run before any case. The adapters stay up
-        for the cases this process runs itself."""
+    def probe(self):
+        """Start every build's adapter, in parallel and in the background (xdist starts its
+        workers meanwhile): its hello names the build on the console, and an adapter that
+        cannot start stops the run before any case (start_error). The adapters stay up for the
+        cases this process runs itself. Returns what waits for the starts: False if one failed."""
         def start(name):
             proc = self._process(name)
             try:
@@ -268,11 +274,17 @@ class Session:
             except AdapterError as exc:
                 return str(exc)
             return None
-        with ThreadPoolExecutor(max_workers=len(self.builds)) as pool:
-            errors = [e for e in pool.map(start, self.builds) if e]
-        if errors:
-            self.close()
-            raise pytest.UsageError("\n".join(errors))
+        pool = ThreadPoolExecutor(max_workers=len(self.builds))
+        starts = [pool.submit(start, name) for name in self.builds]
+
+        def done() -> bool:
+            pool.shutdown(wait=True)
+            errors = [f.result() for f in starts if f.result()]
+            if errors:
+                self.close()
+                self.start_error = "\n".join(errors)
+            return not errors
+        return done
 
     def _process(self, name: str) -> ClientProcess:
         build = self.builds[name]
@@ -415,19 +427,25 @@ def pytest_xdist_node_collection_finished(node, ids):
 _CONFIG = []  # the running config, for hooks that are not handed one
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_sessionstart(session):
+    """A wrapper: the adapters start first, and the banner comes once every other plugin
+    (xdist, starting its workers) has had its turn."""
     _CONFIG[:] = [session.config]
     # A signal's KeyboardInterrupt can be swallowed (raised inside a finalizer): stop anyway.
     tls.ON_INTERRUPT.append(lambda name: setattr(session, "shouldstop", f"interrupted by {name}"))
     h2 = session.config._h2cs
+    probed = None
     if hasattr(session.config, "workerinput"):
         h2.prestart()
     elif not session.config.getoption("collectonly"):
-        h2.probe()
+        probed = h2.probe()
+    result = yield
+    if probed is not None and probed():
         terminal = session.config.pluginmanager.get_plugin("terminalreporter")
         for line in h2.banner() if terminal else []:
             terminal.write_line(line)
+    return result
 
 
 def pytest_runtest_setup(item):
@@ -450,6 +468,13 @@ def pytest_sessionfinish(session, exitstatus):
         session.config._h2cs_note = f"run interrupted: the reports in {reports_dir} were left untouched"
         return
     writers.write_all(reports_dir, h2.doc)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    # Everything left lives until the process exits, where the interpreter's last collection
+    # would walk every verdict of the run once more (a third of a second for a catalog run).
+    gc.freeze()
 
 
 def _build_records(h2: Session) -> dict:

@@ -11,9 +11,6 @@ import hashlib
 import logging
 import socket
 
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
-
 from .observations import Observations
 from .scenario import BODY
 
@@ -55,6 +52,8 @@ class Reference:
     """A hypercorn instance shaped like `Hosted` (url, ca_file, wait_closed, close)."""
 
     def __init__(self, servers, port: int = 0):
+        from hypercorn.asyncio import serve   # here: the catalog imports this module to collect
+        from hypercorn.config import Config
         self.servers = servers
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -8,6 +8,7 @@ case, so it can behave differently on a retry (`conn.index`).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Union
@@ -299,6 +300,13 @@ def response_fields(length: int = len(BODY), status: int | str = 200, extra: Fie
             ("content-length", str(length))] + list(extra)
 
 
+def cycle(size: int, period: int) -> bytes:
+    """Octets 0, 1, ..., period - 1, over and over: `size` of them (an upload body whose
+    every octet is predictable)."""
+    return (bytes(range(period)) * (size // period + 1))[:size]
+
+
+@functools.lru_cache(maxsize=64)
 def body_for(path: str, size: int) -> bytes:
     """A body unique to `path` in every 32-octet block, so a misplaced frame shows."""
     blocks = (hashlib.sha256(f"{path}:{i}".encode()).digest() for i in range(size // 32 + 1))

@@ -8,6 +8,7 @@ the raw ClientHello is visible (ALPN offered, ticket offered) before the handsha
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import socket
 import threading
 import traceback
@@ -43,10 +44,17 @@ class ServerSet:
         return self._openssl
 
     def call(self, fn: Callable, *args, timeout: float = 5.0):
-        """Run `fn(*args)` on the loop thread and return its result."""
-        async def run():
-            return fn(*args)
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
+        """Run `fn(*args)` on the loop thread and return its result (a plain callback, not a
+        task: a case makes several of these round trips)."""
+        done: concurrent.futures.Future = concurrent.futures.Future()
+
+        def run():
+            try:
+                done.set_result(fn(*args))
+            except BaseException as exc:   # raised again in the calling thread
+                done.set_exception(exc)
+        self.loop.call_soon_threadsafe(run)
+        return done.result(timeout)
 
     def host(self, scenario: Scenario, *, secure: bool = True, family: int = socket.AF_INET,
              port: int = 0) -> "Hosted":

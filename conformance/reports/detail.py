@@ -5,13 +5,20 @@ from __future__ import annotations
 import base64
 import re
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROLS = {}   # keep -> the control characters to escape, as a compiled class
+
+
+def _controls(keep: str) -> re.Pattern:
+    if keep not in _CONTROLS:
+        chars = "".join(chr(c) for c in [*range(0x20), 0x7f] if chr(c) not in keep)
+        _CONTROLS[keep] = re.compile("[" + re.escape(chars) + "]")
+    return _CONTROLS[keep]
 
 
 def escaped(text: str, keep: str = "") -> str:
     """NUL, CR, LF and other control bytes as escapes (except those in `keep`), so that no
     report line is faked by what a server or client sent."""
-    return _CONTROL.sub(lambda m: m.group() if m.group() in keep else repr(m.group())[1:-1], text)
+    return _controls(keep).sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def one_line(text: str, limit: int) -> str:
