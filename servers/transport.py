@@ -58,8 +58,11 @@ class ServerSet:
 
     def host(self, scenario: Scenario, *, secure: bool = True, family: int = socket.AF_INET,
              port: int = 0) -> "Hosted":
+        """Listen for one case. The port is bound here, so it is known at once; the loop
+        accepts from its next turn on (a client that connects sooner waits in the backlog)."""
         hosted = Hosted(self, scenario, secure, family, port)
-        self.call(hosted._start)
+        hosted._listen()
+        self.loop.call_soon_threadsafe(hosted._start)
         return hosted
 
     def host_reference(self):
@@ -90,6 +93,7 @@ class Hosted:
         self._all_closed = threading.Event()
         self._all_closed.set()
         self._server: asyncio.base_events.Server | None = None
+        self._stopped = False
         self.port = port   # 0: any free port
 
     @property
@@ -103,7 +107,7 @@ class Hosted:
     def ca_file(self) -> str:
         return self.servers.ca_file
 
-    def _start(self) -> None:
+    def _listen(self) -> None:
         sock = socket.socket(self.family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1" if self.family == socket.AF_INET else "::1", self.port))
@@ -111,17 +115,37 @@ class Hosted:
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         self._sock = sock
-        self._accept_task = self.servers.loop.create_task(self._accept_loop())
 
-    async def _accept_loop(self) -> None:
+    def _start(self) -> None:   # on the loop thread
+        self.servers.loop.add_reader(self._sock.fileno(), self._accept_pending)
+
+    def _accept_pending(self) -> None:
+        """Accept every connection in the backlog (on the loop thread). Each is registered
+        here, in the same step, so a connection is never accepted but not yet counted."""
         loop = self.servers.loop
-        while True:
-            client, peer = await loop.sock_accept(self._sock)
+        while not self._stopped:
+            try:
+                client, peer = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:   # reset while in the backlog
+                continue
+            client.setblocking(False)
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             proto = _Protocol(self, len(self.observations.connections), client, peer[1])
             self._protocols.append(proto)
             self._all_closed.clear()
-            await loop.connect_accepted_socket(lambda: proto, client)
+            task = loop.create_task(loop.connect_accepted_socket(lambda p=proto: p, client))
+            task.add_done_callback(lambda t, p=proto: self._transport_failed(p, t))
+
+    def _transport_failed(self, proto: "_Protocol", task: asyncio.Task) -> None:
+        """A connection asyncio could not take over is over, not left waiting."""
+        if task.cancelled() or task.exception() is None or proto.closed:
+            return
+        gone = f"client (gone before it was taken over: {task.exception()!r})"
+        proto.record.closed_by = proto.record.closed_by or gone
+        proto.closed = True
+        self._closed()
 
     def _closed(self) -> None:
         if all(p.closed for p in self._protocols):
@@ -131,23 +155,28 @@ class Hosted:
         self.observations.server_errors.append(f"{where}: {traceback.format_exc()}")
 
     def wait_closed(self, timeout: float) -> bool:
-        """Block until every connection the client opened has ended."""
-        self.servers.call(lambda: None)  # let pending accepts run first
-        self.servers.call(lambda: None)
+        """Block until every connection the client opened has ended (every connect the
+        client made is in the backlog by now: accept them all first)."""
+        self.servers.call(self._accept_pending)
         return self._all_closed.wait(timeout)
 
     def close(self) -> Observations:
         """Stop listening, drop what is left open, and hand over the observations."""
-        def stop():
-            self._accept_task.cancel()
+        def stop() -> bool:
+            self._stopped = True
+            self.servers.loop.remove_reader(self._sock.fileno())
             self._sock.close()
-            for p in self._protocols:
-                if not p.closed:
-                    self.observations.unclosed += 1
-                    p.record.closed_by = "nobody (still open when the case ended)"
+            open_ones = [p for p in self._protocols if not p.closed]
+            for p in open_ones:
+                self.observations.unclosed += 1
+                p.record.closed_by = "nobody (still open when the case ended)"
+                if p.transport is not None:
                     p.transport.abort()
-        self.servers.call(stop)
-        self.servers.call(lambda: None)
+                else:   # accepted, not yet taken over by asyncio
+                    p.sock.close()
+            return bool(open_ones)
+        if self.servers.call(stop):
+            self.servers.call(lambda: None)   # the aborted connections' last callbacks
         return self.observations
 
 

@@ -14,7 +14,7 @@ from conformance.clients.jobs import CurlTransfer, phases_of
 # The longest wait between two calls into libcurl. A call after socket activity comes sooner
 # (BUSY_POLL_S, doubling while nothing happens): libcurl sets no timer when, say, it has sent its
 # GOAWAY and ends the transfer only on its next call.
-POLL_S, BUSY_POLL_S = 0.01, 0.001
+POLL_S, BUSY_POLL_S = 0.01, 0.0002
 # libcurl's CURLPROXY_* and version numbers (curl/curl.h)
 CURLPROXY_HTTPS, CURLPROXY_HTTPS2 = 2, 3   # HTTPS2: libcurl 8.1.0 and later
 LIBCURL_HTTPS2_PROXY = 0x080100
