@@ -195,6 +195,11 @@ def _marker_delivered(ev):
 
 
 PUSH_ACCEPT = Job((Req("/"),), push="accept")
+# What the invalid-promise cases share (§8.4.1): push accepted; the client refuses the promised
+# stream, or escalates to a connection error; one that takes the promise fails on rst-code.
+INVALID_PROMISE = dict(request=PUSH_ACCEPT,
+                       expect=AnyOf(PROMISE_SE, ConnectionError("PROTOCOL_ERROR"), why=SE_WHY),
+                       good=("good", "generic-code"), bad={"naive": "rst-code"})
 
 
 CASES = [
@@ -260,10 +265,7 @@ CASES = [
         server="Sends PUSH_PROMISE(stream 2) of a POST /pushed.css, the response, then the promised "
                "response.",
         scenario=invalid_promise(**{":method": "POST"}),
-        request=PUSH_ACCEPT,
-        expect=AnyOf(PROMISE_SE, ConnectionError("PROTOCOL_ERROR"), why=SE_WHY),
-        good=("good", "generic-code"),
-        bad={"naive": "rst-code"},
+        **INVALID_PROMISE,
     ),
     Case(
         id="9113/6.6/push-promise-with-content",
@@ -275,10 +277,7 @@ CASES = [
         server="Sends PUSH_PROMISE(stream 2) of a GET /pushed.css with content-length: 10, the "
                "response, then the promised response.",
         scenario=invalid_promise(extra=[("content-length", "10")]),
-        request=PUSH_ACCEPT,
-        expect=AnyOf(PROMISE_SE, ConnectionError("PROTOCOL_ERROR"), why=SE_WHY),
-        good=("good", "generic-code"),
-        bad={"naive": "rst-code"},
+        **INVALID_PROMISE,
     ),
     Case(
         id="9113/6.6/push-promise-missing-path",
@@ -289,10 +288,7 @@ CASES = [
         server="Sends PUSH_PROMISE(stream 2) of a GET without :path, the response, then the promised "
                "response.",
         scenario=invalid_promise(**{":path": None}),
-        request=PUSH_ACCEPT,
-        expect=AnyOf(PROMISE_SE, ConnectionError("PROTOCOL_ERROR"), why=SE_WHY),
-        good=("good", "generic-code"),
-        bad={"naive": "rst-code"},
+        **INVALID_PROMISE,
     ),
     Case(
         id="9113/6.6/push-promise-foreign-authority",
@@ -304,10 +300,7 @@ CASES = [
         server="Sends PUSH_PROMISE(stream 2) of GET https://other.example/pushed.css, the response, "
                "then the promised response.",
         scenario=invalid_promise(**{":authority": "other.example"}),
-        request=PUSH_ACCEPT,
-        expect=AnyOf(PROMISE_SE, ConnectionError("PROTOCOL_ERROR"), why=SE_WHY),
-        good=("good", "generic-code"),
-        bad={"naive": "rst-code"},
+        **INVALID_PROMISE,
     ),
     Case(
         id="9113/6.6/push-promise-stream-0",

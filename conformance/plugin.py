@@ -221,8 +221,9 @@ class Session:
         self.case_ids: dict[str, str] = {}  # case id -> the module defining it
         self.doc: dict | None = None        # the run's results document, once finished
         self.marks: dict = {}               # marker name -> MarkDecorator (see _mark)
-        self._starting: ThreadPoolExecutor | None = None   # prestart's adapter starts
-        self.start_error: str | None = None  # the probe's adapters that could not start
+        self._starting: ThreadPoolExecutor | None = None   # start_adapters, until awaited
+        self._starts: list = []
+        self.start_error: str | None = None  # the controller's adapters that could not start
 
     def claim_ids(self, cases, where: str) -> None:
         """Case ids are unique across modules: a second definition would hide the first."""
@@ -261,30 +262,28 @@ class Session:
                 f"this run's {build} is {version!r}"]
 
     # -- clients ------------------------------------------------------------
-    def probe(self):
-        """Start every build's adapter, in parallel and in the background (xdist starts its
-        workers meanwhile): its hello names the build on the console, and an adapter that
-        cannot start stops the run before any case (start_error). The adapters stay up for the
-        cases this process runs itself. Returns what waits for the starts: False if one failed."""
+    def start_adapters(self) -> None:
+        """Start every build's adapter at once, in the background: the controller while xdist
+        starts its workers (each hello names its build in the banner), a worker while it
+        collects. The adapters stay up for the cases this process runs; await_adapters waits."""
         def start(name):
             proc = self._process(name)
             try:
                 self.hellos[name] = proc.start()
-                self.clients[name] = proc
             except AdapterError as exc:
                 return str(exc)
+            self.clients[name] = proc
             return None
-        pool = ThreadPoolExecutor(max_workers=len(self.builds))
-        starts = [pool.submit(start, name) for name in self.builds]
+        self._starting = ThreadPoolExecutor(max_workers=len(self.builds))
+        self._starts = [self._starting.submit(start, name) for name in self.builds]
 
-        def done() -> bool:
-            pool.shutdown(wait=True)
-            errors = [f.result() for f in starts if f.result()]
-            if errors:
-                self.close()
-                self.start_error = "\n".join(errors)
-            return not errors
-        return done
+    def await_adapters(self) -> list[str]:
+        """Wait for start_adapters; why each adapter that could not start did not."""
+        if self._starting is None:
+            return []
+        self._starting.shutdown(wait=True)
+        self._starting = None
+        return [f.result() for f in self._starts if f.result()]
 
     def _process(self, name: str) -> ClientProcess:
         build = self.builds[name]
@@ -295,29 +294,10 @@ class Session:
         proc = self.clients.get(name)
         return (proc.hello if proc else None) or self.hellos.get(name)
 
-    def prestart(self) -> None:
-        """On an xdist worker: start every build's adapter at once, in the background, while
-        the worker collects. A start that fails is left to start_client, which reports it."""
-        def start(name):
-            proc = self._process(name)
-            try:
-                proc.start()
-            except AdapterError:
-                return
-            self.clients.setdefault(name, proc)
-        self._starting = ThreadPoolExecutor(max_workers=len(self.builds))
-        for name in self.builds:
-            self._starting.submit(start, name)
-
-    def _await_prestart(self) -> None:
-        if self._starting is not None:
-            self._starting.shutdown(wait=True)
-            self._starting = None
-
     def start_client(self, item) -> None:
         """Before each case: the build's adapter is up, or (re)started. One that cannot start
         stops the run, since every later case of that build would wait on it in vain."""
-        self._await_prestart()
+        self.await_adapters()   # one that failed in the background is started (and reported) here
         client = self.clients.get(item.build)
         if client is None:
             client = self.clients[item.build] = self._process(item.build)
@@ -336,7 +316,7 @@ class Session:
         return run_case(case, self.servers, self.clients[build], build)
 
     def close(self):
-        self._await_prestart()
+        self.await_adapters()
         for client in self.clients.values():
             client.close()
         self.clients.clear()
@@ -435,16 +415,20 @@ def pytest_sessionstart(session):
     # A signal's KeyboardInterrupt can be swallowed (raised inside a finalizer): stop anyway.
     tls.ON_INTERRUPT.append(lambda name: setattr(session, "shouldstop", f"interrupted by {name}"))
     h2 = session.config._h2cs
-    probed = None
-    if hasattr(session.config, "workerinput"):
-        h2.prestart()
-    elif not session.config.getoption("collectonly"):
-        probed = h2.probe()
+    worker = hasattr(session.config, "workerinput")
+    if worker or not session.config.getoption("collectonly"):
+        h2.start_adapters()
     result = yield
-    if probed is not None and probed():
-        terminal = session.config.pluginmanager.get_plugin("terminalreporter")
-        for line in h2.banner() if terminal else []:
-            terminal.write_line(line)
+    if worker or session.config.getoption("collectonly"):
+        return result   # a worker's failed start is reported by the case that needs it
+    errors = h2.await_adapters()
+    if errors:   # stops the run in pytest_runtestloop, before any case
+        h2.close()
+        h2.start_error = "\n".join(errors)
+        return result
+    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+    for line in h2.banner() if terminal else []:
+        terminal.write_line(line)
     return result
 
 

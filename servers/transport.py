@@ -92,8 +92,6 @@ class Hosted:
         self._protocols: list[_Protocol] = []
         self._all_closed = threading.Event()
         self._all_closed.set()
-        self._server: asyncio.base_events.Server | None = None
-        self._stopped = False
         self.port = port   # 0: any free port
 
     @property
@@ -123,7 +121,7 @@ class Hosted:
         """Accept every connection in the backlog (on the loop thread). Each is registered
         here, in the same step, so a connection is never accepted but not yet counted."""
         loop = self.servers.loop
-        while not self._stopped:
+        while self._sock.fileno() >= 0:   # not yet closed by close()
             try:
                 client, peer = self._sock.accept()
             except (BlockingIOError, InterruptedError):
@@ -163,7 +161,6 @@ class Hosted:
     def close(self) -> Observations:
         """Stop listening, drop what is left open, and hand over the observations."""
         def stop() -> bool:
-            self._stopped = True
             self.servers.loop.remove_reader(self._sock.fileno())
             self._sock.close()
             open_ones = [p for p in self._protocols if not p.closed]
